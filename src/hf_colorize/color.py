@@ -1,0 +1,119 @@
+"""CIE Lab conversions in torch, shared by every family.
+
+Conventions (``shared/API.md``): CIE Lab with the D65 white point and the sRGB transfer curve. Models see
+lightness scaled to [-1, 1] (``L / 50 - 1``) and predict ab scaled by ``1 / 110``.
+
+All functions take channel-first tensors of shape ``(..., 3, H, W)`` (or ``(..., 1, H, W)`` / ``(..., 2, H, W)``
+for the single parts), work batched on any device and are differentiable.
+"""
+
+from __future__ import annotations
+
+import torch
+
+# sRGB primaries to CIE XYZ under D65 (IEC 61966-2-1 as used by scikit-image).
+_RGB_TO_XYZ = torch.tensor(
+    [
+        [0.412453, 0.357580, 0.180423],
+        [0.212671, 0.715160, 0.072169],
+        [0.019334, 0.119193, 0.950227],
+    ],
+    dtype=torch.float64,
+)
+_XYZ_TO_RGB = torch.linalg.inv(_RGB_TO_XYZ)
+_D65_WHITE = torch.tensor([0.95047, 1.0, 1.08883], dtype=torch.float64)
+
+# CIE 1976 constants: f(t) = t^(1/3) above (6/29)^3, a line below it.
+_DELTA = 6.0 / 29.0
+_EPSILON = _DELTA**3
+_LINEAR_SLOPE = 1.0 / (3.0 * _DELTA**2)
+
+L_SCALE = 50.0
+AB_SCALE = 110.0
+
+
+def _apply_matrix(matrix: torch.Tensor, image: torch.Tensor) -> torch.Tensor:
+    """Multiply the channel axis (dim -3) of ``image`` by a 3x3 ``matrix``."""
+    matrix = matrix.to(device=image.device, dtype=image.dtype)
+    return torch.einsum("ij,...jhw->...ihw", matrix, image)
+
+
+def _white(image: torch.Tensor) -> torch.Tensor:
+    return _D65_WHITE.to(device=image.device, dtype=image.dtype).view(3, 1, 1)
+
+
+def srgb_to_linear(rgb: torch.Tensor) -> torch.Tensor:
+    """Undo the sRGB transfer curve (values in [0, 1])."""
+    curved = ((rgb.clamp(min=0.04045) + 0.055) / 1.055) ** 2.4
+    return torch.where(rgb > 0.04045, curved, rgb / 12.92)
+
+
+def linear_to_srgb(linear: torch.Tensor) -> torch.Tensor:
+    """Apply the sRGB transfer curve (values in [0, 1])."""
+    curved = 1.055 * linear.clamp(min=0.0031308) ** (1.0 / 2.4) - 0.055
+    return torch.where(linear > 0.0031308, curved, linear * 12.92)
+
+
+def rgb_to_lab(rgb: torch.Tensor) -> torch.Tensor:
+    """Convert sRGB in [0, 1], shape ``(..., 3, H, W)``, to CIE Lab (L in [0, 100], ab roughly [-110, 110])."""
+    if rgb.shape[-3] != 3:
+        raise ValueError(f"rgb_to_lab expects 3 channels at dim -3, got shape {tuple(rgb.shape)}")
+    xyz = _apply_matrix(_RGB_TO_XYZ, srgb_to_linear(rgb)) / _white(rgb)
+    f = torch.where(xyz > _EPSILON, xyz.clamp(min=_EPSILON) ** (1.0 / 3.0), xyz * _LINEAR_SLOPE + 4.0 / 29.0)
+    fx, fy, fz = f.unbind(dim=-3)
+    lightness = 116.0 * fy - 16.0
+    a = 500.0 * (fx - fy)
+    b = 200.0 * (fy - fz)
+    return torch.stack([lightness, a, b], dim=-3)
+
+
+def lab_to_rgb(lab: torch.Tensor, clip: bool = True) -> torch.Tensor:
+    """Convert CIE Lab, shape ``(..., 3, H, W)``, to sRGB in [0, 1] (clipped unless ``clip=False``)."""
+    if lab.shape[-3] != 3:
+        raise ValueError(f"lab_to_rgb expects 3 channels at dim -3, got shape {tuple(lab.shape)}")
+    lightness, a, b = lab.unbind(dim=-3)
+    fy = (lightness + 16.0) / 116.0
+    f = torch.stack([fy + a / 500.0, fy, fy - b / 200.0], dim=-3)
+    xyz = torch.where(f > _DELTA, f**3, (f - 4.0 / 29.0) / _LINEAR_SLOPE) * _white(lab)
+    rgb = linear_to_srgb(_apply_matrix(_XYZ_TO_RGB, xyz).clamp(min=0.0))
+    return rgb.clamp(0.0, 1.0) if clip else rgb
+
+
+def lab_to_rgb_in_gamut(lightness: torch.Tensor, ab: torch.Tensor, steps: int = 10) -> torch.Tensor:
+    """Lab to sRGB, shrinking the chroma of out-of-gamut pixels instead of clipping their channels.
+
+    Clipping an out-of-gamut colour changes its lightness; scaling its ab towards grey (in ``steps`` even
+    steps, keeping the largest scale that fits) keeps L, so the output's lightness is the input's.
+    """
+    scales = torch.linspace(1.0, 0.0, steps + 1, device=ab.device, dtype=ab.dtype)
+    rgb = lab_to_rgb(torch.cat([lightness, ab], dim=-3), clip=False)
+    fits = ((rgb >= 0.0) & (rgb <= 1.0)).all(dim=-3, keepdim=True)
+    for scale in scales[1:]:
+        if bool(fits.all()):
+            break
+        candidate = lab_to_rgb(torch.cat([lightness, ab * scale], dim=-3), clip=False)
+        candidate_fits = ((candidate >= -1e-6) & (candidate <= 1.0 + 1e-6)).all(dim=-3, keepdim=True)
+        take = ~fits & candidate_fits
+        rgb = torch.where(take, candidate, rgb)
+        fits = fits | candidate_fits
+    return rgb.clamp(0.0, 1.0)
+
+
+def normalize_lightness(lightness: torch.Tensor) -> torch.Tensor:
+    """CIE L in [0, 100] to the model's [-1, 1]."""
+    return lightness / L_SCALE - 1.0
+
+
+def denormalize_lightness(lightness: torch.Tensor) -> torch.Tensor:
+    """The model's [-1, 1] lightness back to CIE L in [0, 100]."""
+    return (lightness + 1.0) * L_SCALE
+
+
+def normalize_ab(ab: torch.Tensor) -> torch.Tensor:
+    """CIE ab to the model's scale (``ab / 110``)."""
+    return ab / AB_SCALE
+
+
+def denormalize_ab(ab: torch.Tensor) -> torch.Tensor:
+    """The model's ab back to CIE ab."""
+    return ab * AB_SCALE

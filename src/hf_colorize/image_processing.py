@@ -1,0 +1,76 @@
+"""The image-processor base every family shares: lightness in at model resolution, ab out at full size."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+import torch.nn.functional as F
+from PIL import Image
+from transformers.feature_extraction_utils import BatchFeature
+from transformers.image_processing_utils import BaseImageProcessor
+
+from .color import denormalize_ab, lab_to_rgb_in_gamut, normalize_lightness
+from .images import ImageLike, load_lightness, to_pil
+
+
+def resize_channels(image: torch.Tensor, height: int, width: int) -> torch.Tensor:
+    """Resize ``(C, H, W)`` channels bilinearly (antialiased when shrinking)."""
+    if tuple(image.shape[-2:]) == (height, width):
+        return image
+    return F.interpolate(image[None], size=(height, width), mode="bilinear", antialias=True, align_corners=False)[0]
+
+
+class ColorizationImageProcessor(BaseImageProcessor):
+    r"""
+    Turns images into model lightness at a fixed resolution and turns predicted ab back into full-size RGB.
+
+    Args:
+        size (`dict[str, int]`, *optional*, defaults to `{"height": 224, "width": 224}`):
+            Model resolution every image is resized to; both sides must be multiples of the model's stride.
+    """
+
+    model_input_names = ["pixel_values"]
+
+    def __init__(self, size: dict[str, int] | None = None, **kwargs):
+        super().__init__(**kwargs)
+        self.size = dict(size) if size is not None else {"height": 224, "width": 224}
+
+    @property
+    def model_size(self) -> tuple[int, int]:
+        """Model resolution as ``(width, height)``."""
+        return self.size["width"], self.size["height"]
+
+    def model_lightness(self, lightness: torch.Tensor) -> torch.Tensor:
+        """Full-resolution CIE L ``(1, H, W)`` resized to model resolution and scaled to [-1, 1]."""
+        width, height = self.model_size
+        return normalize_lightness(resize_channels(lightness, height, width))
+
+    def load(self, images: ImageLike | Sequence[ImageLike]) -> list[torch.Tensor]:
+        """Read one image or a list as full-resolution CIE lightness tensors ``(1, H, W)``."""
+        if isinstance(images, (list, tuple)):
+            return [load_lightness(image) for image in images]
+        return [load_lightness(images)]
+
+    def preprocess(self, images: ImageLike | Sequence[ImageLike], **kwargs) -> BatchFeature:
+        """Model inputs for a batch: ``pixel_values`` and the full-resolution ``lightness`` list."""
+        lightness = self.load(images)
+        pixel_values = torch.stack([self.model_lightness(image) for image in lightness])
+        return BatchFeature({"pixel_values": pixel_values, "lightness": lightness})
+
+    def __call__(self, images: ImageLike | Sequence[ImageLike], **kwargs) -> BatchFeature:
+        return self.preprocess(images, **kwargs)
+
+    def post_process_colorization(
+        self, ab: torch.Tensor, lightness: Sequence[torch.Tensor]
+    ) -> list[Image.Image]:
+        """Predicted ab ``(B, 2, h, w)`` upsampled to each image's size and joined with its own L.
+
+        Out-of-gamut colours lose chroma rather than lightness, so each output's L is the input's.
+        """
+        outputs = []
+        for prediction, full_lightness in zip(ab.float(), lightness):
+            height, width = full_lightness.shape[-2:]
+            full_ab = denormalize_ab(resize_channels(prediction.to(full_lightness.device), height, width))
+            outputs.append(to_pil(lab_to_rgb_in_gamut(full_lightness, full_ab)))
+        return outputs

@@ -1,0 +1,11 @@
+"""The model families, and what each can do with a request (used to name the right family in errors)."""
+
+from .dlsa import DlsaConfig, DlsaForColorization, DlsaModel
+from .dlsa.image_processing_dlsa import DlsaImageProcessor
+
+FAMILY_CAPABILITIES: dict[str, frozenset[str]] = {
+    "dlsa": frozenset({"hints"}),
+}
+"""Which optional requests (``hints``, ``reference``, ``samples``) each registered family honours."""
+
+__all__ = ["DlsaConfig", "DlsaModel", "DlsaForColorization", "DlsaImageProcessor", "FAMILY_CAPABILITIES"]

@@ -1,0 +1,454 @@
+"""PyTorch DLSA: interactive point-hint colorization with dual local self-attention.
+
+Li, Bao & Qiang, "Interactive image colorization method via dual local self-attention" (paper 000).
+Reads top to bottom: outputs -> helpers -> embeddings -> attention -> block -> merging -> stage -> encoder
+-> pretrained base -> DlsaModel -> head -> DlsaForColorization.
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+from transformers import PreTrainedModel
+from transformers.utils import ModelOutput
+
+from ...color import AB_SCALE
+from .configuration_dlsa import DlsaConfig
+
+
+@dataclass
+class DlsaModelOutput(ModelOutput):
+    """
+    Args:
+        last_hidden_state (`torch.FloatTensor` of shape `(batch_size, channels, height / stride, width / stride)`):
+            Features of the last stage, channels first.
+        hidden_states (`tuple(torch.FloatTensor)`, *optional*):
+            Channels-first features after the embeddings and after each stage, when `output_hidden_states=True`.
+    """
+
+    last_hidden_state: torch.FloatTensor | None = None
+    hidden_states: tuple[torch.FloatTensor, ...] | None = None
+
+
+@dataclass
+class DlsaColorizationOutput(ModelOutput):
+    """
+    Args:
+        loss (`torch.FloatTensor` of shape `()`, *optional*):
+            Huber loss (Eq. 13) between predicted and true ab, in CIE ab units, when `labels` are given.
+        ab (`torch.FloatTensor` of shape `(batch_size, 2, height, width)`):
+            Predicted ab at input resolution, scaled by 1/110.
+        hidden_states (`tuple(torch.FloatTensor)`, *optional*):
+            Encoder features, when `output_hidden_states=True`.
+    """
+
+    loss: torch.FloatTensor | None = None
+    ab: torch.FloatTensor | None = None
+    hidden_states: tuple[torch.FloatTensor, ...] | None = None
+
+
+def drop_path(hidden_states: torch.Tensor, drop_prob: float, training: bool) -> torch.Tensor:
+    """Stochastic depth: drop whole residual branches per sample."""
+    if drop_prob == 0.0 or not training:
+        return hidden_states
+    keep_prob = 1.0 - drop_prob
+    shape = (hidden_states.shape[0],) + (1,) * (hidden_states.ndim - 1)
+    keep = torch.empty(shape, dtype=hidden_states.dtype, device=hidden_states.device).bernoulli_(keep_prob)
+    return hidden_states * keep / keep_prob
+
+
+def window_partition(tokens: torch.Tensor, window: int) -> torch.Tensor:
+    """``(B, H, W, C)`` -> ``(B * H/window * W/window, window * window, C)``."""
+    batch, height, width, channels = tokens.shape
+    tokens = tokens.view(batch, height // window, window, width // window, window, channels)
+    return tokens.permute(0, 1, 3, 2, 4, 5).reshape(-1, window * window, channels)
+
+
+def window_reverse(windows: torch.Tensor, window: int, height: int, width: int) -> torch.Tensor:
+    """Inverse of :func:`window_partition`."""
+    channels = windows.shape[-1]
+    tokens = windows.view(-1, height // window, width // window, window, window, channels)
+    return tokens.permute(0, 1, 3, 2, 4, 5).reshape(-1, height, width, channels)
+
+
+@functools.lru_cache(maxsize=32)
+def relative_position_index(window: int, max_window: int) -> torch.Tensor:
+    """Index into a ``(2 * max_window - 1) ** 2`` bias table for every token pair of a ``window`` window."""
+    coords = torch.stack(torch.meshgrid(torch.arange(window), torch.arange(window), indexing="ij")).flatten(1)
+    relative = (coords[:, :, None] - coords[:, None, :]).permute(1, 2, 0) + (max_window - 1)
+    return relative[..., 0] * (2 * max_window - 1) + relative[..., 1]
+
+
+@functools.lru_cache(maxsize=32)
+def shifted_window_mask(height: int, width: int, window: int, shift: int) -> torch.Tensor:
+    """Additive mask ``(num_windows, window**2, window**2)`` keeping cyclically shifted regions apart (Swin)."""
+    regions = torch.zeros(1, height, width, 1)
+    bands = (slice(0, -window), slice(-window, -shift), slice(-shift, None))
+    for label, (rows, cols) in enumerate((r, c) for r in bands for c in bands):
+        regions[:, rows, cols, :] = label
+    labels = window_partition(regions, window).squeeze(-1)
+    different = labels[:, None, :] != labels[:, :, None]
+    return torch.zeros(different.shape).masked_fill(different, float("-inf"))
+
+
+class DlsaEmbeddings(nn.Module):
+    """Patch embedding of (L, hint a, hint b, hint mask) with a learned position embedding (Sec. 3.1, 3.3)."""
+
+    def __init__(self, config: DlsaConfig):
+        super().__init__()
+        self.patch_size = config.patch_size
+        self.projection = nn.Conv2d(
+            config.num_channels, config.embed_dim, kernel_size=config.patch_size, stride=config.patch_size
+        )
+        self.norm = nn.LayerNorm(config.embed_dim, eps=config.layer_norm_eps)
+        grid = config.image_size // config.patch_size
+        self.position_embeddings = (
+            nn.Parameter(torch.zeros(1, config.embed_dim, grid, grid)) if config.use_absolute_embeddings else None
+        )
+        self.dropout = nn.Dropout(config.hidden_dropout_prob)
+
+    def forward(self, pixel_values: torch.Tensor) -> torch.Tensor:
+        embeddings = self.projection(pixel_values)
+        if self.position_embeddings is not None:
+            position = self.position_embeddings
+            if position.shape[-2:] != embeddings.shape[-2:]:
+                position = F.interpolate(position, size=embeddings.shape[-2:], mode="bicubic", align_corners=False)
+            embeddings = embeddings + position
+        return self.dropout(self.norm(embeddings.permute(0, 2, 3, 1)))
+
+
+class DlsaSelfAttention(nn.Module):
+    """Multi-head self-attention inside groups of tokens, with an optional additive bias (Eq. 10)."""
+
+    def __init__(self, config: DlsaConfig, dim: int, num_heads: int):
+        super().__init__()
+        self.num_heads = num_heads
+        self.qkv = nn.Linear(dim, dim * 3, bias=config.qkv_bias)
+        self.attention_dropout = config.attention_probs_dropout_prob
+        self.output = nn.Linear(dim, dim)
+        self.output_dropout = nn.Dropout(config.hidden_dropout_prob)
+
+    def forward(self, groups: torch.Tensor, attention_bias: torch.Tensor | None = None) -> torch.Tensor:
+        """``groups``: ``(num_groups, tokens, dim)``; ``attention_bias`` broadcasts to ``(groups, heads, n, n)``."""
+        num_groups, tokens, dim = groups.shape
+        qkv = self.qkv(groups).view(num_groups, tokens, 3, self.num_heads, dim // self.num_heads)
+        query, key, value = qkv.permute(2, 0, 3, 1, 4).unbind(0)
+        if attention_bias is not None:
+            attention_bias = attention_bias.to(query.dtype)
+        context = F.scaled_dot_product_attention(
+            query,
+            key,
+            value,
+            attn_mask=attention_bias,
+            dropout_p=self.attention_dropout if self.training else 0.0,
+        )
+        context = context.transpose(1, 2).reshape(num_groups, tokens, dim)
+        return self.output_dropout(self.output(context))
+
+
+class DlsaWindowAttention(nn.Module):
+    """Window (WSA) or shifted-window (SWSA) self-attention with relative position bias (Sec. 3.3)."""
+
+    def __init__(self, config: DlsaConfig, dim: int, num_heads: int, shifted: bool):
+        super().__init__()
+        self.window_size = config.window_size
+        self.shifted = shifted
+        self.attention = DlsaSelfAttention(config, dim, num_heads)
+        self.relative_position_bias_table = nn.Parameter(torch.zeros((2 * config.window_size - 1) ** 2, num_heads))
+
+    def _relative_position_bias(self, window: int) -> torch.Tensor:
+        index = relative_position_index(window, self.window_size).to(self.relative_position_bias_table.device)
+        bias = self.relative_position_bias_table[index.view(-1)].view(window * window, window * window, -1)
+        return bias.permute(2, 0, 1)
+
+    def forward(self, tokens: torch.Tensor) -> torch.Tensor:
+        batch, height, width, channels = tokens.shape
+        # Swin's rule: a grid no larger than a window is one window, and is not shifted.
+        window = min(self.window_size, height, width)
+        shift = self.window_size // 2 if self.shifted and min(height, width) > self.window_size else 0
+        pad_bottom, pad_right = (-height) % window, (-width) % window
+        tokens = F.pad(tokens, (0, 0, 0, pad_right, 0, pad_bottom))
+        padded_height, padded_width = height + pad_bottom, width + pad_right
+        if shift:
+            tokens = torch.roll(tokens, shifts=(-shift, -shift), dims=(1, 2))
+        windows = window_partition(tokens, window)
+        bias = self._relative_position_bias(window).unsqueeze(0)
+        if shift:
+            mask = shifted_window_mask(padded_height, padded_width, window, shift).to(tokens.device)
+            num_windows = mask.shape[0]
+            bias = (bias + mask.unsqueeze(1)).repeat(batch, 1, 1, 1)
+            bias = bias.view(batch * num_windows, -1, window * window, window * window)
+        windows = self.attention(windows, bias)
+        tokens = window_reverse(windows, window, padded_height, padded_width)
+        if shift:
+            tokens = torch.roll(tokens, shifts=(shift, shift), dims=(1, 2))
+        return tokens[:, :height, :width, :].contiguous()
+
+
+class DlsaFeatureWindowAttention(nn.Module):
+    """Feature-space window self-attention (FWSA, Sec. 3.4).
+
+    Tokens are grouped by balanced binary clustering on brightness: at each level a group is split in two
+    equal halves by the ratio r_i = s(t_i, c1) / s(t_i, c2) (Eq. 11) with s(t, c) = (N(t) - N(c))^2
+    (Eq. 12), until groups hold window_size**2 tokens. With the two centres at the group's darkest and
+    brightest tokens, r_i grows monotonically with brightness, so every level's split is a split of the
+    brightness order: the K levels equal one sort of the tokens by brightness, cut into equal groups.
+    """
+
+    def __init__(self, config: DlsaConfig, dim: int, num_heads: int):
+        super().__init__()
+        self.group_size = config.window_size**2
+        self.attention = DlsaSelfAttention(config, dim, num_heads)
+
+    def forward(self, tokens: torch.Tensor, brightness: torch.Tensor) -> torch.Tensor:
+        """``tokens``: ``(B, H, W, C)``; ``brightness``: ``(B, H, W)`` mean lightness of each token's patch."""
+        batch, height, width, channels = tokens.shape
+        num_tokens = height * width
+        group_size = min(self.group_size, num_tokens)
+        order = torch.argsort(brightness.reshape(batch, num_tokens), dim=1, stable=True)
+        sorted_tokens = tokens.reshape(batch, num_tokens, channels).gather(
+            1, order.unsqueeze(-1).expand(-1, -1, channels)
+        )
+        padding = (-num_tokens) % group_size
+        bias = None
+        if padding:
+            sorted_tokens = F.pad(sorted_tokens, (0, 0, 0, padding))
+            is_padding = torch.arange(num_tokens + padding, device=tokens.device) >= num_tokens
+            key_mask = torch.zeros(is_padding.shape, device=tokens.device).masked_fill(is_padding, float("-inf"))
+            bias = key_mask.view(-1, 1, 1, group_size).repeat(batch, 1, 1, 1)
+        groups = sorted_tokens.view(-1, group_size, channels)
+        groups = self.attention(groups, bias).view(batch, -1, channels)[:, :num_tokens]
+        restored = torch.empty_like(groups).scatter_(1, order.unsqueeze(-1).expand(-1, -1, channels), groups)
+        return restored.view(batch, height, width, channels)
+
+
+class DlsaMlp(nn.Module):
+    """Two fully connected layers, C -> rC -> C (Sec. 3.3)."""
+
+    def __init__(self, config: DlsaConfig, dim: int):
+        super().__init__()
+        hidden = int(dim * config.mlp_ratio)
+        self.fc1 = nn.Linear(dim, hidden)
+        self.activation = nn.GELU()
+        self.fc2 = nn.Linear(hidden, dim)
+        self.dropout = nn.Dropout(config.hidden_dropout_prob)
+
+    def forward(self, tokens: torch.Tensor) -> torch.Tensor:
+        return self.dropout(self.fc2(self.dropout(self.activation(self.fc1(tokens)))))
+
+
+class DlsaBlock(nn.Module):
+    """Dual local self-attention block, Eqs. 6-9: WSA, SWSA and FWSA, then an MLP, each pre-normed and residual."""
+
+    def __init__(self, config: DlsaConfig, dim: int, num_heads: int, drop_path_rate: float):
+        super().__init__()
+        eps = config.layer_norm_eps
+        self.window_norm = nn.LayerNorm(dim, eps=eps)
+        self.window_attention = DlsaWindowAttention(config, dim, num_heads, shifted=False)
+        self.shifted_norm = nn.LayerNorm(dim, eps=eps)
+        self.shifted_attention = DlsaWindowAttention(config, dim, num_heads, shifted=True)
+        self.feature_norm = nn.LayerNorm(dim, eps=eps)
+        self.feature_attention = DlsaFeatureWindowAttention(config, dim, num_heads)
+        self.mlp_norm = nn.LayerNorm(dim, eps=eps)
+        self.mlp = DlsaMlp(config, dim)
+        self.drop_path_rate = drop_path_rate
+
+    def _residual(self, tokens: torch.Tensor, branch: torch.Tensor) -> torch.Tensor:
+        return tokens + drop_path(branch, self.drop_path_rate, self.training)
+
+    def forward(self, tokens: torch.Tensor, brightness: torch.Tensor) -> torch.Tensor:
+        tokens = self._residual(tokens, self.window_attention(self.window_norm(tokens)))  # Eq. 6
+        tokens = self._residual(tokens, self.shifted_attention(self.shifted_norm(tokens)))  # Eq. 7
+        tokens = self._residual(tokens, self.feature_attention(self.feature_norm(tokens), brightness))  # Eq. 8
+        return self._residual(tokens, self.mlp(self.mlp_norm(tokens)))  # Eq. 9
+
+
+class DlsaPatchMerging(nn.Module):
+    """Concatenate each 2x2 group of tokens, keeping all 4C channels (Sec. 3.2: no Swin 1x1 reduction).
+
+    Only where the config asks for fewer channels does a Swin-style linear reduction follow.
+    """
+
+    def __init__(self, config: DlsaConfig, dim: int, out_dim: int):
+        super().__init__()
+        self.norm = nn.LayerNorm(4 * dim, eps=config.layer_norm_eps)
+        self.reduction = nn.Linear(4 * dim, out_dim, bias=False) if out_dim != 4 * dim else None
+
+    def forward(self, tokens: torch.Tensor) -> torch.Tensor:
+        batch, height, width, channels = tokens.shape
+        tokens = tokens.view(batch, height // 2, 2, width // 2, 2, channels)
+        tokens = tokens.permute(0, 1, 3, 4, 2, 5).reshape(batch, height // 2, width // 2, 4 * channels)
+        tokens = self.norm(tokens)
+        return tokens if self.reduction is None else self.reduction(tokens)
+
+
+class DlsaStage(nn.Module):
+    """Optional patch merging, then dual local self-attention blocks at one resolution."""
+
+    def __init__(self, config: DlsaConfig, stage: int, drop_path_rates: list[float]):
+        super().__init__()
+        dim = config.stage_channels(stage)
+        self.merging = DlsaPatchMerging(config, config.stage_channels(stage - 1), dim) if stage > 0 else None
+        self.blocks = nn.ModuleList(
+            [DlsaBlock(config, dim, config.num_heads[stage], rate) for rate in drop_path_rates]
+        )
+
+    def forward(self, tokens: torch.Tensor, brightness: torch.Tensor) -> torch.Tensor:
+        if self.merging is not None:
+            tokens = self.merging(tokens)
+        for block in self.blocks:
+            tokens = block(tokens, brightness)
+        return tokens
+
+
+class DlsaEncoder(nn.Module):
+    """The hierarchical transformer encoder (Sec. 3.2): four stages at strides 4, 8, 16, 32."""
+
+    def __init__(self, config: DlsaConfig):
+        super().__init__()
+        rates = torch.linspace(0, config.drop_path_rate, sum(config.depths)).tolist()
+        starts = [sum(config.depths[:stage]) for stage in range(config.num_stages)]
+        self.stages = nn.ModuleList(
+            [
+                DlsaStage(config, stage, rates[start : start + depth])
+                for stage, (start, depth) in enumerate(zip(starts, config.depths))
+            ]
+        )
+
+    def forward(
+        self, tokens: torch.Tensor, lightness: torch.Tensor, output_hidden_states: bool = False
+    ) -> tuple[torch.Tensor, tuple[torch.Tensor, ...] | None]:
+        hidden_states = (tokens,) if output_hidden_states else None
+        for stage in self.stages:
+            if stage.merging is not None:
+                lightness = F.avg_pool2d(lightness, 2)
+            tokens = stage(tokens, lightness[:, 0])
+            if output_hidden_states:
+                hidden_states += (tokens,)
+        return tokens, hidden_states
+
+
+class DlsaPreTrainedModel(PreTrainedModel):
+    config_class = DlsaConfig
+    base_model_prefix = "dlsa"
+    main_input_name = "pixel_values"
+    supports_gradient_checkpointing = False
+
+    def _init_weights(self, module: nn.Module) -> None:
+        std = self.config.initializer_range
+        if isinstance(module, (nn.Linear, nn.Conv2d)):
+            nn.init.trunc_normal_(module.weight, std=std)
+            if module.bias is not None:
+                nn.init.zeros_(module.bias)
+        elif isinstance(module, nn.LayerNorm):
+            nn.init.ones_(module.weight)
+            nn.init.zeros_(module.bias)
+        elif isinstance(module, DlsaWindowAttention):
+            nn.init.trunc_normal_(module.relative_position_bias_table, std=std)
+        elif isinstance(module, DlsaEmbeddings) and module.position_embeddings is not None:
+            nn.init.trunc_normal_(module.position_embeddings, std=std)
+
+
+def _check_inputs(config: DlsaConfig, pixel_values: torch.Tensor) -> None:
+    if pixel_values.ndim != 4 or pixel_values.shape[1] != config.num_channels:
+        raise ValueError(
+            f"pixel_values must be (batch, {config.num_channels}, height, width) "
+            f"(L, hint a, hint b, hint mask), got {tuple(pixel_values.shape)}"
+        )
+    height, width = pixel_values.shape[-2:]
+    if height % config.stride or width % config.stride:
+        raise ValueError(
+            f"input size {width}x{height} is not a multiple of the model's stride {config.stride}; "
+            "the image processor resizes images to a valid size"
+        )
+
+
+class DlsaModel(DlsaPreTrainedModel):
+    """The DLSA encoder: patch embedding and four stages of dual local self-attention."""
+
+    def __init__(self, config: DlsaConfig):
+        super().__init__(config)
+        self.embeddings = DlsaEmbeddings(config)
+        self.encoder = DlsaEncoder(config)
+        self.layernorm = nn.LayerNorm(config.stage_channels(config.num_stages - 1), eps=config.layer_norm_eps)
+        self.post_init()
+
+    def forward(
+        self, pixel_values: torch.Tensor, output_hidden_states: bool = False, return_dict: bool = True
+    ) -> DlsaModelOutput | tuple:
+        r"""
+        pixel_values (`torch.FloatTensor` of shape `(batch_size, 4, height, width)`):
+            Lightness scaled to [-1, 1], hint ab scaled by 1/110 (zero where there is no hint) and the hint
+            mask, as made by [`DlsaImageProcessor`]. Height and width are multiples of `config.stride`.
+        """
+        _check_inputs(self.config, pixel_values)
+        tokens = self.embeddings(pixel_values)
+        patch_lightness = F.avg_pool2d(pixel_values[:, :1], self.config.patch_size)
+        tokens, hidden_states = self.encoder(tokens, patch_lightness, output_hidden_states)
+        last_hidden_state = self.layernorm(tokens).permute(0, 3, 1, 2)
+        if hidden_states is not None:
+            hidden_states = tuple(state.permute(0, 3, 1, 2) for state in hidden_states)
+        if not return_dict:
+            return (last_hidden_state, hidden_states)
+        return DlsaModelOutput(last_hidden_state=last_hidden_state, hidden_states=hidden_states)
+
+
+class DlsaDUpsamplingHead(nn.Module):
+    """Local stabilizing 3x3 convolution, then DUpsampling (Tian et al. 2019) to full-resolution ab.
+
+    DUpsampling is a learned linear map from each token's features to the ``stride x stride`` block of
+    output pixels it covers (a 1x1 convolution to ``2 * stride**2`` channels, then a pixel shuffle).
+    """
+
+    def __init__(self, config: DlsaConfig):
+        super().__init__()
+        channels = config.stage_channels(config.num_stages - 1)
+        kernel = config.stabilizer_kernel_size
+        self.stabilizer = nn.Conv2d(channels, channels, kernel_size=kernel, padding=kernel // 2)
+        self.activation = nn.GELU()
+        self.reconstruction = nn.Conv2d(channels, config.num_output_channels * config.stride**2, kernel_size=1)
+        self.upsample = nn.PixelShuffle(config.stride)
+
+    def forward(self, features: torch.Tensor) -> torch.Tensor:
+        return self.upsample(self.reconstruction(self.activation(self.stabilizer(features))))
+
+
+class DlsaForColorization(DlsaPreTrainedModel):
+    """DLSA with its DUpsampling head: predicts ab for a grey image and its point hints."""
+
+    def __init__(self, config: DlsaConfig):
+        super().__init__(config)
+        self.dlsa = DlsaModel(config)
+        self.head = DlsaDUpsamplingHead(config)
+        self.post_init()
+
+    def forward(
+        self,
+        pixel_values: torch.Tensor,
+        labels: torch.Tensor | None = None,
+        output_hidden_states: bool = False,
+        return_dict: bool = True,
+    ) -> DlsaColorizationOutput | tuple:
+        r"""
+        pixel_values (`torch.FloatTensor` of shape `(batch_size, 4, height, width)`):
+            Lightness, hint ab and hint mask, see [`DlsaModel.forward`].
+        labels (`torch.FloatTensor` of shape `(batch_size, 2, height, width)`, *optional*):
+            True ab scaled by 1/110; when given, the Huber loss (Eq. 13) is returned.
+        """
+        outputs = self.dlsa(pixel_values, output_hidden_states=output_hidden_states)
+        ab = self.head(outputs.last_hidden_state)
+        loss = None
+        if labels is not None:
+            if labels.shape != ab.shape:
+                raise ValueError(f"labels must have shape {tuple(ab.shape)}, got {tuple(labels.shape)}")
+            loss = F.huber_loss(ab * AB_SCALE, labels * AB_SCALE, delta=self.config.huber_delta)
+        if not return_dict:
+            return tuple(value for value in (loss, ab, outputs.hidden_states) if value is not None)
+        return DlsaColorizationOutput(loss=loss, ab=ab, hidden_states=outputs.hidden_states)
+
+
+__all__ = ["DlsaModel", "DlsaForColorization", "DlsaPreTrainedModel"]

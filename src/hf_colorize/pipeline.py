@@ -1,0 +1,93 @@
+"""The ``image-colorization`` pipeline task.
+
+``preprocess`` reads an image (any mode, EXIF orientation applied) and reduces it to lightness at model
+resolution with the request's hints; ``_forward`` predicts ab; ``postprocess`` upsamples ab to the input's
+size and joins it with the input's own full-resolution L, so the output keeps the input's lightness.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from PIL import Image
+from transformers import AutoModelForImageToImage, Pipeline
+from transformers.pipelines import PIPELINE_REGISTRY
+
+from .models import FAMILY_CAPABILITIES
+
+TASK = "image-colorization"
+
+_REQUEST_NAMES = {"hints": "colour hints", "reference": "a reference image", "samples": "several samples"}
+
+
+def check_request(model_type: str, requested: set[str]) -> None:
+    """Raise a ``ValueError`` naming the families that honour a request this family cannot."""
+    capabilities = FAMILY_CAPABILITIES.get(model_type, frozenset())
+    for request in sorted(requested - capabilities):
+        others = sorted(family for family, can in FAMILY_CAPABILITIES.items() if request in can)
+        supported = f"use a {' or '.join(repr(f) for f in others)} model" if others else "no family supports it yet"
+        raise ValueError(f"the {model_type!r} model does not take {_REQUEST_NAMES[request]}: {supported}")
+
+
+class ImageColorizationPipeline(Pipeline):
+    """Colorize images: ``pipe(image, hints=[(x, y, "#rrggbb"), ...])`` returns an RGB ``PIL.Image``.
+
+    Inputs are paths, PIL images or numpy arrays, or dicts ``{"image": ..., "hints": ...}`` to give each
+    image of a batch its own hints. A list of inputs returns a list of images.
+    """
+
+    _load_processor = False
+    _load_image_processor = True
+    _load_feature_extractor = False
+    _load_tokenizer = False
+
+    def _sanitize_parameters(
+        self,
+        hints: Any = None,
+        reference: Any = None,
+        num_samples: int | None = None,
+        seed: int | None = None,
+        **kwargs: Any,
+    ) -> tuple[dict, dict, dict]:
+        requested = set()
+        if hints is not None:
+            requested.add("hints")
+        if reference is not None:
+            requested.add("reference")
+        if num_samples is not None and num_samples != 1:
+            requested.add("samples")
+        check_request(self.model.config.model_type, requested)
+        preprocess_params = {"hints": hints} if hints is not None else {}
+        return preprocess_params, {}, {}
+
+    def preprocess(self, image: Any, hints: Any = None) -> dict[str, Any]:
+        if isinstance(image, dict):
+            if "image" not in image:
+                raise ValueError("a dict input needs an 'image' key (and optionally 'hints')")
+            if image.get("hints") is not None:
+                check_request(self.model.config.model_type, {"hints"})
+            hints = image.get("hints", hints)
+            image = image["image"]
+        inputs = self.image_processor(image, hints=hints)
+        return {"pixel_values": inputs["pixel_values"].to(self.dtype), "lightness": inputs["lightness"]}
+
+    def _forward(self, model_inputs: dict[str, Any]) -> dict[str, Any]:
+        lightness = model_inputs.pop("lightness")
+        ab = self.model(pixel_values=model_inputs["pixel_values"]).ab
+        return {"ab": ab, "lightness": lightness}
+
+    def postprocess(self, model_outputs: dict[str, Any]) -> Image.Image:
+        lightness = [tensor.to(torch.float32) for tensor in model_outputs["lightness"]]
+        return self.image_processor.post_process_colorization(model_outputs["ab"], lightness)[0]
+
+
+def register_pipeline(default_model: str) -> None:
+    """Register the task, with the bundled model as its default."""
+    PIPELINE_REGISTRY.register_pipeline(
+        TASK,
+        pipeline_class=ImageColorizationPipeline,
+        pt_model=AutoModelForImageToImage,
+        default={"model": (default_model, None)},
+        type="image",
+    )

@@ -1,0 +1,24 @@
+"""Model cost measurements shared by the benchmarks and the tests."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+from torch.nn.attention import SDPBackend, sdpa_kernel
+from torch.utils.flop_counter import FlopCounterMode
+
+
+def count_macs(model: nn.Module, **inputs: torch.Tensor) -> float:
+    """Multiply-accumulates of one forward pass: ``FlopCounterMode`` FLOPs / 2, the papers' "GFLOPs".
+
+    Attention runs on the math backend while counting so that its two matrix products are counted too.
+    """
+    counter = FlopCounterMode(display=False)
+    with counter, torch.no_grad(), sdpa_kernel(SDPBackend.MATH):
+        model(**inputs)
+    return counter.get_total_flops() / 2
+
+
+def count_parameters(model: nn.Module) -> int:
+    """Number of parameters."""
+    return sum(parameter.numel() for parameter in model.parameters())

@@ -1,0 +1,99 @@
+"""Training data: image datasets through ``datasets``, random resized crops, and per-family model inputs."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image
+
+from ..color import normalize_ab, normalize_lightness, rgb_to_lab
+from ..hints import hints_from_ground_truth, sample_hint_positions
+
+IMAGE_EXTENSIONS = {".jpg", ".jpeg", ".png", ".bmp", ".gif", ".tif", ".tiff", ".webp"}
+
+
+class DataError(ValueError):
+    """Training data that cannot be used; the message names the data and the problem."""
+
+
+def load_image_dataset(
+    train_data_dir: str | list[str] | None = None,
+    dataset_name: str | None = None,
+    dataset_config_name: str | None = None,
+    split: str = "train",
+    image_column: str = "image",
+):
+    """An image ``datasets.Dataset`` from one or more folders (``imagefolder``) or a Hub dataset."""
+    import datasets
+
+    if (not train_data_dir) == (dataset_name is None):
+        raise DataError("give exactly one of --train_data_dir and --dataset_name")
+    if train_data_dir:
+        folders = [Path(folder) for folder in ([train_data_dir] if isinstance(train_data_dir, str) else train_data_dir)]
+        for folder in folders:
+            if not folder.is_dir():
+                raise DataError(f"--train_data_dir {folder}: folder not found")
+            if not any(path.suffix.lower() in IMAGE_EXTENSIONS for path in folder.rglob("*")):
+                raise DataError(f"--train_data_dir {folder}: no images in this folder")
+        parts = [datasets.load_dataset("imagefolder", data_dir=str(folder), split="train") for folder in folders]
+        dataset = datasets.concatenate_datasets([part.select_columns(["image"]) for part in parts])
+    else:
+        dataset = datasets.load_dataset(dataset_name, dataset_config_name, split=split)
+    if image_column not in dataset.column_names:
+        raise DataError(f"dataset has no column {image_column!r} (columns: {', '.join(dataset.column_names)})")
+    if len(dataset) == 0:
+        raise DataError("the dataset is empty")
+    dataset = dataset.select_columns([image_column])
+    return dataset if image_column == "image" else dataset.rename_column(image_column, "image")
+
+
+def random_resized_crop(
+    image: Image.Image, resolution: int, scale: tuple[float, float] = (0.25, 1.0), flip: bool = True
+) -> torch.Tensor:
+    """A random crop covering ``scale`` of the area (aspect 3/4-4/3), resized to a square, maybe flipped.
+
+    Randomness comes from torch's global generator, so ``accelerate``'s saved RNG states replay it.
+    """
+    width, height = image.size
+    area = width * height
+    for _ in range(10):
+        target = area * float(torch.empty(1).uniform_(*scale))
+        aspect = math.exp(float(torch.empty(1).uniform_(math.log(3 / 4), math.log(4 / 3))))
+        crop_width, crop_height = round(math.sqrt(target * aspect)), round(math.sqrt(target / aspect))
+        if 0 < crop_width <= width and 0 < crop_height <= height:
+            break
+    else:
+        crop_width = crop_height = min(width, height)
+    left = int(torch.randint(0, width - crop_width + 1, (1,)))
+    top = int(torch.randint(0, height - crop_height + 1, (1,)))
+    crop = image.convert("RGB").resize(
+        (resolution, resolution), Image.Resampling.BICUBIC, box=(left, top, left + crop_width, top + crop_height)
+    )
+    rgb = torch.from_numpy(np.asarray(crop, dtype=np.float32) / 255.0).permute(2, 0, 1)
+    if flip and bool(torch.rand(1) < 0.5):
+        rgb = rgb.flip(-1)
+    return rgb
+
+
+def lab_targets(rgb: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Normalised model lightness ``(B, 1, H, W)`` and ab labels ``(B, 2, H, W)`` of an RGB batch."""
+    lab = rgb_to_lab(rgb)
+    return normalize_lightness(lab[:, :1]), normalize_ab(lab[:, 1:])
+
+
+def sample_hint_count(max_hints: int) -> int:
+    """Hints for one training image: uniform over 0..max_hints (iColoriT), so 0 hints is learned too."""
+    return int(torch.randint(0, max_hints + 1, (1,)))
+
+
+def hint_model_inputs(rgb: torch.Tensor, max_hints: int) -> dict[str, torch.Tensor]:
+    """``pixel_values`` (L, hint ab, hint mask) and ``labels`` for a point-hint family, hints from the truth."""
+    lightness, ab = lab_targets(rgb)
+    hint_channels = []
+    for image_ab in ab:
+        positions = sample_hint_positions(sample_hint_count(max_hints), *image_ab.shape[-2:])
+        hint_channels.append(torch.cat(hints_from_ground_truth(image_ab, positions)))
+    return {"pixel_values": torch.cat([lightness, torch.stack(hint_channels)], dim=1), "labels": ab}

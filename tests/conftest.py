@@ -1,0 +1,46 @@
+import os
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+import torch  # noqa: E402
+from PIL import Image  # noqa: E402
+
+import hf_colorize  # noqa: E402, F401
+from hf_colorize import DlsaConfig, DlsaForColorization, DlsaImageProcessor  # noqa: E402
+
+TINY_SIZE = 64
+
+
+def tiny_config(**overrides) -> DlsaConfig:
+    options = dict(
+        image_size=TINY_SIZE,
+        embed_dim=8,
+        hidden_sizes=[8, 16, 32, 32],
+        depths=[1, 1, 1, 1],
+        num_heads=[1, 2, 2, 2],
+        window_size=4,
+        drop_path_rate=0.0,
+    )
+    options.update(overrides)
+    return DlsaConfig(**options)
+
+
+@pytest.fixture(scope="session")
+def tiny_model_dir(tmp_path_factory):
+    """A tiny random dlsa model and processor saved with save_pretrained."""
+    torch.manual_seed(0)
+    folder = tmp_path_factory.mktemp("tiny-dlsa")
+    DlsaForColorization(tiny_config()).save_pretrained(folder)
+    DlsaImageProcessor(size={"height": TINY_SIZE, "width": TINY_SIZE}).save_pretrained(folder)
+    return str(folder)
+
+
+@pytest.fixture(scope="session")
+def color_image() -> Image.Image:
+    """A small colourful RGB image with smooth gradients and a saturated square."""
+    rows, cols = np.mgrid[0:48, 0:80]
+    rgb = np.stack([cols * 3, rows * 5, 255 - cols * 3], axis=-1).clip(0, 255).astype(np.uint8)
+    rgb[10:20, 10:20] = (255, 0, 0)
+    return Image.fromarray(rgb)

@@ -1,0 +1,88 @@
+import io
+
+import pytest
+from PIL import Image
+
+from hf_colorize.cli import main
+
+
+@pytest.fixture()
+def inputs(tmp_path, color_image):
+    folder = tmp_path / "in"
+    (folder / "sub").mkdir(parents=True)
+    color_image.save(folder / "a.png")
+    color_image.convert("L").save(folder / "sub" / "b.jpg")
+    return folder
+
+
+def run(argv, capsys):
+    code = main([str(a) for a in argv])
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+def test_colorizes_a_file_to_a_named_output(tmp_path, inputs, tiny_model_dir, capsys):
+    target = tmp_path / "out.png"
+    code, out, err = run([inputs / "a.png", "-o", target, "--model", tiny_model_dir, "--hint", "3,4,#ff0000"], capsys)
+    assert code == 0, err
+    assert Image.open(target).size == (80, 48)
+
+
+def test_walks_folders(tmp_path, inputs, tiny_model_dir, capsys):
+    code, out, err = run([inputs, "-o", tmp_path / "out", "--model", tiny_model_dir], capsys)
+    assert code == 0, err
+    assert sorted(p.relative_to(tmp_path / "out").as_posix() for p in (tmp_path / "out").rglob("*.png")) == [
+        "in/a.png",
+        "in/sub/b.png",
+    ]
+
+
+def bad_files(tmp_path, color_image):
+    truncated = io.BytesIO()
+    color_image.save(truncated, format="PNG")
+    (tmp_path / "cut.png").write_bytes(truncated.getvalue()[: len(truncated.getvalue()) // 2])
+    (tmp_path / "text.png").write_text("not an image")
+    Image.new("L", (10_000, 10_000)).save(tmp_path / "huge.png")
+    (tmp_path / "empty.png").write_bytes(b"")
+    return {
+        "missing.png": "file not found",
+        "text.png": "not an image",
+        "cut.png": "truncated",
+        "huge.png": "too large",
+        "empty.png": "not an image",
+    }
+
+
+def test_bad_inputs_exit_2_with_one_line_each_and_others_go_through(tmp_path, inputs, color_image, tiny_model_dir, capsys):
+    problems = bad_files(tmp_path, color_image)
+    out_dir = tmp_path / "out"
+    argv = [tmp_path / name for name in problems] + [inputs / "a.png", "-o", out_dir, "--model", tiny_model_dir]
+    code, out, err = run(argv, capsys)
+    assert code == 2
+    lines = err.strip().splitlines()
+    assert len(lines) == len(problems)
+    for line, (name, problem) in zip(lines, problems.items()):
+        assert name in line and problem in line, line
+    assert sorted(p.name for p in out_dir.iterdir()) == ["a.png"]
+
+
+def test_hint_outside_the_image(tmp_path, inputs, tiny_model_dir, capsys):
+    code, out, err = run([inputs / "a.png", "-o", tmp_path / "o", "--model", tiny_model_dir, "--hint", "500,4,#ff0000"], capsys)
+    assert code == 2
+    assert "a.png" in err and "outside the 80x48 image" in err
+    assert not (tmp_path / "o").exists()
+
+
+def test_malformed_colour(tmp_path, inputs, tiny_model_dir, capsys):
+    code, out, err = run([inputs / "a.png", "--model", tiny_model_dir, "--hint", "1,1,#ff00"], capsys)
+    assert code == 2 and "malformed colour '#ff00'" in err and len(err.strip().splitlines()) == 1
+
+
+def test_unknown_model(tmp_path, inputs, capsys):
+    code, out, err = run([inputs / "a.png", "--model", tmp_path / "no-such-model"], capsys)
+    assert code == 2 and "no-such-model" in err and "unknown" in err and len(err.strip().splitlines()) == 1
+
+
+def test_reference_to_a_hint_model(tmp_path, inputs, tiny_model_dir, capsys):
+    code, out, err = run([inputs / "a.png", "--model", tiny_model_dir, "--reference", inputs / "a.png"], capsys)
+    assert code == 2 and "does not take a reference image" in err

@@ -1,0 +1,102 @@
+import json
+from pathlib import Path
+
+import pytest
+import torch
+from conftest import tiny_config
+from transformers import AutoConfig, AutoImageProcessor, AutoModel, AutoModelForImageToImage
+
+from hf_colorize import DlsaConfig, DlsaForColorization, DlsaImageProcessor, DlsaModel
+from hf_colorize.models.dlsa.modeling_dlsa import DlsaFeatureWindowAttention
+from hf_colorize.profiling import count_macs, count_parameters
+
+HUB_CONFIGS = Path(__file__).parent.parent / "hub_configs"
+
+
+def test_forward_shapes_and_loss():
+    model = DlsaForColorization(tiny_config()).eval()
+    pixel_values = torch.randn(2, 4, 64, 96)
+    labels = torch.randn(2, 2, 64, 96) * 0.3
+    output = model(pixel_values, labels=labels)
+    assert output.ab.shape == (2, 2, 64, 96)
+    assert output.loss.ndim == 0 and output.loss > 0
+    expected = torch.nn.functional.huber_loss(output.ab * 110, labels * 110, delta=1.0)
+    assert torch.allclose(output.loss, expected)
+    output.loss.backward()
+    assert all(p.grad is not None for p in model.parameters() if p.requires_grad)
+
+
+def test_base_model_features_and_hidden_states():
+    config = tiny_config()
+    output = DlsaModel(config)(torch.randn(1, 4, 64, 64), output_hidden_states=True)
+    assert output.last_hidden_state.shape == (1, 32, 2, 2)
+    assert [h.shape[1] for h in output.hidden_states] == [8, 8, 16, 32, 32]
+
+
+def test_input_size_not_multiple_of_stride_is_refused():
+    model = DlsaForColorization(tiny_config())
+    with pytest.raises(ValueError, match="not a multiple of the model's stride 32"):
+        model(torch.randn(1, 4, 64, 70))
+    with pytest.raises(ValueError, match="pixel_values must be"):
+        model(torch.randn(1, 3, 64, 64))
+
+
+def test_config_validation():
+    with pytest.raises(ValueError, match="does not divide"):
+        DlsaConfig(embed_dim=10, num_heads=[3, 6, 12, 24])
+    with pytest.raises(ValueError, match="exceeds"):
+        DlsaConfig(embed_dim=8, hidden_sizes=[8, 64, 64, 64], num_heads=[1, 1, 1, 1])
+    assert DlsaConfig(embed_dim=8, num_heads=[1, 1, 1, 1]).hidden_sizes == [8, 32, 128, 512]
+
+
+def test_feature_window_attention_groups_tokens_by_brightness():
+    torch.manual_seed(0)
+    attention = DlsaFeatureWindowAttention(tiny_config(window_size=2), dim=8, num_heads=2).eval()
+    tokens = torch.randn(1, 4, 4, 8)
+    brightness = torch.randperm(16).float().view(1, 4, 4)
+    output = attention(tokens, brightness)
+    # Permuting token positions together with their brightness permutes the output the same way.
+    permutation = torch.randperm(16)
+    permuted = attention(tokens.view(1, 16, 8)[:, permutation].view(1, 4, 4, 8), brightness.view(1, 16)[:, permutation].view(1, 4, 4))
+    assert torch.allclose(permuted.view(1, 16, 8), output.view(1, 16, 8)[:, permutation], atol=1e-6)
+    # Tokens attend only within their group of 4 by brightness: changing the darkest token leaves the
+    # brightest group unchanged and changes its own group.
+    darkest, brightest = brightness.view(-1).argmin(), brightness.view(-1).argmax()
+    changed = tokens.clone().view(16, 8)
+    changed[darkest] += 5.0
+    changed_output = attention(changed.view(1, 4, 4, 8), brightness).view(16, 8)
+    assert torch.allclose(changed_output[brightest], output.view(16, 8)[brightest], atol=1e-6)
+    same_group = (brightness.view(-1) < 4).nonzero().view(-1)
+    other = [i for i in same_group.tolist() if i != darkest][0]
+    assert not torch.allclose(changed_output[other], output.view(16, 8)[other])
+
+
+def test_feature_window_attention_pads_uneven_groups():
+    attention = DlsaFeatureWindowAttention(tiny_config(window_size=2), dim=8, num_heads=2)
+    assert attention(torch.randn(2, 3, 3, 8), torch.rand(2, 3, 3)).shape == (2, 3, 3, 8)
+
+
+def test_save_and_auto_load_round_trip(tmp_path):
+    model = DlsaForColorization(tiny_config()).eval()
+    model.save_pretrained(tmp_path)
+    DlsaImageProcessor(size={"height": 64, "width": 64}).save_pretrained(tmp_path)
+    assert isinstance(AutoConfig.from_pretrained(tmp_path), DlsaConfig)
+    loaded = AutoModelForImageToImage.from_pretrained(tmp_path).eval()
+    assert isinstance(loaded, DlsaForColorization)
+    assert isinstance(AutoModel.from_pretrained(tmp_path), DlsaModel)
+    processor = AutoImageProcessor.from_pretrained(tmp_path)
+    assert isinstance(processor, DlsaImageProcessor) and processor.size == {"height": 64, "width": 64}
+    pixel_values = torch.randn(1, 4, 64, 64)
+    with torch.no_grad():
+        assert torch.equal(model(pixel_values).ab, loaded(pixel_values).ab)
+
+
+@pytest.mark.parametrize("variant, target, tolerance", [("dlsa-tiny", 1.01, 0.15), ("dlsa-small", 3.47, 0.4)])
+def test_published_variants_meet_their_macs(variant, target, tolerance):
+    config = AutoConfig.from_pretrained(HUB_CONFIGS / variant)
+    model = DlsaForColorization(config).eval()
+    gmacs = count_macs(model, pixel_values=torch.zeros(1, 4, 224, 224)) / 1e9
+    assert abs(gmacs - target) <= tolerance, gmacs
+    if variant == "dlsa-tiny":
+        assert count_parameters(model) * 2 < 8 * 1024 * 1024  # fits the 8 MB fp16 budget
+    assert json.loads((HUB_CONFIGS / variant / "preprocessor_config.json").read_text())["size"]["height"] == 224

@@ -1,0 +1,73 @@
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+from transformers import pipeline
+
+import hf_colorize
+from hf_colorize.color import rgb_to_lab
+from hf_colorize.hints import InvalidHintError
+from hf_colorize.images import InvalidImageError
+
+
+def lightness(image: Image.Image) -> torch.Tensor:
+    return rgb_to_lab(torch.from_numpy(np.asarray(image.convert("RGB")) / 255.0).permute(2, 0, 1))[0]
+
+
+@pytest.fixture(scope="module")
+def pipe(tiny_model_dir):
+    return pipeline("image-colorization", model=tiny_model_dir)
+
+
+def test_output_has_input_size_and_lightness(pipe, color_image):
+    output = pipe(color_image, hints=[(5, 5, "#ff8800"), (70, 40, (30, 90, 200))])
+    assert isinstance(output, Image.Image) and output.mode == "RGB"
+    assert output.size == color_image.size
+    difference = (lightness(output) - lightness(color_image)).abs()
+    assert difference.max() < 1.0 and difference.mean() < 0.2
+
+
+def test_hints_change_the_colours(pipe, color_image):
+    plain = np.asarray(pipe(color_image), dtype=np.float32)
+    hinted = np.asarray(pipe(color_image, hints=[(40, 24, "#00ff00")]), dtype=np.float32)
+    assert np.abs(plain - hinted).max() > 0
+
+
+def test_scribble_hints(pipe, color_image):
+    scribble = Image.new("RGBA", color_image.size, (0, 0, 0, 0))
+    scribble.paste((255, 0, 0, 255), (0, 0, 20, 20))
+    assert pipe(color_image, hints=scribble).size == color_image.size
+
+
+def test_batches_and_per_image_hints(pipe, color_image, tmp_path):
+    path = tmp_path / "grey.png"
+    color_image.convert("L").resize((50, 30)).save(path)
+    inputs = [color_image, str(path), {"image": np.asarray(color_image), "hints": [(1, 1, "#0000ff")]}]
+    outputs = pipe(inputs, batch_size=2)
+    assert [output.size for output in outputs] == [(80, 48), (50, 30), (80, 48)]
+    single = pipe(color_image)
+    assert np.array_equal(np.asarray(outputs[0]), np.asarray(single))
+
+
+def test_requests_the_family_cannot_honour(pipe, color_image):
+    with pytest.raises(ValueError, match="'dlsa' model does not take a reference image"):
+        pipe(color_image, reference=color_image)
+    with pytest.raises(ValueError, match="'dlsa' model does not take several samples"):
+        pipe(color_image, num_samples=4, seed=0)
+
+
+def test_bad_inputs_raise_clear_errors(pipe, color_image, tmp_path):
+    with pytest.raises(InvalidImageError, match="file not found"):
+        pipe(str(tmp_path / "nope.jpg"))
+    with pytest.raises(InvalidHintError, match="outside the 80x48 image"):
+        pipe(color_image, hints=[(80, 0, "#ffffff")])
+    with pytest.raises(InvalidHintError, match="malformed colour"):
+        pipe(color_image, hints=[(1, 1, "#12")])
+
+
+def test_default_model_loads_offline(color_image):
+    pipe = pipeline("image-colorization")
+    assert pipe.model.config.model_type == "dlsa"
+    assert pipe.model.name_or_path == hf_colorize.DEFAULT_MODEL
+    assert pipe.model.dtype == torch.float32
+    assert pipe(color_image, hints=[(5, 5, "#ff0000")]).size == color_image.size
