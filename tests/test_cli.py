@@ -53,7 +53,9 @@ def bad_files(tmp_path, color_image):
     }
 
 
-def test_bad_inputs_exit_2_with_one_line_each_and_others_go_through(tmp_path, inputs, color_image, tiny_model_dir, capsys):
+def test_bad_inputs_exit_2_with_one_line_each_and_others_go_through(
+    tmp_path, inputs, color_image, tiny_model_dir, capsys
+):
     problems = bad_files(tmp_path, color_image)
     out_dir = tmp_path / "out"
     argv = [tmp_path / name for name in problems] + [inputs / "a.png", "-o", out_dir, "--model", tiny_model_dir]
@@ -67,7 +69,9 @@ def test_bad_inputs_exit_2_with_one_line_each_and_others_go_through(tmp_path, in
 
 
 def test_hint_outside_the_image(tmp_path, inputs, tiny_model_dir, capsys):
-    code, out, err = run([inputs / "a.png", "-o", tmp_path / "o", "--model", tiny_model_dir, "--hint", "500,4,#ff0000"], capsys)
+    code, out, err = run(
+        [inputs / "a.png", "-o", tmp_path / "o", "--model", tiny_model_dir, "--hint", "500,4,#ff0000"], capsys
+    )
     assert code == 2
     assert "a.png" in err and "outside the 80x48 image" in err
     assert not (tmp_path / "o").exists()

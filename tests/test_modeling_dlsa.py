@@ -57,7 +57,9 @@ def test_feature_window_attention_groups_tokens_by_brightness():
     output = attention(tokens, brightness)
     # Permuting token positions together with their brightness permutes the output the same way.
     permutation = torch.randperm(16)
-    permuted = attention(tokens.view(1, 16, 8)[:, permutation].view(1, 4, 4, 8), brightness.view(1, 16)[:, permutation].view(1, 4, 4))
+    permuted = attention(
+        tokens.view(1, 16, 8)[:, permutation].view(1, 4, 4, 8), brightness.view(1, 16)[:, permutation].view(1, 4, 4)
+    )
     assert torch.allclose(permuted.view(1, 16, 8), output.view(1, 16, 8)[:, permutation], atol=1e-6)
     # Tokens attend only within their group of 4 by brightness: changing the darkest token leaves the
     # brightest group unchanged and changes its own group.

@@ -27,4 +27,12 @@ def _register() -> None:
 
 _register()
 
-__all__ = ["DEFAULT_MODEL", "ImageColorizationPipeline", "DlsaConfig", "DlsaModel", "DlsaForColorization", "DlsaImageProcessor", "__version__"]
+__all__ = [
+    "DEFAULT_MODEL",
+    "ImageColorizationPipeline",
+    "DlsaConfig",
+    "DlsaModel",
+    "DlsaForColorization",
+    "DlsaImageProcessor",
+    "__version__",
+]

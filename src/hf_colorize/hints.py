@@ -11,7 +11,6 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Union
 
 import numpy as np
 import torch
@@ -22,8 +21,8 @@ from .color import normalize_ab, rgb_to_lab
 HINT_SIZE = 2
 """Side of the square a point hint covers, in model-resolution pixels."""
 
-ColorLike = Union[str, Sequence[int]]
-HintsLike = Union[Sequence, Image.Image, np.ndarray, None]
+ColorLike = str | Sequence[int]
+HintsLike = Sequence | Image.Image | np.ndarray | None
 
 _HEX_COLOR = re.compile(r"^#?([0-9a-fA-F]{6})$")
 

@@ -61,9 +61,7 @@ class ColorizationImageProcessor(BaseImageProcessor):
     def __call__(self, images: ImageLike | Sequence[ImageLike], **kwargs) -> BatchFeature:
         return self.preprocess(images, **kwargs)
 
-    def post_process_colorization(
-        self, ab: torch.Tensor, lightness: Sequence[torch.Tensor]
-    ) -> list[Image.Image]:
+    def post_process_colorization(self, ab: torch.Tensor, lightness: Sequence[torch.Tensor]) -> list[Image.Image]:
         """Predicted ab ``(B, 2, h, w)`` upsampled to each image's size and joined with its own L.
 
         Out-of-gamut colours lose chroma rather than lightness, so each output's L is the input's.

@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import warnings
 from pathlib import Path
-from typing import Union
 
 import numpy as np
 import torch
@@ -13,7 +12,7 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 
 from .color import rgb_to_lab
 
-ImageLike = Union[str, os.PathLike, Image.Image, np.ndarray]
+ImageLike = str | os.PathLike | Image.Image | np.ndarray
 
 MAX_PIXELS = 64_000_000
 """Largest input accepted, in pixels (a 100-megapixel image is refused before it is decoded)."""

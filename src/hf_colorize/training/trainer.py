@@ -10,9 +10,9 @@ import logging
 import os
 import re
 import shutil
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 import torch
 
@@ -174,7 +174,9 @@ def resolve_resume(args: argparse.Namespace, output_dir: Path) -> tuple[Path | N
 
 def make_collate(family: TrainingFamily, args: argparse.Namespace) -> Callable[[list[dict]], dict[str, torch.Tensor]]:
     def collate(examples: list[dict]) -> dict[str, torch.Tensor]:
-        crops = [random_resized_crop(example["image"], args.resolution, (args.crop_min_scale, 1.0)) for example in examples]
+        crops = [
+            random_resized_crop(example["image"], args.resolution, (args.crop_min_scale, 1.0)) for example in examples
+        ]
         return family.make_inputs(torch.stack(crops), args)
 
     return collate

@@ -125,11 +125,14 @@ class DlsaConfig(PretrainedConfig):
             raise ValueError(f"hidden_sizes[0] = {self.hidden_sizes[0]} must equal embed_dim = {embed_dim}")
         for stage in range(1, len(self.hidden_sizes)):
             if self.hidden_sizes[stage] > 4 * self.hidden_sizes[stage - 1]:
-                raise ValueError(f"hidden_sizes[{stage}] exceeds the {4 * self.hidden_sizes[stage - 1]} channels merged")
+                raise ValueError(
+                    f"hidden_sizes[{stage}] exceeds the {4 * self.hidden_sizes[stage - 1]} channels merged"
+                )
         for stage, heads in enumerate(self.num_heads):
             if self.stage_channels(stage) % heads:
                 raise ValueError(
-                    f"num_heads[{stage}] = {heads} does not divide stage {stage}'s {self.stage_channels(stage)} channels"
+                    f"num_heads[{stage}] = {heads} does not divide the "
+                    f"{self.stage_channels(stage)} channels of stage {stage}"
                 )
 
     @property

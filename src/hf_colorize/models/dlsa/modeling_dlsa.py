@@ -293,9 +293,7 @@ class DlsaStage(nn.Module):
         super().__init__()
         dim = config.stage_channels(stage)
         self.merging = DlsaPatchMerging(config, config.stage_channels(stage - 1), dim) if stage > 0 else None
-        self.blocks = nn.ModuleList(
-            [DlsaBlock(config, dim, config.num_heads[stage], rate) for rate in drop_path_rates]
-        )
+        self.blocks = nn.ModuleList([DlsaBlock(config, dim, config.num_heads[stage], rate) for rate in drop_path_rates])
 
     def forward(self, tokens: torch.Tensor, brightness: torch.Tensor) -> torch.Tensor:
         if self.merging is not None:

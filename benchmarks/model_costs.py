@@ -1,0 +1,94 @@
+"""Parameters, GMACs at 224x224 and median CPU latency of the published variants, beside paper Table 1.
+
+    python benchmarks/model_costs.py
+
+GMACs are ``torch.utils.flop_counter.FlopCounterMode`` FLOPs / 2 (the paper's "GFLOPs" count
+multiply-accumulates). Latency: batch 1, 2 threads, fp32, median of timed runs after warm-up; it is a
+record of this machine, not a test. Writes ``benchmarks/results/model_costs.{json,md}``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import statistics
+import time
+from pathlib import Path
+
+import torch
+from transformers import AutoConfig
+
+import hf_colorize  # noqa: F401  (registers the families)
+from hf_colorize import DlsaForColorization
+from hf_colorize.profiling import count_macs, count_parameters
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = Path(__file__).parent / "results"
+VARIANTS = {"dlsa-tiny": "Ours-T", "dlsa-small": "Ours-S"}
+PAPER_TABLE_1 = {"Ours-T": {"gflops": 1.01, "ms_ctest10k": 89}, "Ours-S": {"gflops": 3.47, "ms_ctest10k": 187}}
+
+
+def median_latency_ms(model: torch.nn.Module, pixel_values: torch.Tensor, warmup: int, runs: int) -> float:
+    with torch.inference_mode():
+        for _ in range(warmup):
+            model(pixel_values)
+        timings = []
+        for _ in range(runs):
+            start = time.perf_counter()
+            model(pixel_values)
+            timings.append((time.perf_counter() - start) * 1000)
+    return statistics.median(timings)
+
+
+def measure(variant: str, warmup: int, runs: int) -> dict:
+    model = DlsaForColorization(AutoConfig.from_pretrained(ROOT / "hub_configs" / variant)).eval()
+    pixel_values = torch.zeros(1, 4, 224, 224)
+    return {
+        "parameters": count_parameters(model),
+        "gmacs_224": count_macs(model, pixel_values=pixel_values) / 1e9,
+        "cpu_latency_ms": median_latency_ms(model, pixel_values, warmup, runs),
+        "paper": PAPER_TABLE_1[VARIANTS[variant]],
+    }
+
+
+def markdown(results: dict) -> str:
+    lines = [
+        "# Model costs (batch 1, 224x224)",
+        "",
+        f"CPU: {results['machine']}, {results['threads']} threads, fp32, median of {results['runs']} runs.",
+        "",
+        "| variant | parameters | GMACs (measured) | paper GFLOPs (Table 1) | CPU latency ms | paper ms (GPU) |",
+        "|---|---|---|---|---|---|",
+    ]
+    for variant, row in results["variants"].items():
+        paper = row["paper"]
+        lines.append(
+            f"| {variant} ({VARIANTS[variant]}) | {row['parameters'] / 1e6:.2f}M | {row['gmacs_224']:.3f} | "
+            f"{paper['gflops']} | {row['cpu_latency_ms']:.1f} | {paper['ms_ctest10k']} |"
+        )
+    lines += ["", "Paper times are on an RTX-5000 GPU (ctest10k column); they are not comparable to CPU times."]
+    return "\n".join(lines) + "\n"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--warmup", type=int, default=5)
+    parser.add_argument("--runs", type=int, default=30)
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    results = {
+        "machine": platform.processor() or platform.machine(),
+        "threads": args.threads,
+        "runs": args.runs,
+        "variants": {variant: measure(variant, args.warmup, args.runs) for variant in VARIANTS},
+    }
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    (RESULTS / "model_costs.json").write_text(json.dumps(results, indent=2) + "\n")
+    (RESULTS / "model_costs.md").write_text(markdown(results))
+    print(markdown(results))
+
+
+if __name__ == "__main__":
+    main()

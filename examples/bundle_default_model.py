@@ -1,0 +1,32 @@
+"""Package a training checkpoint as the bundled default model (fp16 weights, loads as fp32).
+
+python examples/bundle_default_model.py runs/dlsa-tiny/checkpoint-3500 --config hub_configs/dlsa-tiny
+"""
+
+import argparse
+from pathlib import Path
+
+from transformers import AutoConfig
+
+import hf_colorize
+from hf_colorize import DlsaForColorization, DlsaImageProcessor
+from hf_colorize.training.export import export_half_precision, load_checkpoint_into
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("checkpoint", help="a checkpoint-N folder written by examples/train.py")
+    parser.add_argument("--config", required=True, help="the variant's config folder")
+    parser.add_argument("--output_dir", default=hf_colorize.DEFAULT_MODEL)
+    parser.add_argument("--no_ema", action="store_true", help="use the raw weights even if EMA weights exist")
+    args = parser.parse_args()
+    model = DlsaForColorization(AutoConfig.from_pretrained(args.config))
+    load_checkpoint_into(model, args.checkpoint, use_ema=not args.no_ema)
+    processor = DlsaImageProcessor.from_pretrained(args.config)
+    folder = export_half_precision(model.eval(), processor, args.output_dir)
+    size = sum(path.stat().st_size for path in Path(folder).iterdir())
+    print(f"wrote {folder} ({size / 1e6:.2f} MB)")
+
+
+if __name__ == "__main__":
+    main()
