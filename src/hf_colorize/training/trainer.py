@@ -172,6 +172,14 @@ def resolve_resume(args: argparse.Namespace, output_dir: Path) -> tuple[Path | N
     return path, int(match.group(1))
 
 
+def check_ema_matches(checkpoint: Path, use_ema: bool) -> None:
+    """A checkpoint holds EMA weights exactly when its run used ``--use_ema``; resuming must match."""
+    saved_ema = (checkpoint / "custom_checkpoint_0.pkl").exists()
+    if saved_ema != use_ema:
+        flag = "with" if saved_ema else "without"
+        raise TrainingArgumentError(f"{checkpoint} was saved {flag} --use_ema: resume {flag} it")
+
+
 def make_collate(family: TrainingFamily, args: argparse.Namespace) -> Callable[[list[dict]], dict[str, torch.Tensor]]:
     def collate(examples: list[dict]) -> dict[str, torch.Tensor]:
         crops = [
@@ -232,6 +240,7 @@ def train(args: argparse.Namespace) -> Path:
 
     checkpoint, global_step = resolve_resume(args, output_dir)
     if checkpoint is not None:
+        check_ema_matches(checkpoint, args.use_ema)
         accelerator.print(f"resuming from {checkpoint}")
         accelerator.load_state(str(checkpoint))
     batches_per_epoch = len(dataloader)

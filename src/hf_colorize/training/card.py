@@ -1,0 +1,39 @@
+"""Model cards: YAML metadata (``ModelCardData``) rendered with a variant's template from ``hub_configs/``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from huggingface_hub import ModelCard, ModelCardData
+
+PAPERS = {"dlsa": "Li, Bao & Qiang, Interactive image colorization method via dual local self-attention"}
+
+
+def render_model_card(
+    template: str | Path,
+    model_type: str,
+    repo_id: str,
+    gmacs: float,
+    parameters: int,
+    training_summary: str,
+    evaluation_table: str,
+    datasets: list[str] | None = None,
+) -> ModelCard:
+    """A card with pipeline tag ``image-to-image``, the project's tags, and the variant's template filled in."""
+    card_data = ModelCardData(
+        library_name="hf-colorize",
+        license="apache-2.0",
+        pipeline_tag="image-to-image",
+        tags=["image-colorization", "hf-colorize", model_type],
+        datasets=datasets or None,
+    )
+    return ModelCard.from_template(
+        card_data,
+        template_path=str(template),
+        repo_id=repo_id,
+        gmacs=f"{gmacs:.2f}",
+        parameters=f"{parameters / 1e6:.2f}M",
+        training_summary=training_summary,
+        evaluation_table=evaluation_table,
+        paper=PAPERS.get(model_type, ""),
+    )
