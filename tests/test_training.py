@@ -1,10 +1,13 @@
 import numpy as np
 import pytest
+import torch
 from conftest import tiny_config
 from PIL import Image
-from transformers import pipeline
+from transformers import AutoModelForImageToImage, pipeline
 
+from hf_colorize import DlsaForColorization
 from hf_colorize.training import TrainingArgumentError, build_parser, main, train
+from hf_colorize.training.export import export_half_precision, load_checkpoint_into
 from hf_colorize.training.trainer import checkpoint_steps
 
 
@@ -52,6 +55,18 @@ def test_train_checkpoint_resume_and_load(image_folder, config_dir, tmp_path, co
     assert not list(output_dir.glob(".tmp-*"))
     pipe = pipeline("image-colorization", model=str(output_dir))
     assert pipe(color_image, hints=[(3, 3, "#ff0000")]).size == color_image.size
+
+    # The last checkpoint's EMA weights are the saved model; exported in fp16 they load back as fp32.
+    model = load_checkpoint_into(DlsaForColorization(tiny_config()), output_dir / "checkpoint-4")
+    for name, value in model.state_dict().items():
+        assert torch.equal(value, pipe.model.state_dict()[name]), name
+    export_half_precision(model, pipe.image_processor, tmp_path / "half")
+    half = AutoModelForImageToImage.from_pretrained(tmp_path / "half")
+    assert half.dtype == torch.float32
+    assert (tmp_path / "half" / "model.safetensors").stat().st_size < (output_dir / "model.safetensors").stat().st_size
+    pixel_values = torch.randn(1, 4, 64, 64)
+    with torch.no_grad():
+        assert torch.allclose(half.eval()(pixel_values).ab, model.eval()(pixel_values).ab, atol=1e-2)
 
 
 @pytest.mark.parametrize(
