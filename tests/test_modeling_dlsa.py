@@ -102,3 +102,18 @@ def test_published_variants_meet_their_macs(variant, target, tolerance):
     if variant == "dlsa-tiny":
         assert count_parameters(model) * 2 < 8 * 1024 * 1024  # fits the 8 MB fp16 budget
     assert json.loads((HUB_CONFIGS / variant / "preprocessor_config.json").read_text())["size"]["height"] == 224
+
+
+def test_window_attention_ignores_padding_tokens():
+    from hf_colorize.models.dlsa.modeling_dlsa import DlsaWindowAttention
+
+    torch.manual_seed(0)
+    attention = DlsaWindowAttention(tiny_config(window_size=4), dim=8, num_heads=2, shifted=False).eval()
+    torch.nn.init.zeros_(attention.relative_position_bias_table)
+    tokens = torch.randn(1, 6, 6, 8)  # padded to 8x8: the top-right window holds 4x2 real tokens
+    output = attention(tokens)
+    real_tokens = tokens[:, 0:4, 4:6, :].reshape(1, 8, 8)
+    expected = attention.attention(real_tokens).view(1, 4, 2, 8)
+    assert torch.allclose(output[:, 0:4, 4:6, :], expected, atol=1e-5)
+    shifted = DlsaWindowAttention(tiny_config(window_size=4), dim=8, num_heads=2, shifted=True)
+    assert torch.isfinite(shifted(torch.randn(2, 10, 6, 8))).all()

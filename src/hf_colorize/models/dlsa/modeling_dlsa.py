@@ -84,15 +84,29 @@ def relative_position_index(window: int, max_window: int) -> torch.Tensor:
 
 
 @functools.lru_cache(maxsize=32)
-def shifted_window_mask(height: int, width: int, window: int, shift: int) -> torch.Tensor:
-    """Additive mask ``(num_windows, window**2, window**2)`` keeping cyclically shifted regions apart (Swin)."""
-    regions = torch.zeros(1, height, width, 1)
-    bands = (slice(0, -window), slice(-window, -shift), slice(-shift, None))
-    for label, (rows, cols) in enumerate((r, c) for r in bands for c in bands):
-        regions[:, rows, cols, :] = label
+def window_attention_mask(height: int, width: int, window: int, shift: int) -> torch.Tensor | None:
+    """Additive mask ``(num_windows, 1, window**2, window**2)`` for a ``height`` x ``width`` token grid.
+
+    Keeps cyclically shifted regions apart (Swin) and hides the zero tokens that pad the grid to whole
+    windows from real queries (padding queries see everything, so no row is fully masked; they are dropped).
+    ``None`` when neither applies.
+    """
+    padded_height, padded_width = height + (-height) % window, width + (-width) % window
+    padded = (padded_height, padded_width) != (height, width)
+    if not shift and not padded:
+        return None
+    regions = torch.zeros(1, padded_height, padded_width, 1)
+    if shift:
+        bands = (slice(0, -window), slice(-window, -shift), slice(-shift, None))
+        for label, (rows, cols) in enumerate((r, c) for r in bands for c in bands):
+            regions[:, rows, cols, :] = label
+    real = torch.zeros(1, padded_height, padded_width, 1, dtype=torch.bool)
+    real[:, :height, :width] = True
+    real = torch.roll(real, shifts=(-shift, -shift), dims=(1, 2))
     labels = window_partition(regions, window).squeeze(-1)
-    different = labels[:, None, :] != labels[:, :, None]
-    return torch.zeros(different.shape).masked_fill(different, float("-inf"))
+    real = window_partition(real.float(), window).squeeze(-1).bool()
+    hidden = (labels[:, None, :] != labels[:, :, None]) | (real[:, :, None] & ~real[:, None, :])
+    return torch.zeros(hidden.shape).masked_fill(hidden, float("-inf")).unsqueeze(1)
 
 
 class DlsaEmbeddings(nn.Module):
@@ -177,11 +191,9 @@ class DlsaWindowAttention(nn.Module):
             tokens = torch.roll(tokens, shifts=(-shift, -shift), dims=(1, 2))
         windows = window_partition(tokens, window)
         bias = self._relative_position_bias(window).unsqueeze(0)
-        if shift:
-            mask = shifted_window_mask(padded_height, padded_width, window, shift).to(tokens.device)
-            num_windows = mask.shape[0]
-            bias = (bias + mask.unsqueeze(1)).repeat(batch, 1, 1, 1)
-            bias = bias.view(batch * num_windows, -1, window * window, window * window)
+        mask = window_attention_mask(height, width, window, shift)
+        if mask is not None:
+            bias = (bias + mask.to(tokens.device)).repeat(batch, 1, 1, 1)
         windows = self.attention(windows, bias)
         tokens = window_reverse(windows, window, padded_height, padded_width)
         if shift:
