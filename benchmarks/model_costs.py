@@ -29,6 +29,16 @@ VARIANTS = {"dlsa-tiny": "Ours-T", "dlsa-small": "Ours-S"}
 PAPER_TABLE_1 = {"Ours-T": {"gflops": 1.01, "ms_ctest10k": 89}, "Ours-S": {"gflops": 3.47, "ms_ctest10k": 187}}
 
 
+def cpu_name() -> str:
+    """The CPU model from /proc/cpuinfo where there is one, else what ``platform`` knows."""
+    cpuinfo = Path("/proc/cpuinfo")
+    if cpuinfo.exists():
+        for line in cpuinfo.read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    return platform.processor() or platform.machine()
+
+
 def median_latency_ms(model: torch.nn.Module, pixel_values: torch.Tensor, warmup: int, runs: int) -> float:
     with torch.inference_mode():
         for _ in range(warmup):
@@ -79,7 +89,7 @@ def main() -> None:
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     results = {
-        "machine": platform.processor() or platform.machine(),
+        "machine": cpu_name(),
         "threads": args.threads,
         "runs": args.runs,
         "variants": {variant: measure(variant, args.warmup, args.runs) for variant in VARIANTS},

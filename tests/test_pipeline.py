@@ -56,6 +56,11 @@ def test_requests_the_family_cannot_honour(pipe, color_image):
         pipe(color_image, num_samples=4, seed=0)
 
 
+def test_unknown_argument_is_named(pipe, color_image):
+    with pytest.raises(TypeError, match="unknown argument.*hint"):
+        pipe(color_image, hint=[(1, 1, "#ffffff")])
+
+
 def test_bad_inputs_raise_clear_errors(pipe, color_image, tmp_path):
     with pytest.raises(InvalidImageError, match="file not found"):
         pipe(str(tmp_path / "nope.jpg"))

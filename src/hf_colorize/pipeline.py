@@ -50,6 +50,11 @@ class ImageColorizationPipeline(Pipeline):
         seed: int | None = None,
         **kwargs: Any,
     ) -> tuple[dict, dict, dict]:
+        if kwargs:
+            raise TypeError(
+                f"unknown argument(s) {', '.join(sorted(kwargs))}: the image-colorization pipeline takes "
+                "hints, reference, num_samples, seed and batch_size"
+            )
         requested = set()
         if hints is not None:
             requested.add("hints")
