@@ -22,6 +22,7 @@ def main() -> None:
     parser.add_argument("--config", required=True, help="the variant's config folder")
     parser.add_argument("--output_dir", default=hf_colorize.DEFAULT_MODEL)
     parser.add_argument("--no_ema", action="store_true", help="use the raw weights even if EMA weights exist")
+    parser.add_argument("--repo_id", default="hf-colorize/dlsa-tiny", help="Hub id the card's example loads")
     parser.add_argument("--evaluation_table", help="Markdown file with the evaluation results for the card")
     parser.add_argument("--training_summary", default="See the project README.", help="how it was trained")
     args = parser.parse_args()
@@ -33,7 +34,7 @@ def main() -> None:
     card = render_model_card(
         Path(args.config) / "card_template.md",
         model.config.model_type,
-        repo_id=str(folder),
+        repo_id=args.repo_id,
         gmacs=count_macs(model, pixel_values=torch.zeros(1, 4, 224, 224)) / 1e9,
         parameters=count_parameters(model),
         training_summary=args.training_summary,
