@@ -44,7 +44,7 @@ def levin_scores(images: list[EvalImage], label: str) -> dict[str, float]:
 
 def evaluate_folder(models: dict[str, torch.nn.Module], folder: Path, levin: bool) -> dict[str, dict[str, float]]:
     images = [load_eval_image(path) for path in sorted(folder.iterdir()) if path.is_file()]
-    grey = statistics.mean(psnr(grey_prediction(image, 0), image.target_rgb) for image in images)
+    grey = statistics.mean(psnr(grey_prediction(image), image.target_rgb) for image in images)
     scores = {"grey": {str(count): grey for count in HINT_COUNTS}}
     if levin:
         scores["levin"] = levin_scores(images, f"{folder.parent.name}/{folder.name}")

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import torch
 from PIL import Image
 from transformers import AutoModelForImageToImage, Pipeline
 from transformers.pipelines import PIPELINE_REGISTRY
@@ -83,8 +82,7 @@ class ImageColorizationPipeline(Pipeline):
         return {"ab": ab, "lightness": lightness}
 
     def postprocess(self, model_outputs: dict[str, Any]) -> Image.Image:
-        lightness = [tensor.to(torch.float32) for tensor in model_outputs["lightness"]]
-        return self.image_processor.post_process_colorization(model_outputs["ab"], lightness)[0]
+        return self.image_processor.post_process_colorization(model_outputs["ab"], model_outputs["lightness"])[0]
 
 
 def register_pipeline(default_model: str) -> None:

@@ -65,7 +65,7 @@ def compose(image: EvalImage, ab: torch.Tensor) -> torch.Tensor:
     return to_uint8(lab_to_rgb(torch.cat([image.lab[:1], denormalize_ab(ab)])))
 
 
-def grey_prediction(image: EvalImage, count: int) -> torch.Tensor:
+def grey_prediction(image: EvalImage) -> torch.Tensor:
     """The grey baseline: ab = 0 everywhere."""
     return compose(image, torch.zeros(2, EVAL_CROP, EVAL_CROP))
 
