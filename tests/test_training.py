@@ -1,14 +1,27 @@
+import dataclasses
+import json
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
 import numpy as np
 import pytest
 import torch
 from conftest import tiny_config
+from huggingface_hub import ModelCard
+from huggingface_hub.utils import filter_repo_objects
 from PIL import Image
 from transformers import AutoModelForImageToImage, pipeline
 
 from hf_colorize import DlsaForColorization
-from hf_colorize.training import TrainingArgumentError, build_parser, main, train
+from hf_colorize.training import TRAINING_FAMILIES, TrainingArgumentError, build_parser, main, train
 from hf_colorize.training.export import export_half_precision, load_checkpoint_into
-from hf_colorize.training.trainer import checkpoint_steps
+from hf_colorize.training.trainer import Adversary, checkpoint_steps
+
+ROOT = Path(__file__).resolve().parent.parent
 
 
 @pytest.fixture(scope="module")
@@ -95,8 +108,6 @@ def test_empty_folder_and_unknown_model_type_exit_2(tmp_path, capsys):
 
 @pytest.mark.parametrize("variant", ["dlsa-tiny", "dlsa-small"])
 def test_card_templates_render(variant):
-    from pathlib import Path
-
     from hf_colorize.training.card import render_model_card
 
     template = Path(__file__).parent.parent / "hub_configs" / variant / "card_template.md"
@@ -105,3 +116,134 @@ def test_card_templates_render(variant):
     assert {"image-colorization", "hf-colorize"} <= set(card.data.tags)
     assert "org/" + variant in card.text and "3.27M" in card.text and "| k | 10 |" in card.text
     assert "{{" not in card.text
+
+
+def read_weights(path) -> dict[str, torch.Tensor]:
+    from safetensors.torch import load_file
+
+    return load_file(str(path))
+
+
+def assert_same_weights(first, second):
+    first, second = read_weights(first), read_weights(second)
+    assert first.keys() == second.keys()
+    for name in first:
+        assert torch.equal(first[name], second[name]), name
+
+
+@pytest.fixture(scope="module")
+def reference_run(image_folder, config_dir, tmp_path_factory):
+    """An uninterrupted 4-step run with EMA, validation every 2 steps and TensorBoard logs."""
+    output_dir = tmp_path_factory.mktemp("reference")
+    extra = ["--max_train_steps", "4", "--use_ema", "--validation_images", str(image_folder), "--validation_steps", "2"]
+    train(arguments(image_folder, config_dir, output_dir, *extra, "--logging_steps", "1"))
+    return output_dir
+
+
+def test_resume_continues_exactly(reference_run, image_folder, config_dir, tmp_path):
+    # N steps, then a new process resumes N more: the same weights, EMA and model as 2N uninterrupted steps.
+    resumed = tmp_path / "resumed"
+    resumed.mkdir()
+    shutil.copytree(reference_run / "checkpoint-2", resumed / "checkpoint-2")
+    extra = ["--max_train_steps", "4", "--use_ema", "--resume_from_checkpoint", "latest", "--report_to", "none"]
+    train(arguments(image_folder, config_dir, resumed, *extra))
+    assert_same_weights(
+        reference_run / "checkpoint-4" / "model.safetensors", resumed / "checkpoint-4/model.safetensors"
+    )
+    assert_same_weights(reference_run / "model.safetensors", resumed / "model.safetensors")
+
+
+def test_logs_validation_grid_and_card(reference_run, image_folder):
+    assert list((reference_run / "logs").rglob("events.out.tfevents.*"))
+    grid = Image.open(reference_run / "validation" / "step-4.png")
+    assert grid.size == (3 * 64, len(list(image_folder.iterdir())) * 64)  # grey | colorized | truth per image
+    card = ModelCard.load(reference_run / "README.md")
+    assert card.data.pipeline_tag == "image-to-image"
+    assert {"image-colorization", "hf-colorize", "dlsa"} <= set(card.data.tags)
+    assert "max_train_steps: 4" in card.text and "| model |" in card.text and "k=10" in card.text
+    scores = json.loads((reference_run / "eval_results.json").read_text())
+    assert set(scores) == {"grey", "model"} and all(value > 0 for value in scores["model"].values())
+
+
+def test_killed_run_resumes_from_last_complete_checkpoint(image_folder, config_dir, tmp_path):
+    output_dir = tmp_path / "killed"
+    command = [sys.executable, str(ROOT / "examples" / "train.py"), "--report_to", "none", "--checkpointing_steps", "1"]
+    command += [
+        "--config", str(config_dir), "--train_data_dir", str(image_folder), "--output_dir", str(output_dir),
+        "--resolution", "64", "--train_batch_size", "2", "--max_hints", "5", "--max_train_steps", "50",
+    ]  # fmt: skip
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 120
+        while not list(output_dir.glob("*checkpoint-2")) and time.monotonic() < deadline:
+            time.sleep(0.01)
+    finally:
+        process.send_signal(signal.SIGKILL)
+        process.wait()
+    steps = checkpoint_steps(output_dir)
+    assert steps and max(steps) < 50
+    for step in steps:  # whatever the moment of the kill, the checkpoint-N folders are complete
+        assert {"model.safetensors", "optimizer.bin", "scheduler.bin"} <= {
+            p.name for p in (output_dir / f"checkpoint-{step}").iterdir()
+        }
+    resume = ["--max_train_steps", str(max(steps) + 1), "--resume_from_checkpoint", "latest", "--report_to", "none"]
+    train(arguments(image_folder, config_dir, output_dir, *resume))
+    assert checkpoint_steps(output_dir)[-1] == max(steps) + 1
+    assert not list(output_dir.glob(".tmp-*"))
+    assert AutoModelForImageToImage.from_pretrained(output_dir) is not None
+
+
+class StandInHfApi:
+    """Records what the trainer asks of ``huggingface_hub.HfApi`` and keeps the uploaded files in a folder."""
+
+    hub = None
+    calls = []
+
+    def __init__(self, token=None):
+        self.token = token
+
+    def create_repo(self, repo_id, repo_type=None, private=False, exist_ok=False):
+        StandInHfApi.calls.append(("create_repo", repo_id, private))
+
+    def upload_folder(self, repo_id, folder_path, repo_type=None, ignore_patterns=None, commit_message=None):
+        StandInHfApi.calls.append(("upload_folder", repo_id))
+        files = [p.relative_to(folder_path).as_posix() for p in Path(folder_path).rglob("*") if p.is_file()]
+        for name in filter_repo_objects(files, ignore_patterns=ignore_patterns):
+            target = StandInHfApi.hub / repo_id / name
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy(Path(folder_path) / name, target)
+        return f"https://huggingface.co/{repo_id}/commit/0"
+
+
+def test_push_to_hub_uploads_model_processor_and_card(image_folder, config_dir, tmp_path, monkeypatch):
+    from hf_colorize.training import hub
+
+    StandInHfApi.hub, StandInHfApi.calls = tmp_path / "hub", []
+    monkeypatch.setattr(hub, "HfApi", StandInHfApi)
+    extra = ["--max_train_steps", "1", "--report_to", "none", "--push_to_hub", "--hub_model_id", "me/tiny-dlsa"]
+    train(arguments(image_folder, config_dir, tmp_path / "run", *extra))
+    assert StandInHfApi.calls == [("create_repo", "me/tiny-dlsa", False), ("upload_folder", "me/tiny-dlsa")]
+    uploaded = StandInHfApi.hub / "me" / "tiny-dlsa"
+    names = {p.relative_to(uploaded).as_posix() for p in uploaded.rglob("*") if p.is_file()}
+    assert {"config.json", "model.safetensors", "preprocessor_config.json", "README.md"} <= names
+    assert not any(name.startswith("checkpoint-") for name in names)
+    assert "me/tiny-dlsa" in (uploaded / "README.md").read_text()
+    assert pipeline("image-colorization", model=str(uploaded)) is not None
+
+
+def test_push_to_hub_needs_a_repository_id(image_folder, config_dir, tmp_path):
+    with pytest.raises(TrainingArgumentError, match="--push_to_hub needs --hub_model_id"):
+        train(arguments(image_folder, config_dir, tmp_path / "run", "--push_to_hub"))
+
+
+def test_adversarial_family_trains_its_discriminator(image_folder, config_dir, tmp_path, monkeypatch):
+    torch.manual_seed(0)
+    discriminator = torch.nn.Sequential(torch.nn.Conv2d(3, 4, 4, stride=4), torch.nn.ReLU(), torch.nn.Conv2d(4, 1, 1))
+    initial = {name: value.clone() for name, value in discriminator.state_dict().items()}
+    family = dataclasses.replace(TRAINING_FAMILIES["dlsa"], adversary=Adversary(build=lambda config: discriminator))
+    monkeypatch.setitem(TRAINING_FAMILIES, "dlsa", family)
+    output_dir = tmp_path / "gan"
+    train(arguments(image_folder, config_dir, output_dir, "--max_train_steps", "2", "--logging_steps", "1"))
+    saved = read_weights(output_dir / "checkpoint-2" / "model_1.safetensors")
+    assert saved.keys() == initial.keys()
+    assert any(not torch.equal(saved[name], initial[name]) for name in initial)

@@ -30,7 +30,7 @@ class EvalImage:
     """One test image under the protocol: its name, Lab crop and the nested hint positions."""
 
     name: str
-    lab: torch.Tensor  # (3, 224, 224)
+    lab: torch.Tensor  # (3, crop, crop)
     hint_positions: torch.Tensor  # (max(HINT_COUNTS), 2), nested: use the first k
 
     @property
@@ -46,17 +46,20 @@ def to_uint8(rgb: torch.Tensor) -> torch.Tensor:
     return (rgb.clamp(0, 1) * 255).round().to(torch.uint8)
 
 
-def load_eval_image(path: str | Path) -> EvalImage:
+def load_eval_image(path: str | Path, crop_size: int = EVAL_CROP) -> EvalImage:
+    """The protocol's view of one image file; ``crop_size`` other than 224 (with the shorter side scaled
+    alike) is for validation during training at other resolutions, never for reported figures."""
     path = Path(path)
     rgb = load_rgb(path)
     height, width = rgb.shape[-2:]
-    scale = EVAL_SHORT_SIDE / min(height, width)
-    size = (max(EVAL_CROP, round(width * scale)), max(EVAL_CROP, round(height * scale)))
+    short_side = round(EVAL_SHORT_SIDE * crop_size / EVAL_CROP)
+    scale = short_side / min(height, width)
+    size = (max(crop_size, round(width * scale)), max(crop_size, round(height * scale)))
     image = Image.fromarray(to_uint8(rgb).permute(1, 2, 0).numpy()).resize(size, Image.Resampling.BICUBIC)
-    left, top = (size[0] - EVAL_CROP) // 2, (size[1] - EVAL_CROP) // 2
-    crop = load_rgb(image.crop((left, top, left + EVAL_CROP, top + EVAL_CROP)))
+    left, top = (size[0] - crop_size) // 2, (size[1] - crop_size) // 2
+    crop = load_rgb(image.crop((left, top, left + crop_size, top + crop_size)))
     generator = torch.Generator().manual_seed(zlib.crc32(path.name.encode()))
-    positions = sample_hint_positions(max(HINT_COUNTS), EVAL_CROP, EVAL_CROP, generator)
+    positions = sample_hint_positions(max(HINT_COUNTS), crop_size, crop_size, generator)
     return EvalImage(path.name, rgb_to_lab(crop), positions)
 
 
@@ -67,7 +70,7 @@ def compose(image: EvalImage, ab: torch.Tensor) -> torch.Tensor:
 
 def grey_prediction(image: EvalImage) -> torch.Tensor:
     """The grey baseline: ab = 0 everywhere."""
-    return compose(image, torch.zeros(2, EVAL_CROP, EVAL_CROP))
+    return compose(image, torch.zeros_like(image.lab[1:]))
 
 
 @torch.no_grad()

@@ -6,6 +6,9 @@ from pathlib import Path
 
 from huggingface_hub import ModelCard, ModelCardData
 
+TRAINING_CARD_TEMPLATE = Path(__file__).with_name("card_template.md")
+"""The card written into every training run's ``output_dir``."""
+
 PAPERS = {"dlsa": "Li, Bao & Qiang, Interactive image colorization method via dual local self-attention"}
 
 
@@ -18,8 +21,13 @@ def render_model_card(
     training_summary: str,
     evaluation_table: str,
     datasets: list[str] | None = None,
+    **template_values: str,
 ) -> ModelCard:
-    """A card with pipeline tag ``image-to-image``, the project's tags, and the variant's template filled in."""
+    """A card with pipeline tag ``image-to-image``, the project's tags, and the template filled in.
+
+    ``template`` is a variant's ``hub_configs/<variant>/card_template.md`` or, for any training run,
+    :data:`TRAINING_CARD_TEMPLATE`; ``template_values`` fill its further placeholders.
+    """
     card_data = ModelCardData(
         library_name="hf-colorize",
         license="apache-2.0",
@@ -36,4 +44,6 @@ def render_model_card(
         training_summary=training_summary,
         evaluation_table=evaluation_table,
         paper=PAPERS.get(model_type, ""),
+        model_type=model_type,
+        **template_values,
     )

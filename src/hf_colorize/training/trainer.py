@@ -1,6 +1,9 @@
-"""The trainer behind ``examples/train.py``: accelerate, checkpoints that survive a kill, exact resume, EMA.
+"""The trainer behind ``examples/train.py``: accelerate, checkpoints that survive a kill, exact resume, EMA,
+TensorBoard logs with validation grids, a model card and ``--push_to_hub``.
 
-Every function takes plain arguments so that tests can drive a run end to end.
+A family plugs in through :class:`TrainingFamily` (its classes, how to build inputs from RGB crops, how to
+colorize validation images); an adversarial family adds an :class:`Adversary`. Every function takes plain
+arguments so that tests can drive a run end to end.
 """
 
 from __future__ import annotations
@@ -14,10 +17,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import torch
+import torch.nn.functional as F
 
+from ..evaluation import HINT_COUNTS, colorize_with_hints
 from ..models import DlsaConfig, DlsaForColorization, DlsaImageProcessor
 from .data import DataError, hint_model_inputs, load_image_dataset, random_resized_crop
+from .validation import Colorizer
 
 logger = logging.getLogger(__name__)
 
@@ -28,19 +35,52 @@ class TrainingArgumentError(ValueError):
     """A bad command-line argument, found before any work starts."""
 
 
+def lightness_and_ab(batch: dict[str, torch.Tensor], outputs) -> tuple[torch.Tensor, torch.Tensor]:
+    """Real and generated images for a discriminator: normalised (L, a, b), L from the input's first channel."""
+    lightness = batch["pixel_values"][:, :1]
+    return torch.cat([lightness, batch["labels"]], dim=1), torch.cat([lightness, outputs.ab], dim=1)
+
+
+@dataclass(frozen=True)
+class Adversary:
+    """How an adversarial family trains a discriminator next to its model (hinge GAN loss).
+
+    ``build`` makes the discriminator from the model's config; ``images`` picks the real and the generated
+    images out of a batch and the model's outputs; ``weight`` scales the generator's adversarial loss,
+    added to the model's own loss.
+    """
+
+    build: Callable[[object], torch.nn.Module]
+    images: Callable[[dict[str, torch.Tensor], object], tuple[torch.Tensor, torch.Tensor]] = lightness_and_ab
+    weight: float = 0.01
+
+
 @dataclass(frozen=True)
 class TrainingFamily:
-    """What the trainer needs of a model family: its classes and how to build inputs from RGB crops."""
+    """What the trainer needs of a model family.
+
+    Its classes; ``make_inputs`` builds a batch (model inputs and ``labels``) from RGB crops; ``colorize``
+    runs the model on protocol images with ``k`` hints for validation; ``hint_counts`` are the ``k`` the
+    evaluation table reports ((0,) for automatic families); ``adversary`` is set for GAN families.
+    """
 
     config_class: type
     model_class: type
     processor_class: type
     make_inputs: Callable[[torch.Tensor, argparse.Namespace], dict[str, torch.Tensor]]
+    colorize: Colorizer
+    hint_counts: tuple[int, ...] = (0,)
+    adversary: Adversary | None = None
 
 
 TRAINING_FAMILIES: dict[str, TrainingFamily] = {
     "dlsa": TrainingFamily(
-        DlsaConfig, DlsaForColorization, DlsaImageProcessor, lambda rgb, args: hint_model_inputs(rgb, args.max_hints)
+        DlsaConfig,
+        DlsaForColorization,
+        DlsaImageProcessor,
+        make_inputs=lambda rgb, args: hint_model_inputs(rgb, args.max_hints),
+        colorize=colorize_with_hints,
+        hint_counts=HINT_COUNTS,
     ),
 }
 
@@ -61,6 +101,9 @@ def build_parser() -> argparse.ArgumentParser:
     data.add_argument("--crop_min_scale", type=float, default=0.25, help="smallest crop area fraction")
     data.add_argument("--max_hints", type=int, default=128, help="hint families: hints per image ~ U(0, max)")
     data.add_argument("--dataloader_num_workers", type=int, default=0)
+    data.add_argument("--validation_images", nargs="+", help="image files or folders shown and scored during training")
+    data.add_argument("--validation_steps", type=int, default=500, help="log a validation grid every N steps")
+    data.add_argument("--validation_hints", type=int, default=10, help="hint families: hints in the validation grid")
     optim = parser.add_argument_group("optimisation")
     optim.add_argument("--output_dir", required=True)
     optim.add_argument("--train_batch_size", type=int, default=16)
@@ -78,6 +121,14 @@ def build_parser() -> argparse.ArgumentParser:
     state.add_argument("--checkpointing_steps", type=int, default=500)
     state.add_argument("--checkpoints_total_limit", type=int, default=3)
     state.add_argument("--resume_from_checkpoint", help="'latest' or a checkpoint folder")
+    logs = parser.add_argument_group("logging and publishing")
+    logs.add_argument("--report_to", choices=["tensorboard", "none"], default="tensorboard")
+    logs.add_argument("--logging_dir", help="TensorBoard folder (default: OUTPUT_DIR/logs)")
+    logs.add_argument("--logging_steps", type=int, default=10, help="log loss and learning rate every N steps")
+    logs.add_argument("--push_to_hub", action="store_true", help="upload the final model, processor and card")
+    logs.add_argument("--hub_model_id", help="ORG/NAME of the Hub repository to push to")
+    logs.add_argument("--hub_token", help="Hub token (default: the logged-in user's)")
+    logs.add_argument("--hub_private_repo", action="store_true")
     return parser
 
 
@@ -92,7 +143,12 @@ def validate_args(args: argparse.Namespace) -> None:
     for folder in args.train_data_dir or []:
         if not Path(folder).is_dir():
             raise TrainingArgumentError(f"--train_data_dir {folder}: folder not found")
-    for name in ("train_batch_size", "gradient_accumulation_steps", "max_train_steps", "checkpointing_steps"):
+    if args.push_to_hub and not args.hub_model_id:
+        raise TrainingArgumentError("--push_to_hub needs --hub_model_id ORG/NAME")
+    if args.hub_model_id and args.hub_model_id.count("/") != 1:
+        raise TrainingArgumentError(f"--hub_model_id {args.hub_model_id}: expected ORG/NAME")
+    counts = ("train_batch_size", "gradient_accumulation_steps", "max_train_steps", "checkpointing_steps")
+    for name in (*counts, "validation_steps", "logging_steps"):
         if getattr(args, name) < 1:
             raise TrainingArgumentError(f"--{name} must be at least 1, got {getattr(args, name)}")
     if args.resume_from_checkpoint not in (None, "latest") and not Path(args.resume_from_checkpoint).is_dir():
@@ -180,14 +236,88 @@ def check_ema_matches(checkpoint: Path, use_ema: bool) -> None:
         raise TrainingArgumentError(f"{checkpoint} was saved {flag} --use_ema: resume {flag} it")
 
 
-def make_collate(family: TrainingFamily, args: argparse.Namespace) -> Callable[[list[dict]], dict[str, torch.Tensor]]:
-    def collate(examples: list[dict]) -> dict[str, torch.Tensor]:
-        crops = [
-            random_resized_crop(example["image"], args.resolution, (args.crop_min_scale, 1.0)) for example in examples
-        ]
-        return family.make_inputs(torch.stack(crops), args)
+def collate_images(examples: list[dict]) -> list:
+    """Batches stay lists of decoded images: the random crops and hints are drawn in the training loop."""
+    return [example["image"] for example in examples]
 
-    return collate
+
+def make_batch(family: TrainingFamily, images: list, args: argparse.Namespace, device) -> dict[str, torch.Tensor]:
+    """Random crops and the family's inputs, drawn from torch's global generator in the training loop.
+
+    Not in the data loader: ``accelerate`` fetches one batch ahead, so randomness drawn there would run ahead of
+    the random state a checkpoint saves, and a resumed run would draw other crops than an uninterrupted one.
+    """
+    crops = torch.stack([random_resized_crop(image, args.resolution, (args.crop_min_scale, 1.0)) for image in images])
+    return {name: value.to(device) for name, value in family.make_inputs(crops, args).items()}
+
+
+def hinge_losses(discriminator: torch.nn.Module, real: torch.Tensor, fake: torch.Tensor) -> tuple[torch.Tensor, ...]:
+    """Hinge GAN losses: the generator's (its gradients reach ``fake`` only, not the discriminator's weights)
+    and the discriminator's (on ``fake`` detached)."""
+    discriminator.requires_grad_(False)
+    generator_loss = -discriminator(fake).mean()
+    discriminator.requires_grad_(True)
+    discriminator_loss = F.relu(1 - discriminator(real)).mean() + F.relu(1 + discriminator(fake.detach())).mean()
+    return generator_loss, discriminator_loss
+
+
+def log_validation(accelerator, model, family: TrainingFamily, images, args, step: int) -> None:
+    """Save the validation grid as ``output_dir/validation/step-N.png`` and log it to TensorBoard."""
+    from .validation import validation_grid
+
+    count = args.validation_hints if max(family.hint_counts) > 0 else 0
+    grid = validation_grid(accelerator.unwrap_model(model), family.colorize, images, count)
+    folder = Path(args.output_dir) / "validation"
+    folder.mkdir(exist_ok=True)
+    grid.save(folder / f"step-{step}.png")
+    if args.report_to == "tensorboard":
+        pixels = torch.from_numpy(np.array(grid)).permute(2, 0, 1)
+        accelerator.get_tracker("tensorboard").writer.add_image("validation", pixels, step)
+
+
+def training_summary(args: argparse.Namespace, steps: int) -> str:
+    data = ", ".join(args.train_data_dir) if args.train_data_dir else f"the Hub dataset `{args.dataset_name}`"
+    ema = f", EMA of the weights (decay {args.ema_decay}) saved" if args.use_ema else ""
+    return (
+        f"{steps} steps of AdamW (peak learning rate {args.learning_rate}, {args.lr_warmup_steps} warm-up steps, "
+        f"cosine decay) on {data}: random resized crops of {args.resolution}x{args.resolution} with flips, "
+        f"batch {args.train_batch_size} x {args.gradient_accumulation_steps} accumulation{ema}."
+    )
+
+
+def write_model_card(model, family: TrainingFamily, args: argparse.Namespace, validation_images, steps: int) -> None:
+    """``output_dir/README.md``: metadata, training arguments, and PSNR on the validation images if given."""
+    import json
+
+    from ..profiling import count_macs, count_parameters
+    from .card import TRAINING_CARD_TEMPLATE, render_model_card
+    from .validation import markdown_table, psnr_table
+
+    output_dir = Path(args.output_dir)
+    if validation_images:
+        scores = psnr_table(model, family.colorize, validation_images, family.hint_counts)
+        (output_dir / "eval_results.json").write_text(json.dumps(scores, indent=2) + "\n")
+        evaluation = (
+            f"PSNR (dB) on the {len(validation_images)} `--validation_images` (centre crops, k hints of the true "
+            f"colour, `hf_colorize.evaluation.protocol`):\n\n{markdown_table(scores)}"
+        )
+    else:
+        evaluation = "Not evaluated: the run had no `--validation_images`."
+    example = family.make_inputs(torch.rand(1, 3, args.resolution, args.resolution), args)
+    example.pop("labels")
+    arguments = "\n".join(f"{key}: {value}" for key, value in sorted(vars(args).items()) if key != "hub_token")
+    card = render_model_card(
+        TRAINING_CARD_TEMPLATE,
+        model.config.model_type,
+        repo_id=args.hub_model_id or output_dir.name,
+        gmacs=count_macs(model.eval(), **example) / 1e9,
+        parameters=count_parameters(model),
+        training_summary=training_summary(args, steps),
+        evaluation_table=evaluation,
+        datasets=[args.dataset_name] if args.dataset_name else None,
+        training_arguments=arguments,
+    )
+    card.save(output_dir / "README.md")
 
 
 def train(args: argparse.Namespace) -> Path:
@@ -197,6 +327,8 @@ def train(args: argparse.Namespace) -> Path:
     from tqdm.auto import tqdm
     from transformers import get_cosine_schedule_with_warmup
 
+    from .validation import load_validation_images
+
     validate_args(args)
     output_dir = Path(args.output_dir)
     family, model, processor = load_family_and_model(args)
@@ -204,24 +336,40 @@ def train(args: argparse.Namespace) -> Path:
         dataset = load_image_dataset(
             args.train_data_dir, args.dataset_name, args.dataset_config_name, args.split, args.image_column
         )
+        validation_images = (
+            load_validation_images(args.validation_images, args.resolution) if args.validation_images else []
+        )
     except DataError as error:
         raise TrainingArgumentError(str(error)) from None
 
     accelerator = Accelerator(
         gradient_accumulation_steps=args.gradient_accumulation_steps,
         mixed_precision=args.mixed_precision,
-        project_config=ProjectConfiguration(project_dir=str(output_dir)),
+        log_with=None if args.report_to == "none" else args.report_to,
+        project_config=ProjectConfiguration(
+            project_dir=str(output_dir), logging_dir=args.logging_dir or str(output_dir / "logs")
+        ),
         dataloader_config=DataLoaderConfiguration(use_seedable_sampler=True),
     )
     set_seed(args.seed)
     output_dir.mkdir(parents=True, exist_ok=True)
+    if accelerator.is_main_process:  # half-written checkpoints of a killed run
+        for leftover in output_dir.glob(".tmp-checkpoint-*"):
+            shutil.rmtree(leftover, ignore_errors=True)
+    if args.report_to != "none":
+        hyperparameters = {
+            key: value for key, value in vars(args).items() if isinstance(value, (int, float, str, bool))
+        }
+        accelerator.init_trackers("hf_colorize", config={k: v for k, v in hyperparameters.items() if k != "hub_token"})
 
     dataloader = torch.utils.data.DataLoader(
         dataset,
         batch_size=args.train_batch_size,
         shuffle=True,
         drop_last=len(dataset) >= args.train_batch_size,
-        collate_fn=make_collate(family, args),
+        collate_fn=collate_images,
+        # Its own generator: making an iterator (as a resumed run does mid-epoch) must not draw from the global one.
+        generator=torch.Generator().manual_seed(args.seed),
         num_workers=args.dataloader_num_workers,
     )
     optimizer = torch.optim.AdamW(model.parameters(), lr=args.learning_rate, weight_decay=args.weight_decay)
@@ -231,6 +379,13 @@ def train(args: argparse.Namespace) -> Path:
         num_training_steps=args.max_train_steps * accelerator.num_processes,
     )
     model, optimizer, dataloader, scheduler = accelerator.prepare(model, optimizer, dataloader, scheduler)
+    discriminator = discriminator_optimizer = None
+    if family.adversary is not None:
+        discriminator = family.adversary.build(accelerator.unwrap_model(model).config)
+        discriminator_optimizer = torch.optim.AdamW(
+            discriminator.parameters(), lr=args.learning_rate, betas=(0.5, 0.999)
+        )
+        discriminator, discriminator_optimizer = accelerator.prepare(discriminator, discriminator_optimizer)
     ema = None
     if args.use_ema:
         from diffusers.training_utils import EMAModel
@@ -255,10 +410,24 @@ def train(args: argparse.Namespace) -> Path:
         dataloader.set_epoch(epoch)
         batches = accelerator.skip_first_batches(dataloader, batches_done) if batches_done else dataloader
         batches_done = 0
-        for batch in batches:
-            with accelerator.accumulate(model):
-                loss = model(**batch).loss
+        for images in batches:
+            batch = make_batch(family, images, args, accelerator.device)
+            trained = [model] if discriminator is None else [model, discriminator]
+            with accelerator.accumulate(*trained):
+                outputs = model(**batch)
+                loss = outputs.loss
+                logs = {"loss": loss.detach()}
+                if discriminator is not None:
+                    real, fake = family.adversary.images(batch, outputs)
+                    generator_loss, discriminator_loss = hinge_losses(discriminator, real, fake)
+                    loss = loss + family.adversary.weight * generator_loss
+                    logs.update(generator_loss=generator_loss.detach(), discriminator_loss=discriminator_loss.detach())
                 accelerator.backward(loss)
+                if discriminator is not None:
+                    # After the generator's backward: that graph holds the discriminator weights this step changes.
+                    accelerator.backward(discriminator_loss)
+                    discriminator_optimizer.step()
+                    discriminator_optimizer.zero_grad(set_to_none=True)
                 if accelerator.sync_gradients:
                     accelerator.clip_grad_norm_(model.parameters(), args.max_grad_norm)
                 optimizer.step()
@@ -270,7 +439,14 @@ def train(args: argparse.Namespace) -> Path:
                 ema.step(accelerator.unwrap_model(model).parameters())
             global_step += 1
             progress.update(1)
-            progress.set_postfix(loss=f"{loss.item():.4f}", lr=f"{scheduler.get_last_lr()[0]:.2e}")
+            learning_rate = scheduler.get_last_lr()[0]
+            progress.set_postfix(loss=f"{logs['loss'].item():.4f}", lr=f"{learning_rate:.2e}")
+            if global_step % args.logging_steps == 0:
+                accelerator.log(
+                    {name: value.item() for name, value in logs.items()} | {"lr": learning_rate}, step=global_step
+                )
+            if validation_images and global_step % args.validation_steps == 0 and accelerator.is_main_process:
+                log_validation(accelerator, model, family, validation_images, args, global_step)
             if global_step % args.checkpointing_steps == 0 or global_step == args.max_train_steps:
                 save_checkpoint(accelerator, output_dir, global_step, args.checkpoints_total_limit)
             if global_step >= args.max_train_steps:
@@ -286,8 +462,14 @@ def train(args: argparse.Namespace) -> Path:
             ema.copy_to(final_model.parameters())
         final_model.save_pretrained(output_dir)
         processor.save_pretrained(output_dir)
+        write_model_card(final_model, family, args, validation_images, global_step)
         if ema is not None:
             ema.restore(final_model.parameters())
+        if args.push_to_hub:
+            from .hub import push_to_hub
+
+            url = push_to_hub(output_dir, args.hub_model_id, token=args.hub_token, private=args.hub_private_repo)
+            accelerator.print(f"pushed to {url}")
     accelerator.end_training()
     return output_dir
 

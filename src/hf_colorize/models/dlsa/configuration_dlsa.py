@@ -26,6 +26,12 @@ class DlsaConfig(PretrainedConfig):
       in the package (under 8 MB), keeps them at the first merge and reduces at the two later ones.
     - Token brightness for the feature-space clustering is the mean input lightness over the token's
       patch (Eq. 12, after Levin et al.'s intensity affinity).
+    - ``hint_propagation`` (off by default, on in the bundled `dlsa-tiny`) is this project's addition, not
+      the paper's: the hints are first spread over the image by a lightness-guided bilateral filter
+      (:func:`hf_colorize.propagation.propagate_hints`, Levin et al.'s intensity affinity as a filter), the
+      result and its confidence are three more input channels, and the network predicts the ab *residual*
+      on top of it. The stride-32 DUpsampling head alone cannot place colour edges finer than a token; the
+      propagated hints carry the full-resolution lightness edges.
 
     Args:
         image_size (`int`, *optional*, defaults to 224):
@@ -61,6 +67,13 @@ class DlsaConfig(PretrainedConfig):
             Kernel of the local stabilizing convolution before DUpsampling (Sec. 3.1, "receptive field of 3").
         num_output_channels (`int`, *optional*, defaults to 2):
             Predicted channels (a and b).
+        hint_propagation (`bool`, *optional*, defaults to `False`):
+            Add the bilateral propagation of the hints (ab and a confidence in [0, 1)) as input channels and
+            predict ab as that propagation plus a learned residual (a deviation from the paper, see above).
+        propagation_spatial_sigma (`float`, *optional*, defaults to 0.22):
+            Spatial sigma of the hint propagation, as a fraction of the shorter side of the model input.
+        propagation_range_sigma (`float`, *optional*, defaults to 0.2):
+            Lightness sigma of the hint propagation, in normalised lightness units (0.2 = 20 L*).
         huber_delta (`float`, *optional*, defaults to 1.0):
             Delta of the Huber loss (Eq. 13, delta = 1), measured in CIE ab units.
         layer_norm_eps (`float`, *optional*, defaults to 1e-5):
@@ -89,6 +102,9 @@ class DlsaConfig(PretrainedConfig):
         use_absolute_embeddings: bool = True,
         stabilizer_kernel_size: int = 3,
         num_output_channels: int = 2,
+        hint_propagation: bool = False,
+        propagation_spatial_sigma: float = 0.22,
+        propagation_range_sigma: float = 0.2,
         huber_delta: float = 1.0,
         layer_norm_eps: float = 1e-5,
         initializer_range: float = 0.02,
@@ -113,6 +129,9 @@ class DlsaConfig(PretrainedConfig):
         self.use_absolute_embeddings = use_absolute_embeddings
         self.stabilizer_kernel_size = stabilizer_kernel_size
         self.num_output_channels = num_output_channels
+        self.hint_propagation = hint_propagation
+        self.propagation_spatial_sigma = propagation_spatial_sigma
+        self.propagation_range_sigma = propagation_range_sigma
         self.huber_delta = huber_delta
         self.layer_norm_eps = layer_norm_eps
         self.initializer_range = initializer_range
@@ -143,6 +162,11 @@ class DlsaConfig(PretrainedConfig):
     def stride(self) -> int:
         """Input sides must be multiples of this: the patch size times one halving per patch merging."""
         return self.patch_size * 2 ** (self.num_stages - 1)
+
+    @property
+    def embedding_channels(self) -> int:
+        """Channels the patch embedding reads: the inputs, plus propagated ab and confidence when on."""
+        return self.num_channels + (3 if self.hint_propagation else 0)
 
     def stage_channels(self, stage: int) -> int:
         """Channels of stage ``stage``."""

@@ -17,6 +17,7 @@ from transformers import PreTrainedModel
 from transformers.utils import ModelOutput
 
 from ...color import AB_SCALE
+from ...propagation import propagate_hints
 from .configuration_dlsa import DlsaConfig
 
 
@@ -28,10 +29,14 @@ class DlsaModelOutput(ModelOutput):
             Features of the last stage, channels first.
         hidden_states (`tuple(torch.FloatTensor)`, *optional*):
             Channels-first features after the embeddings and after each stage, when `output_hidden_states=True`.
+        hint_prior (`torch.FloatTensor` of shape `(batch_size, 3, height, width)`, *optional*):
+            The bilateral propagation of the hints (ab scaled by 1/110, then its confidence), when
+            `config.hint_propagation` is on.
     """
 
     last_hidden_state: torch.FloatTensor | None = None
     hidden_states: tuple[torch.FloatTensor, ...] | None = None
+    hint_prior: torch.FloatTensor | None = None
 
 
 @dataclass
@@ -109,14 +114,33 @@ def window_attention_mask(height: int, width: int, window: int, shift: int) -> t
     return torch.zeros(hidden.shape).masked_fill(hidden, float("-inf")).unsqueeze(1)
 
 
+class DlsaHintPropagation(nn.Module):
+    """Parameter-free: the hints spread by a lightness-guided bilateral filter, and a confidence in [0, 1).
+
+    This project's addition (see [`DlsaConfig`]): the confidence is ``w / (1 + w)`` of the summed hint weight
+    ``w`` (1 on an isolated hint pixel).
+    """
+
+    def __init__(self, config: DlsaConfig):
+        super().__init__()
+        self.spatial_sigma = config.propagation_spatial_sigma
+        self.range_sigma = config.propagation_range_sigma
+
+    def forward(self, pixel_values: torch.Tensor) -> torch.Tensor:
+        lightness, hint_ab, hint_mask = pixel_values[:, :1], pixel_values[:, 1:3], pixel_values[:, 3:4]
+        ab, weight = propagate_hints(lightness, hint_ab, hint_mask, self.spatial_sigma, self.range_sigma)
+        return torch.cat([ab, weight / (1 + weight)], dim=1)
+
+
 class DlsaEmbeddings(nn.Module):
-    """Patch embedding of (L, hint a, hint b, hint mask) with a learned position embedding (Sec. 3.1, 3.3)."""
+    """Patch embedding of (L, hint a, hint b, hint mask[, propagated a, b, confidence]) with a learned
+    position embedding (Sec. 3.1, 3.3)."""
 
     def __init__(self, config: DlsaConfig):
         super().__init__()
         self.patch_size = config.patch_size
         self.projection = nn.Conv2d(
-            config.num_channels, config.embed_dim, kernel_size=config.patch_size, stride=config.patch_size
+            config.embedding_channels, config.embed_dim, kernel_size=config.patch_size, stride=config.patch_size
         )
         self.norm = nn.LayerNorm(config.embed_dim, eps=config.layer_norm_eps)
         grid = config.image_size // config.patch_size
@@ -382,6 +406,7 @@ class DlsaModel(DlsaPreTrainedModel):
 
     def __init__(self, config: DlsaConfig):
         super().__init__(config)
+        self.hint_propagation = DlsaHintPropagation(config) if config.hint_propagation else None
         self.embeddings = DlsaEmbeddings(config)
         self.encoder = DlsaEncoder(config)
         self.layernorm = nn.LayerNorm(config.stage_channels(config.num_stages - 1), eps=config.layer_norm_eps)
@@ -396,15 +421,16 @@ class DlsaModel(DlsaPreTrainedModel):
             mask, as made by [`DlsaImageProcessor`]. Height and width are multiples of `config.stride`.
         """
         _check_inputs(self.config, pixel_values)
-        tokens = self.embeddings(pixel_values)
+        hint_prior = self.hint_propagation(pixel_values) if self.hint_propagation is not None else None
+        tokens = self.embeddings(pixel_values if hint_prior is None else torch.cat([pixel_values, hint_prior], 1))
         patch_lightness = F.avg_pool2d(pixel_values[:, :1], self.config.patch_size)
         tokens, hidden_states = self.encoder(tokens, patch_lightness, output_hidden_states)
         last_hidden_state = self.layernorm(tokens).permute(0, 3, 1, 2)
         if hidden_states is not None:
             hidden_states = tuple(state.permute(0, 3, 1, 2) for state in hidden_states)
         if not return_dict:
-            return (last_hidden_state, hidden_states)
-        return DlsaModelOutput(last_hidden_state=last_hidden_state, hidden_states=hidden_states)
+            return tuple(value for value in (last_hidden_state, hidden_states, hint_prior) if value is not None)
+        return DlsaModelOutput(last_hidden_state=last_hidden_state, hidden_states=hidden_states, hint_prior=hint_prior)
 
 
 class DlsaDUpsamplingHead(nn.Module):
@@ -451,6 +477,8 @@ class DlsaForColorization(DlsaPreTrainedModel):
         """
         outputs = self.dlsa(pixel_values, output_hidden_states=output_hidden_states)
         ab = self.head(outputs.last_hidden_state)
+        if outputs.hint_prior is not None:
+            ab = ab + outputs.hint_prior[:, :2]  # the head predicts the residual on the propagated hints
         loss = None
         if labels is not None:
             if labels.shape != ab.shape:

@@ -1,0 +1,77 @@
+"""Validation during training: image grids for TensorBoard and the PSNR table that goes into the model card."""
+
+from __future__ import annotations
+
+import statistics
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import torch
+from PIL import Image
+
+from ..evaluation import EvalImage, grey_prediction, load_eval_image, psnr
+from .data import IMAGE_EXTENSIONS, DataError
+
+Colorizer = Callable[[torch.nn.Module, list[EvalImage], int], list[torch.Tensor]]
+"""A family's way to colorize protocol images with ``k`` hints: uint8 RGB ``(3, H, W)`` per image."""
+
+
+def validation_files(paths: Sequence[str]) -> list[Path]:
+    """Image files named by ``--validation_images``: files, or folders whose images are all taken."""
+    files = []
+    for name in paths:
+        path = Path(name)
+        if path.is_dir():
+            files += sorted(child for child in path.iterdir() if child.suffix.lower() in IMAGE_EXTENSIONS)
+        elif path.is_file():
+            files.append(path)
+        else:
+            raise DataError(f"--validation_images {path}: no such file or folder")
+    if not files:
+        raise DataError(f"--validation_images {' '.join(paths)}: no images found")
+    return files
+
+
+def load_validation_images(paths: Sequence[str], resolution: int) -> list[EvalImage]:
+    """The validation images as protocol crops of the training resolution, with their seeded hints."""
+    return [load_eval_image(path, crop_size=resolution) for path in validation_files(paths)]
+
+
+@torch.no_grad()
+def validation_grid(model: torch.nn.Module, colorize: Colorizer, images: list[EvalImage], count: int) -> Image.Image:
+    """One row per image: the grey input, the model's colorization with ``count`` hints, the ground truth."""
+    was_training = model.training
+    model.eval()
+    outputs = colorize(model, images, count)
+    model.train(was_training)
+    rows = [
+        torch.cat([grey_prediction(image), output, image.target_rgb], dim=-1) for image, output in zip(images, outputs)
+    ]
+    return Image.fromarray(torch.cat(rows, dim=-2).permute(1, 2, 0).numpy())
+
+
+@torch.no_grad()
+def psnr_table(
+    model: torch.nn.Module, colorize: Colorizer, images: list[EvalImage], hint_counts: Sequence[int]
+) -> dict[str, dict[str, float]]:
+    """Mean PSNR of the model and of the grey baseline for each hint count, keyed like the benchmark JSON."""
+    was_training = model.training
+    model.eval()
+    grey = statistics.mean(psnr(grey_prediction(image), image.target_rgb) for image in images)
+    scores = {"grey": {str(count): grey for count in hint_counts}, "model": {}}
+    for count in hint_counts:
+        outputs = colorize(model, images, count)
+        scores["model"][str(count)] = statistics.mean(
+            psnr(output, image.target_rgb) for output, image in zip(outputs, images)
+        )
+    model.train(was_training)
+    return scores
+
+
+def markdown_table(scores: dict[str, dict[str, float]]) -> str:
+    """``scores[method][k]`` as a Markdown table, one row per method, one column per hint count."""
+    counts = list(next(iter(scores.values())))
+    lines = ["| method | " + " | ".join(f"k={count}" for count in counts) + " |", "|---|" + "---|" * len(counts)]
+    for method, by_count in scores.items():
+        lines.append(f"| {method} | " + " | ".join(f"{by_count[count]:.2f}" for count in counts) + " |")
+    return "\n".join(lines)
