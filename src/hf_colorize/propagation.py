@@ -51,7 +51,7 @@ def propagate_hints(
     lightness: torch.Tensor,
     hint_ab: torch.Tensor,
     hint_mask: torch.Tensor,
-    spatial_sigma: float = 0.2,
+    spatial_sigma: float = 0.22,
     range_sigma: float = 0.2,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Spread hint colours to every pixel, weighted by distance and lightness similarity.
