@@ -1,9 +1,15 @@
-"""PSNR@k of point-hint models against the grey and Levin et al. 2004 baselines on the corpus test folders.
+"""Quality of point-hint models against the grey, Levin et al. 2004 and bilateral-propagation baselines.
 
     python benchmarks/evaluate_quality.py [--model DIR_OR_ID ...] [--corpus ../shared/corpus] [--no_levin]
 
-The protocol is fixed in ``hf_colorize.evaluation.protocol`` (shorter side 256, centre 224 crop, hints
-from a per-file seeded draw nested across k, true L kept). Writes ``benchmarks/results/quality.{json,md}``.
+Protocol (``hf_colorize.evaluation.protocol``): each test image's shorter side resized to 256, centre 224 crop;
+the model sees only the crop's lightness and k hints (2x2 squares at positions drawn from a generator seeded
+by the file name, nested across k, coloured with the true mean ab over the square); the output's L is
+replaced by the true L; metrics on RGB uint8. PSNR for every k; PSNR, SSIM, B-PSNR, PEV (16x16 patches, after
+paper 000 / iColoriT) and colourfulness (Hasler & Suesstrunk 2003) at every k too, tabled at k = 0 and 10.
+
+Writes ``benchmarks/results/quality.{json,md}`` and, per model, ``benchmarks/results/cards/<name>.md``: the
+tables that go into that model's card.
 """
 
 from __future__ import annotations
@@ -11,6 +17,7 @@ from __future__ import annotations
 import argparse
 import json
 import statistics
+from collections.abc import Callable
 from pathlib import Path
 
 import torch
@@ -18,59 +25,100 @@ from tqdm.auto import tqdm
 from transformers import AutoModelForImageToImage
 
 import hf_colorize
-from hf_colorize.evaluation import (
-    HINT_COUNTS,
-    EvalImage,
-    colorize_with_hints,
-    grey_prediction,
-    load_eval_image,
-    psnr,
-)
+from hf_colorize.color import normalize_lightness
+from hf_colorize.evaluation import HINT_COUNTS, EvalImage, colorfulness, colorize_with_hints, load_eval_image
 from hf_colorize.evaluation.levin import levin_colorize
 from hf_colorize.evaluation.protocol import compose
+from hf_colorize.evaluation.report import METRIC_LABELS, markdown_table, score_outputs
+from hf_colorize.propagation import propagate_hints
 
 RESULTS = Path(__file__).parent / "results"
 FOLDERS = ("photos/test", "illustrations/test")
 BATCH = 8
+TABLED_COUNTS = (0, 10)
+BASELINES = ("grey", "levin", "bilateral propagation")
+
+Method = Callable[[list[EvalImage], int], list[torch.Tensor]]
 
 
-def levin_scores(images: list[EvalImage], label: str) -> dict[str, float]:
-    scores = {}
-    for count in tqdm(HINT_COUNTS, desc=f"levin on {label}"):
-        outputs = [compose(image, levin_colorize(image.lab[:1], *image.hints(count))) for image in images]
-        scores[str(count)] = statistics.mean(psnr(output, image.target_rgb) for output, image in zip(outputs, images))
-    return scores
+def grey(images: list[EvalImage], count: int) -> list[torch.Tensor]:
+    return [compose(image, torch.zeros_like(image.lab[1:])) for image in images]
 
 
-def evaluate_folder(models: dict[str, torch.nn.Module], folder: Path, levin: bool) -> dict[str, dict[str, float]]:
+def levin(images: list[EvalImage], count: int) -> list[torch.Tensor]:
+    return [compose(image, levin_colorize(image.lab[:1], *image.hints(count))) for image in images]
+
+
+def bilateral_propagation(images: list[EvalImage], count: int) -> list[torch.Tensor]:
+    """The hints spread by :func:`hf_colorize.propagation.propagate_hints` alone, with its default sigmas."""
+    outputs = []
+    for image in images:
+        hint_ab, hint_mask = image.hints(count)
+        ab, _ = propagate_hints(normalize_lightness(image.lab[None, :1]), hint_ab[None], hint_mask[None])
+        outputs.append(compose(image, ab[0]))
+    return outputs
+
+
+def model_method(model: torch.nn.Module) -> Method:
+    def colorize(images: list[EvalImage], count: int) -> list[torch.Tensor]:
+        outputs = []
+        for start in range(0, len(images), BATCH):
+            outputs += colorize_with_hints(model, images[start : start + BATCH], count)
+        return outputs
+
+    return colorize
+
+
+def evaluate_folder(methods: dict[str, Method], folder: Path) -> dict[str, dict[str, dict[str, float]]]:
+    """``scores[method][k][metric]`` on every image file of ``folder``."""
     images = [load_eval_image(path) for path in sorted(folder.iterdir()) if path.is_file()]
-    grey = statistics.mean(psnr(grey_prediction(image), image.target_rgb) for image in images)
-    scores = {"grey": {str(count): grey for count in HINT_COUNTS}}
-    if levin:
-        scores["levin"] = levin_scores(images, f"{folder.parent.name}/{folder.name}")
-    for name, model in models.items():
-        scores[name] = {}
-        for count in tqdm(HINT_COUNTS, desc=f"{name} on {folder.parent.name}/{folder.name}"):
-            values = []
-            for start in range(0, len(images), BATCH):
-                batch = images[start : start + BATCH]
-                outputs = colorize_with_hints(model, batch, count)
-                values += [psnr(output, image.target_rgb) for output, image in zip(outputs, batch)]
-            scores[name][str(count)] = statistics.mean(values)
+    targets = [image.target_rgb for image in images]
+    scores = {}
+    for name, method in methods.items():
+        label = f"{name} on {folder.parent.name}/{folder.name}"
+        scores[name] = {str(k): score_outputs(method(images, k), targets) for k in tqdm(HINT_COUNTS, desc=label)}
+    scores["ground truth"] = {"colorfulness": statistics.mean(colorfulness(target) for target in targets)}
     return scores
 
 
-def markdown(results: dict) -> str:
-    lines = ["# Colorization quality (PSNR dB, RGB uint8, higher is better)", ""]
+def folder_tables(scores: dict, methods: list[str]) -> list[str]:
+    """The PSNR@k table and, for each tabled k, the all-metrics table of ``methods`` on one folder."""
+    counts = [str(k) for k in HINT_COUNTS]
+    psnr_rows = {name: {k: scores[name][k]["psnr"] for k in counts} for name in methods}
+    lines = ["PSNR (dB) with k hints:", "", markdown_table(psnr_rows, counts, [f"k={k}" for k in counts])]
+    for count in TABLED_COUNTS:
+        rows = {name: scores[name][str(count)] for name in methods}
+        lines += ["", f"All metrics at k = {count} (PEV: lower is better):", ""]
+        lines.append(markdown_table(rows, list(METRIC_LABELS), list(METRIC_LABELS.values())))
+    lines += ["", f"Colourfulness of the ground truth: {scores['ground truth']['colorfulness']:.2f}."]
+    return lines
+
+
+def markdown(results: dict, methods: list[str]) -> str:
+    lines = ["# Colorization quality (RGB uint8; higher is better except PEV)", ""]
     lines.append("Protocol: `hf_colorize.evaluation.protocol` (224 centre crops, true L, seeded nested hints).")
-    lines.append("Baselines: grey (ab = 0) and Levin, Lischinski & Weiss 2004 with the same hints.")
+    lines.append(
+        "Baselines: grey (ab = 0), Levin, Lischinski & Weiss 2004, and the lightness-guided bilateral "
+        "propagation of the hints that `dlsa-tiny` takes as input (`hf_colorize.propagation`), all with the "
+        "same hints."
+    )
     for folder, scores in results["folders"].items():
         lines += ["", f"## `{folder}` ({results['counts'][folder]} images)", ""]
-        lines.append("| method | " + " | ".join(f"k={k}" for k in HINT_COUNTS) + " |")
-        lines.append("|---|" + "---|" * len(HINT_COUNTS))
-        for method, by_count in scores.items():
-            lines.append(f"| {method} | " + " | ".join(f"{by_count[str(k)]:.2f}" for k in HINT_COUNTS) + " |")
+        lines += folder_tables(scores, [name for name in methods if name in scores])
     return "\n".join(lines) + "\n"
+
+
+def card_tables(results: dict, model: str) -> str:
+    """The evaluation section of one model's card: its rows next to the baselines, per test folder."""
+    lines = []
+    for folder, scores in results["folders"].items():
+        lines += [f"### `{folder}` ({results['counts'][folder]} images)", ""]
+        lines += folder_tables(scores, [name for name in (*BASELINES, model) if name in scores]) + [""]
+    return "\n".join(lines)
+
+
+def model_name(path: str) -> str:
+    return "dlsa-tiny (bundled)" if path == hf_colorize.DEFAULT_MODEL else Path(path).name
 
 
 def main() -> None:
@@ -78,26 +126,32 @@ def main() -> None:
     parser.add_argument("--model", action="append", help="model folders or Hub ids (default: the bundled model)")
     parser.add_argument("--corpus", default=str(Path(__file__).resolve().parents[2] / "shared" / "corpus"))
     parser.add_argument("--output", default=str(RESULTS / "quality"), help="output path without extension")
-    parser.add_argument("--no_levin", action="store_true", help="skip the (slow) Levin et al. baseline")
+    parser.add_argument("--no_levin", action="store_true", help="skip the (slow, ~15 min) Levin et al. baseline")
     args = parser.parse_args()
     torch.set_num_threads(2)
-    model_ids = args.model or [hf_colorize.DEFAULT_MODEL]
-    models = {
-        ("bundled dlsa-tiny" if path == hf_colorize.DEFAULT_MODEL else path): AutoModelForImageToImage.from_pretrained(
-            path
-        ).eval()
-        for path in model_ids
-    }
-    results = {"folders": {}, "counts": {}}
+    methods: dict[str, Method] = {"grey": grey}
+    if not args.no_levin:
+        methods["levin"] = levin
+    methods["bilateral propagation"] = bilateral_propagation
+    models = {}
+    for path in args.model or [hf_colorize.DEFAULT_MODEL]:
+        models[model_name(path)] = AutoModelForImageToImage.from_pretrained(path).eval()
+        methods[model_name(path)] = model_method(models[model_name(path)])
+    results = {"protocol": __doc__.split("Protocol")[1].split("Writes")[0].strip(), "folders": {}, "counts": {}}
     for folder in FOLDERS:
         path = Path(args.corpus) / folder
-        results["folders"][folder] = evaluate_folder(models, path, levin=not args.no_levin)
+        with torch.no_grad():
+            results["folders"][folder] = evaluate_folder(methods, path)
         results["counts"][folder] = sum(1 for p in path.iterdir() if p.is_file())
     output = Path(args.output)
     output.parent.mkdir(parents=True, exist_ok=True)
     output.with_suffix(".json").write_text(json.dumps(results, indent=2) + "\n")
-    output.with_suffix(".md").write_text(markdown(results))
-    print(markdown(results))
+    output.with_suffix(".md").write_text(markdown(results, list(methods)))
+    cards = output.parent / "cards"
+    cards.mkdir(exist_ok=True)
+    for name in models:
+        (cards / f"{name.split(' ')[0]}.md").write_text(card_tables(results, name))
+    print(markdown(results, list(methods)))
 
 
 if __name__ == "__main__":

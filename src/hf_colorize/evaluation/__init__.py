@@ -1,6 +1,18 @@
-"""Evaluation: the fixed benchmark protocol and its metrics."""
+"""Evaluation: the fixed benchmark protocol, its metrics and reports."""
 
-from .metrics import psnr
+from .metrics import boundary_psnr, colorfulness, patch_error_variance, psnr, ssim
 from .protocol import EVAL_CROP, HINT_COUNTS, EvalImage, colorize_with_hints, grey_prediction, load_eval_image
 
-__all__ = ["psnr", "EVAL_CROP", "HINT_COUNTS", "EvalImage", "load_eval_image", "colorize_with_hints", "grey_prediction"]
+__all__ = [
+    "psnr",
+    "ssim",
+    "boundary_psnr",
+    "patch_error_variance",
+    "colorfulness",
+    "EVAL_CROP",
+    "HINT_COUNTS",
+    "EvalImage",
+    "load_eval_image",
+    "colorize_with_hints",
+    "grey_prediction",
+]

@@ -291,7 +291,7 @@ def write_model_card(model, family: TrainingFamily, args: argparse.Namespace, va
 
     from ..profiling import count_macs, count_parameters
     from .card import TRAINING_CARD_TEMPLATE, render_model_card
-    from .validation import markdown_table, psnr_table
+    from .validation import psnr_markdown, psnr_table
 
     output_dir = Path(args.output_dir)
     if validation_images:
@@ -299,7 +299,7 @@ def write_model_card(model, family: TrainingFamily, args: argparse.Namespace, va
         (output_dir / "eval_results.json").write_text(json.dumps(scores, indent=2) + "\n")
         evaluation = (
             f"PSNR (dB) on the {len(validation_images)} `--validation_images` (centre crops, k hints of the true "
-            f"colour, `hf_colorize.evaluation.protocol`):\n\n{markdown_table(scores)}"
+            f"colour, `hf_colorize.evaluation.protocol`):\n\n{psnr_markdown(scores)}"
         )
     else:
         evaluation = "Not evaluated: the run had no `--validation_images`."

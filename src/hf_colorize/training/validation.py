@@ -10,6 +10,7 @@ import torch
 from PIL import Image
 
 from ..evaluation import EvalImage, grey_prediction, load_eval_image, psnr
+from ..evaluation.report import markdown_table
 from .data import IMAGE_EXTENSIONS, DataError
 
 Colorizer = Callable[[torch.nn.Module, list[EvalImage], int], list[torch.Tensor]]
@@ -68,10 +69,7 @@ def psnr_table(
     return scores
 
 
-def markdown_table(scores: dict[str, dict[str, float]]) -> str:
-    """``scores[method][k]`` as a Markdown table, one row per method, one column per hint count."""
-    counts = list(next(iter(scores.values())))
-    lines = ["| method | " + " | ".join(f"k={count}" for count in counts) + " |", "|---|" + "---|" * len(counts)]
-    for method, by_count in scores.items():
-        lines.append(f"| {method} | " + " | ".join(f"{by_count[count]:.2f}" for count in counts) + " |")
-    return "\n".join(lines)
+def psnr_markdown(scores: dict[str, dict[str, float]]) -> str:
+    """The :func:`psnr_table` scores as a Markdown table, one column per hint count."""
+    counts = list(scores["model"])
+    return markdown_table(scores, counts, [f"k={count}" for count in counts])

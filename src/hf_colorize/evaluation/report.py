@@ -1,0 +1,49 @@
+"""Scoring many images at once and writing the scores as Markdown tables."""
+
+from __future__ import annotations
+
+import math
+import statistics
+from collections.abc import Sequence
+
+import torch
+
+from .metrics import boundary_psnr, colorfulness, patch_error_variance, psnr, ssim
+
+METRICS = {
+    "psnr": psnr,
+    "ssim": ssim,
+    "boundary_psnr": boundary_psnr,
+    "patch_error_variance": patch_error_variance,
+}
+"""Metrics of an output against its ground truth, all on uint8 RGB ``(3, H, W)``."""
+
+METRIC_LABELS = {
+    "psnr": "PSNR (dB)",
+    "ssim": "SSIM",
+    "boundary_psnr": "B-PSNR (dB)",
+    "patch_error_variance": "PEV",
+    "colorfulness": "colourfulness",
+}
+
+
+def score_outputs(outputs: Sequence[torch.Tensor], targets: Sequence[torch.Tensor]) -> dict[str, float]:
+    """Every metric of :data:`METRICS` averaged over the images, and the outputs' mean colourfulness.
+
+    An image whose boundary pixels are exact has an infinite B-PSNR; the mean is then over the finite ones.
+    """
+    scores = {}
+    for name, metric in METRICS.items():
+        values = [metric(output, target) for output, target in zip(outputs, targets)]
+        finite = [value for value in values if math.isfinite(value)]
+        scores[name] = statistics.mean(finite) if finite else math.inf
+    scores["colorfulness"] = statistics.mean(colorfulness(output) for output in outputs)
+    return scores
+
+
+def markdown_table(rows: dict[str, dict[str, float]], columns: Sequence[str], headers: Sequence[str]) -> str:
+    """``rows[name][column]`` as a Markdown table with the given column headers, values to 2 decimals."""
+    lines = ["| method | " + " | ".join(headers) + " |", "|---|" + "---|" * len(columns)]
+    for name, values in rows.items():
+        lines.append(f"| {name} | " + " | ".join(f"{values[column]:.2f}" for column in columns) + " |")
+    return "\n".join(lines)
