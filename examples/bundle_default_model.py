@@ -23,14 +23,19 @@ def main() -> None:
     parser.add_argument("--output_dir", default=hf_colorize.DEFAULT_MODEL)
     parser.add_argument("--no_ema", action="store_true", help="use the raw weights even if EMA weights exist")
     parser.add_argument("--repo_id", default="hf-colorize/dlsa-tiny", help="Hub id the card's example loads")
-    parser.add_argument("--evaluation_table", help="Markdown file with the evaluation results for the card")
+    parser.add_argument(
+        "--evaluation_table",
+        default=str(Path(__file__).resolve().parent.parent / "benchmarks" / "results" / "cards" / "dlsa-tiny.md"),
+        help="Markdown file with the evaluation results for the card (written by benchmarks/evaluate_quality.py)",
+    )
     parser.add_argument("--training_summary", default="See the project README.", help="how it was trained")
     args = parser.parse_args()
     model = DlsaForColorization(AutoConfig.from_pretrained(args.config))
     load_checkpoint_into(model, args.checkpoint, use_ema=not args.no_ema)
     processor = DlsaImageProcessor.from_pretrained(args.config)
     folder = export_half_precision(model.eval(), processor, args.output_dir)
-    table = Path(args.evaluation_table).read_text() if args.evaluation_table else "Not evaluated yet."
+    table_file = Path(args.evaluation_table)
+    table = table_file.read_text() if table_file.is_file() else "Not evaluated yet."
     card = render_model_card(
         Path(args.config) / "card_template.md",
         model.config.model_type,

@@ -41,9 +41,15 @@ def score_outputs(outputs: Sequence[torch.Tensor], targets: Sequence[torch.Tenso
     return scores
 
 
+METRIC_FORMATS = {"ssim": ".3f"}
+"""Number formats of the columns that need more than 2 decimals."""
+
+
 def markdown_table(rows: dict[str, dict[str, float]], columns: Sequence[str], headers: Sequence[str]) -> str:
-    """``rows[name][column]`` as a Markdown table with the given column headers, values to 2 decimals."""
+    """``rows[name][column]`` as a Markdown table with the given column headers; 2 decimals unless
+    :data:`METRIC_FORMATS` says otherwise."""
     lines = ["| method | " + " | ".join(headers) + " |", "|---|" + "---|" * len(columns)]
     for name, values in rows.items():
-        lines.append(f"| {name} | " + " | ".join(f"{values[column]:.2f}" for column in columns) + " |")
+        cells = [format(values[column], METRIC_FORMATS.get(column, ".2f")) for column in columns]
+        lines.append(f"| {name} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
