@@ -304,7 +304,7 @@ def write_model_card(model, family: TrainingFamily, args: argparse.Namespace, va
     else:
         evaluation = "Not evaluated: the run had no `--validation_images`."
     example = family.make_inputs(torch.rand(1, 3, args.resolution, args.resolution), args)
-    example.pop("labels")
+    example = {name: value.to(model.device) for name, value in example.items() if name != "labels"}
     arguments = "\n".join(f"{key}: {value}" for key, value in sorted(vars(args).items()) if key != "hub_token")
     card = render_model_card(
         TRAINING_CARD_TEMPLATE,
