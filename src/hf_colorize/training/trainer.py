@@ -302,6 +302,7 @@ def write_model_card(model, family: TrainingFamily, args: argparse.Namespace, va
             f"colour, `hf_colorize.evaluation.protocol`):\n\n{psnr_markdown(scores)}"
         )
     else:
+        (output_dir / "eval_results.json").unlink(missing_ok=True)  # a previous run's, not this model's
         evaluation = "Not evaluated: the run had no `--validation_images`."
     example = family.make_inputs(torch.rand(1, 3, args.resolution, args.resolution), args)
     example = {name: value.to(model.device) for name, value in example.items() if name != "labels"}
