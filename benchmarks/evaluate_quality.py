@@ -1,15 +1,11 @@
 """Quality of point-hint models against the grey, Levin et al. 2004 and bilateral-propagation baselines.
 
     python benchmarks/evaluate_quality.py [--model DIR_OR_ID ...] [--corpus ../shared/corpus] [--no_levin]
+                                          [--reuse_baselines benchmarks/results/quality.json]
 
-Protocol (``hf_colorize.evaluation.protocol``): each test image's shorter side resized to 256, centre 224 crop;
-the model sees only the crop's lightness and k hints (2x2 squares at positions drawn from a generator seeded
-by the file name, nested across k, coloured with the true mean ab over the square); the output's L is
-replaced by the true L; metrics on RGB uint8. PSNR for every k; PSNR, SSIM, B-PSNR, PEV (16x16 patches, after
-paper 000 / iColoriT) and colourfulness (Hasler & Suesstrunk 2003) at every k too, tabled at k = 0 and 10.
-
-Writes ``benchmarks/results/quality.{json,md}`` and, per model, ``benchmarks/results/cards/<name>.md``: the
-tables that go into that model's card.
+The protocol is ``PROTOCOL`` below. Writes ``benchmarks/results/quality.{json,md}`` and, per model,
+``benchmarks/results/cards/<name>.md``: the tables that go into that model's card. ``--reuse_baselines`` takes
+the baselines' scores from an earlier results file of the same protocol (Levin alone takes ~15 minutes).
 """
 
 from __future__ import annotations
@@ -37,6 +33,14 @@ FOLDERS = ("photos/test", "illustrations/test")
 BATCH = 8
 TABLED_COUNTS = (0, 10)
 BASELINES = ("grey", "levin", "bilateral propagation")
+
+PROTOCOL = (
+    "Each test image's shorter side resized to 256 (bicubic), centre 224 crop; the model sees only the crop's "
+    "lightness and k hints (2x2 squares at positions drawn from a generator seeded by the file name, nested "
+    "across k, coloured with the true mean ab over the square); the output's L is replaced by the true L; "
+    "metrics on RGB uint8: PSNR, SSIM, B-PSNR and PEV (16x16 patches, after paper 000 / iColoriT) and "
+    "colourfulness (Hasler & Suesstrunk 2003)."
+)
 
 Method = Callable[[list[EvalImage], int], list[torch.Tensor]]
 
@@ -69,12 +73,17 @@ def model_method(model: torch.nn.Module) -> Method:
     return colorize
 
 
-def evaluate_folder(methods: dict[str, Method], folder: Path) -> dict[str, dict[str, dict[str, float]]]:
-    """``scores[method][k][metric]`` on every image file of ``folder``."""
+def evaluate_folder(
+    methods: dict[str, Method], folder: Path, known: dict | None = None
+) -> dict[str, dict[str, dict[str, float]]]:
+    """``scores[method][k][metric]`` on every image file of ``folder``; methods in ``known`` are not re-run."""
     images = [load_eval_image(path) for path in sorted(folder.iterdir()) if path.is_file()]
     targets = [image.target_rgb for image in images]
     scores = {}
     for name, method in methods.items():
+        if known and name in known:
+            scores[name] = known[name]
+            continue
         label = f"{name} on {folder.parent.name}/{folder.name}"
         scores[name] = {str(k): score_outputs(method(images, k), targets) for k in tqdm(HINT_COUNTS, desc=label)}
     scores["ground truth"] = {"colorfulness": statistics.mean(colorfulness(target) for target in targets)}
@@ -96,7 +105,7 @@ def folder_tables(scores: dict, methods: list[str]) -> list[str]:
 
 def markdown(results: dict, methods: list[str]) -> str:
     lines = ["# Colorization quality (RGB uint8; higher is better except PEV)", ""]
-    lines.append("Protocol: `hf_colorize.evaluation.protocol` (224 centre crops, true L, seeded nested hints).")
+    lines.append(f"Protocol (`hf_colorize.evaluation.protocol`): {results['protocol']}")
     lines.append(
         "Baselines: grey (ab = 0), Levin, Lischinski & Weiss 2004, and the lightness-guided bilateral "
         "propagation of the hints that `dlsa-tiny` takes as input (`hf_colorize.propagation`), all with the "
@@ -127,6 +136,11 @@ def main() -> None:
     parser.add_argument("--corpus", default=str(Path(__file__).resolve().parents[2] / "shared" / "corpus"))
     parser.add_argument("--output", default=str(RESULTS / "quality"), help="output path without extension")
     parser.add_argument("--no_levin", action="store_true", help="skip the (slow, ~15 min) Levin et al. baseline")
+    parser.add_argument(
+        "--reuse_baselines",
+        metavar="JSON",
+        help="take the baselines' scores from an earlier results file of the same protocol instead of re-running",
+    )
     args = parser.parse_args()
     torch.set_num_threads(2)
     methods: dict[str, Method] = {"grey": grey}
@@ -137,11 +151,20 @@ def main() -> None:
     for path in args.model or [hf_colorize.DEFAULT_MODEL]:
         models[model_name(path)] = AutoModelForImageToImage.from_pretrained(path).eval()
         methods[model_name(path)] = model_method(models[model_name(path)])
-    results = {"protocol": __doc__.split("Protocol")[1].split("Writes")[0].strip(), "folders": {}, "counts": {}}
+    results = {"protocol": PROTOCOL, "folders": {}, "counts": {}}
+    known = {folder: {} for folder in FOLDERS}
+    if args.reuse_baselines:
+        earlier = json.loads(Path(args.reuse_baselines).read_text())
+        if earlier.get("protocol") != results["protocol"]:
+            parser.error(f"--reuse_baselines {args.reuse_baselines}: written under another protocol")
+        for folder in FOLDERS:
+            known[folder] = {
+                name: earlier["folders"][folder][name] for name in BASELINES if name in earlier["folders"][folder]
+            }
     for folder in FOLDERS:
         path = Path(args.corpus) / folder
         with torch.no_grad():
-            results["folders"][folder] = evaluate_folder(methods, path)
+            results["folders"][folder] = evaluate_folder(methods, path, known[folder])
         results["counts"][folder] = sum(1 for p in path.iterdir() if p.is_file())
     output = Path(args.output)
     output.parent.mkdir(parents=True, exist_ok=True)
