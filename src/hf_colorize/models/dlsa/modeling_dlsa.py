@@ -16,7 +16,7 @@ from torch import nn
 from transformers import PreTrainedModel
 from transformers.utils import ModelOutput
 
-from ...color import AB_SCALE
+from ...modeling_utils import ab_huber_loss, check_pixel_values
 from ...propagation import propagate_hints
 from .configuration_dlsa import DlsaConfig
 
@@ -387,20 +387,6 @@ class DlsaPreTrainedModel(PreTrainedModel):
             nn.init.trunc_normal_(module.position_embeddings, std=std)
 
 
-def _check_inputs(config: DlsaConfig, pixel_values: torch.Tensor) -> None:
-    if pixel_values.ndim != 4 or pixel_values.shape[1] != config.num_channels:
-        raise ValueError(
-            f"pixel_values must be (batch, {config.num_channels}, height, width) "
-            f"(L, hint a, hint b, hint mask), got {tuple(pixel_values.shape)}"
-        )
-    height, width = pixel_values.shape[-2:]
-    if height % config.stride or width % config.stride:
-        raise ValueError(
-            f"input size {width}x{height} is not a multiple of the model's stride {config.stride}; "
-            "the image processor resizes images to a valid size"
-        )
-
-
 class DlsaModel(DlsaPreTrainedModel):
     """The DLSA encoder: patch embedding and four stages of dual local self-attention."""
 
@@ -420,7 +406,7 @@ class DlsaModel(DlsaPreTrainedModel):
             Lightness scaled to [-1, 1], hint ab scaled by 1/110 (zero where there is no hint) and the hint
             mask, as made by [`DlsaImageProcessor`]. Height and width are multiples of `config.stride`.
         """
-        _check_inputs(self.config, pixel_values)
+        check_pixel_values(pixel_values, self.config.num_channels, self.config.stride, "L, hint a, hint b, hint mask")
         hint_prior = self.hint_propagation(pixel_values) if self.hint_propagation is not None else None
         tokens = self.embeddings(pixel_values if hint_prior is None else torch.cat([pixel_values, hint_prior], 1))
         patch_lightness = F.avg_pool2d(pixel_values[:, :1], self.config.patch_size)
@@ -481,9 +467,7 @@ class DlsaForColorization(DlsaPreTrainedModel):
             ab = ab + outputs.hint_prior[:, :2]  # the head predicts the residual on the propagated hints
         loss = None
         if labels is not None:
-            if labels.shape != ab.shape:
-                raise ValueError(f"labels must have shape {tuple(ab.shape)}, got {tuple(labels.shape)}")
-            loss = F.huber_loss(ab * AB_SCALE, labels * AB_SCALE, delta=self.config.huber_delta)
+            loss = ab_huber_loss(ab, labels, self.config.huber_delta)
         if not return_dict:
             return tuple(value for value in (loss, ab, outputs.hidden_states) if value is not None)
         return DlsaColorizationOutput(loss=loss, ab=ab, hidden_states=outputs.hidden_states)

@@ -1,0 +1,30 @@
+"""What every family's modeling file shares: the check of its input tensor and the ab regression loss."""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+from .color import AB_SCALE
+
+
+def check_pixel_values(pixel_values: torch.Tensor, num_channels: int, stride: int, contents: str) -> None:
+    """Refuse ``pixel_values`` that are not ``(batch, num_channels, height, width)`` with sides multiple of ``stride``;
+    ``contents`` names the channels in the message."""
+    if pixel_values.ndim != 4 or pixel_values.shape[1] != num_channels:
+        raise ValueError(
+            f"pixel_values must be (batch, {num_channels}, height, width) ({contents}), got {tuple(pixel_values.shape)}"
+        )
+    height, width = pixel_values.shape[-2:]
+    if height % stride or width % stride:
+        raise ValueError(
+            f"input size {width}x{height} is not a multiple of the model's stride {stride}; "
+            "the image processor resizes images to a valid size"
+        )
+
+
+def ab_huber_loss(ab: torch.Tensor, labels: torch.Tensor, delta: float) -> torch.Tensor:
+    """Huber loss between predicted and true ab (both scaled by 1/110), measured in CIE ab units."""
+    if labels.shape != ab.shape:
+        raise ValueError(f"labels must have shape {tuple(ab.shape)}, got {tuple(labels.shape)}")
+    return F.huber_loss(ab * AB_SCALE, labels * AB_SCALE, delta=delta)
