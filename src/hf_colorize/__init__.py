@@ -8,7 +8,16 @@ from pathlib import Path
 
 from transformers import AutoConfig, AutoImageProcessor, AutoModel, AutoModelForImageToImage
 
-from .models import DlsaConfig, DlsaForColorization, DlsaImageProcessor, DlsaModel
+from .models import (
+    DlsaConfig,
+    DlsaForColorization,
+    DlsaImageProcessor,
+    DlsaModel,
+    SmsanetConfig,
+    SmsanetForColorization,
+    SmsanetImageProcessor,
+    SmsanetModel,
+)
 from .pipeline import ImageColorizationPipeline, register_pipeline
 
 __version__ = "0.1.0"
@@ -17,11 +26,19 @@ DEFAULT_MODEL = str(Path(__file__).parent / "weights" / "dlsa-tiny")
 """The bundled default model: a dlsa-tiny trained on the corpus, shipped as fp16 safetensors."""
 
 
+_FAMILIES = (
+    (DlsaConfig, DlsaModel, DlsaForColorization, DlsaImageProcessor),
+    (SmsanetConfig, SmsanetModel, SmsanetForColorization, SmsanetImageProcessor),
+)
+"""Each family's config, base model, colorization model and image processor."""
+
+
 def _register() -> None:
-    AutoConfig.register("dlsa", DlsaConfig, exist_ok=True)
-    AutoModel.register(DlsaConfig, DlsaModel, exist_ok=True)
-    AutoModelForImageToImage.register(DlsaConfig, DlsaForColorization, exist_ok=True)
-    AutoImageProcessor.register(DlsaConfig, image_processor_classes={"pil": DlsaImageProcessor}, exist_ok=True)
+    for config, model, colorization_model, image_processor in _FAMILIES:
+        AutoConfig.register(config.model_type, config, exist_ok=True)
+        AutoModel.register(config, model, exist_ok=True)
+        AutoModelForImageToImage.register(config, colorization_model, exist_ok=True)
+        AutoImageProcessor.register(config, image_processor_classes={"pil": image_processor}, exist_ok=True)
     register_pipeline(DEFAULT_MODEL)
 
 
@@ -34,5 +51,9 @@ __all__ = [
     "DlsaModel",
     "DlsaForColorization",
     "DlsaImageProcessor",
+    "SmsanetConfig",
+    "SmsanetModel",
+    "SmsanetForColorization",
+    "SmsanetImageProcessor",
     "__version__",
 ]

@@ -2,10 +2,23 @@
 
 from .dlsa import DlsaConfig, DlsaForColorization, DlsaModel
 from .dlsa.image_processing_dlsa import DlsaImageProcessor
+from .smsanet import SmsanetConfig, SmsanetForColorization, SmsanetModel
+from .smsanet.image_processing_smsanet import SmsanetImageProcessor
 
 FAMILY_CAPABILITIES: dict[str, frozenset[str]] = {
     "dlsa": frozenset({"hints"}),
+    "smsanet": frozenset(),
 }
 """Which optional requests (``hints``, ``reference``, ``samples``) each registered family honours."""
 
-__all__ = ["DlsaConfig", "DlsaModel", "DlsaForColorization", "DlsaImageProcessor", "FAMILY_CAPABILITIES"]
+__all__ = [
+    "DlsaConfig",
+    "DlsaModel",
+    "DlsaForColorization",
+    "DlsaImageProcessor",
+    "SmsanetConfig",
+    "SmsanetModel",
+    "SmsanetForColorization",
+    "SmsanetImageProcessor",
+    "FAMILY_CAPABILITIES",
+]

@@ -1,0 +1,350 @@
+"""PyTorch SMSANet: automatic colorization with stacked multi-scale attention.
+
+Jiang, Xu, Xia, Yang, Huang & Huang, "Stacked multi-scale attention network for image colorization" (paper 004),
+on the network of Zhang et al. 2017. Reads top to bottom: outputs -> helpers -> attention -> blocks -> encoder
+and decoder -> pretrained base -> SmsanetModel -> head -> SmsanetForColorization.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+from transformers import PreTrainedModel
+from transformers.utils import ModelOutput
+
+from ...color import AB_SCALE
+from ...modeling_utils import ab_huber_loss, check_pixel_values
+from ...saliency import SaliencyFn, spectral_residual_saliency
+from .configuration_smsanet import NUM_BLOCKS, NUM_DOWNSAMPLINGS, SmsanetConfig
+
+ENCODER_BLOCKS = range(1, NUM_BLOCKS - NUM_DOWNSAMPLINGS + 1)
+"""conv1-conv7: down to 1/8 resolution and on at it."""
+
+DECODER_BLOCKS = range(NUM_BLOCKS - NUM_DOWNSAMPLINGS + 1, NUM_BLOCKS + 1)
+"""conv8-conv10: back up to full resolution, one shortcut each."""
+
+
+@dataclass
+class SmsanetModelOutput(ModelOutput):
+    """
+    Args:
+        last_hidden_state (`torch.FloatTensor` of shape `(batch_size, channels, height, width)`):
+            Features of conv10, at input resolution.
+        hidden_states (`tuple(torch.FloatTensor)`, *optional*):
+            The output of each block conv1-conv10 (after SMSA where it refines it), when
+            `output_hidden_states=True`.
+    """
+
+    last_hidden_state: torch.FloatTensor | None = None
+    hidden_states: tuple[torch.FloatTensor, ...] | None = None
+
+
+@dataclass
+class SmsanetColorizationOutput(ModelOutput):
+    """
+    Args:
+        loss (`torch.FloatTensor` of shape `()`, *optional*):
+            Huber loss (Eq. 5) plus, when `config.use_salient_loss`, `config.salient_loss_weight` times the salient
+            loss (Eqs. 6-7), both in CIE ab units, when `labels` are given.
+        ab (`torch.FloatTensor` of shape `(batch_size, 2, height, width)`):
+            Predicted ab at input resolution, scaled by 1/110.
+        hidden_states (`tuple(torch.FloatTensor)`, *optional*):
+            Block outputs, when `output_hidden_states=True`.
+    """
+
+    loss: torch.FloatTensor | None = None
+    ab: torch.FloatTensor | None = None
+    hidden_states: tuple[torch.FloatTensor, ...] | None = None
+
+
+def conv_relu_layers(in_channels: int, out_channels: int, count: int, dilation: int = 1) -> list[nn.Module]:
+    """``count`` size-preserving 3x3 convolutions, each followed by a ReLU."""
+    layers = []
+    for index in range(count):
+        channels = in_channels if index == 0 else out_channels
+        layers += [nn.Conv2d(channels, out_channels, 3, padding=dilation, dilation=dilation), nn.ReLU()]
+    return layers
+
+
+def subsample(features: torch.Tensor) -> torch.Tensor:
+    """Every second pixel: Zhang et al.'s stride-2 downsampling between blocks 1-4."""
+    return features[..., ::2, ::2]
+
+
+def pool_patches(descriptor: torch.Tensor, side: int) -> torch.Tensor:
+    """Split (Eq. 1): each ``side x side`` patch of the (channel max, channel mean) map keeps its max and its mean."""
+    maximum = F.max_pool2d(descriptor[:, :1], side, ceil_mode=True)
+    mean = F.avg_pool2d(descriptor[:, 1:], side, ceil_mode=True)
+    return torch.cat([maximum, mean], dim=1)
+
+
+def salient_loss(ab: torch.Tensor, labels: torch.Tensor, saliency: torch.Tensor) -> torch.Tensor:
+    """Eq. 6 with one saliency map ``S`` for truth and prediction (they share L, which cancels): the mean over
+    pixels and ab channels of ``S * |ab_true - ab_predicted|``, in CIE ab units."""
+    return (saliency * (ab - labels).abs()).mean() * AB_SCALE
+
+
+class SmsanetChannelAttention(nn.Module):
+    """The channel-scale map A_n (Eq. 2, k = n): global average pooling (V_n, Eq. 1), FC, ReLU, FC, sigmoid."""
+
+    def __init__(self, config: SmsanetConfig, channels: int):
+        super().__init__()
+        hidden = max(1, channels // config.attention_reduction)
+        self.fc1 = nn.Linear(channels, hidden)
+        self.activation = nn.ReLU()
+        self.fc2 = nn.Linear(hidden, channels)
+
+    def forward(self, features: torch.Tensor) -> torch.Tensor:
+        pooled = features.mean(dim=(-2, -1))
+        return torch.sigmoid(self.fc2(self.activation(self.fc1(pooled))))[..., None, None]
+
+
+class SmsanetScaleAttention(nn.Module):
+    """One spatial-scale map A_k (Eq. 2, k < n): the pooled patches V_k (Eq. 1), a convolution f, a sigmoid, and
+    bilinear upsampling (Up) back to the features' size."""
+
+    def __init__(self, config: SmsanetConfig, side: int):
+        super().__init__()
+        self.side = side
+        kernel = config.attention_kernel_size
+        self.conv = nn.Conv2d(2, 1, kernel, padding=kernel // 2)
+
+    def forward(self, descriptor: torch.Tensor) -> torch.Tensor:
+        attention = torch.sigmoid(self.conv(pool_patches(descriptor, self.side)))
+        return F.interpolate(attention, size=descriptor.shape[-2:], mode="bilinear", align_corners=False)
+
+
+class SmsanetMultiScaleAttention(nn.Module):
+    """Stacked multi-scale attention (SMSA, Sec. 2.2): the channel map A_n, then spatial maps A_k at several patch
+    sides, pooled from the channel-refined features and summed with learnable weights lambda_k (Eq. 3) into A_s,
+    refine the features residually, ``F' = F + F * A_n * A_s`` (Eq. 4)."""
+
+    def __init__(self, config: SmsanetConfig, channels: int):
+        super().__init__()
+        self.channel_attention = SmsanetChannelAttention(config, channels)
+        self.scale_attentions = nn.ModuleList([SmsanetScaleAttention(config, side) for side in config.attention_scales])
+        self.scale_logits = nn.Parameter(torch.zeros(len(config.attention_scales)))
+
+    @property
+    def scale_weights(self) -> torch.Tensor:
+        """lambda_k of Eq. 3: a sigmoid keeps each in (0, 1) whatever the optimiser does to ``scale_logits``."""
+        return torch.sigmoid(self.scale_logits)
+
+    def forward(self, features: torch.Tensor) -> torch.Tensor:
+        refined = features * self.channel_attention(features)
+        descriptor = torch.cat([refined.amax(dim=1, keepdim=True), refined.mean(dim=1, keepdim=True)], dim=1)  # MAP
+        maps = torch.stack([attention(descriptor) for attention in self.scale_attentions])
+        spatial = (self.scale_weights.view(-1, 1, 1, 1, 1) * maps).sum(dim=0)  # Eq. 3
+        return features + refined * spatial  # Eq. 4
+
+
+class SmsanetConvBlock(nn.Module):
+    """One of conv1-conv7 (Zhang et al.): 3x3 convolutions, each followed by a ReLU, then batch norm."""
+
+    def __init__(self, config: SmsanetConfig, number: int):
+        super().__init__()
+        in_channels = config.num_channels if number == 1 else config.block_channels(number - 1)
+        channels = config.block_channels(number)
+        depth, dilation = config.block_depths[number - 1], config.dilations[number - 1]
+        self.layers = nn.Sequential(*conv_relu_layers(in_channels, channels, depth, dilation), nn.BatchNorm2d(channels))
+
+    def forward(self, features: torch.Tensor) -> torch.Tensor:
+        return self.layers(features)
+
+
+class SmsanetUpBlock(nn.Module):
+    """One of conv8-conv10 (Zhang et al.): a 4x4 stride-2 transposed convolution plus a 3x3 convolution of the
+    shortcut from the encoder block of the same resolution, a ReLU, 3x3 convolutions with ReLUs, then batch
+    norm; the last block (conv10) ends in a leaky ReLU (slope 0.2) instead, straight into the head."""
+
+    def __init__(self, config: SmsanetConfig, number: int):
+        super().__init__()
+        channels = config.block_channels(number)
+        depth, dilation = config.block_depths[number - 1], config.dilations[number - 1]
+        self.upsample = nn.ConvTranspose2d(config.block_channels(number - 1), channels, 4, stride=2, padding=1)
+        self.shortcut = nn.Conv2d(config.block_channels(NUM_BLOCKS + 1 - number), channels, 3, padding=1)
+        layers = [nn.ReLU(), *conv_relu_layers(channels, channels, depth - 1, dilation)]
+        if number == NUM_BLOCKS:
+            layers[-1] = nn.LeakyReLU(0.2)
+        else:
+            layers.append(nn.BatchNorm2d(channels))
+        self.layers = nn.Sequential(*layers)
+
+    def forward(self, features: torch.Tensor, shortcut: torch.Tensor) -> torch.Tensor:
+        return self.layers(self.upsample(features) + self.shortcut(shortcut))
+
+
+def build_attention(config: SmsanetConfig, numbers: range) -> nn.ModuleDict:
+    """SMSA modules keyed by the number of the block whose output each refines."""
+    return nn.ModuleDict(
+        {
+            str(number): SmsanetMultiScaleAttention(config, config.block_channels(number))
+            for number in numbers
+            if config.has_attention(number)
+        }
+    )
+
+
+def refine(attention: nn.ModuleDict, number: int, features: torch.Tensor) -> torch.Tensor:
+    """Block ``number``'s output, refined by its SMSA module if it has one."""
+    key = str(number)
+    return attention[key](features) if key in attention else features
+
+
+class SmsanetEncoder(nn.Module):
+    """conv1-conv7, the feature extraction module and the attention-refined blocks at 1/8 resolution (Sec. 2.1)."""
+
+    def __init__(self, config: SmsanetConfig):
+        super().__init__()
+        self.blocks = nn.ModuleList([SmsanetConvBlock(config, number) for number in ENCODER_BLOCKS])
+        self.attention = build_attention(config, ENCODER_BLOCKS)
+
+    def forward(self, lightness: torch.Tensor) -> tuple[torch.Tensor, list[torch.Tensor], tuple[torch.Tensor, ...]]:
+        """The last block's features, the shortcuts (outputs of the downsampling blocks) and every block's output."""
+        features, shortcuts, hidden_states = lightness, [], ()
+        for number, block in zip(ENCODER_BLOCKS, self.blocks):
+            if 1 < number <= NUM_DOWNSAMPLINGS + 1:
+                features = subsample(features)
+            features = refine(self.attention, number, block(features))
+            if number <= NUM_DOWNSAMPLINGS:
+                shortcuts.append(features)
+            hidden_states += (features,)
+        return features, shortcuts, hidden_states
+
+
+class SmsanetDecoder(nn.Module):
+    """conv8-conv10, the reconstruction module (Sec. 2.1): each block doubles the resolution and takes the
+    shortcut of the encoder block at that resolution (conv3, conv2, conv1)."""
+
+    def __init__(self, config: SmsanetConfig):
+        super().__init__()
+        self.blocks = nn.ModuleList([SmsanetUpBlock(config, number) for number in DECODER_BLOCKS])
+        self.attention = build_attention(config, DECODER_BLOCKS)
+
+    def forward(
+        self, features: torch.Tensor, shortcuts: list[torch.Tensor]
+    ) -> tuple[torch.Tensor, tuple[torch.Tensor, ...]]:
+        hidden_states = ()
+        for number, block, shortcut in zip(DECODER_BLOCKS, self.blocks, reversed(shortcuts)):
+            features = refine(self.attention, number, block(features, shortcut))
+            hidden_states += (features,)
+        return features, hidden_states
+
+
+class SmsanetPreTrainedModel(PreTrainedModel):
+    config_class = SmsanetConfig
+    base_model_prefix = "smsanet"
+    main_input_name = "pixel_values"
+    supports_gradient_checkpointing = False
+
+    def _init_weights(self, module: nn.Module) -> None:
+        if isinstance(module, SmsanetRegressionHead):  # the model starts from grey, ab = 0, in tanh's linear range
+            nn.init.zeros_(module.weight)
+            nn.init.zeros_(module.bias)
+        elif isinstance(module, (nn.Conv2d, nn.ConvTranspose2d, nn.Linear)):
+            nn.init.kaiming_normal_(module.weight, nonlinearity="relu")
+            if module.bias is not None:
+                nn.init.zeros_(module.bias)
+        elif isinstance(module, nn.BatchNorm2d):
+            nn.init.ones_(module.weight)
+            nn.init.zeros_(module.bias)
+        elif isinstance(module, SmsanetMultiScaleAttention):
+            nn.init.zeros_(module.scale_logits)
+
+
+class SmsanetModel(SmsanetPreTrainedModel):
+    """The SMSANet body: Zhang et al.'s encoder and decoder with SMSA after the chosen blocks."""
+
+    def __init__(self, config: SmsanetConfig):
+        super().__init__(config)
+        self.encoder = SmsanetEncoder(config)
+        self.decoder = SmsanetDecoder(config)
+        self.post_init()
+
+    def forward(
+        self, pixel_values: torch.Tensor, output_hidden_states: bool = False, return_dict: bool = True
+    ) -> SmsanetModelOutput | tuple:
+        r"""
+        pixel_values (`torch.FloatTensor` of shape `(batch_size, 1, height, width)`):
+            Lightness scaled to [-1, 1], as made by [`SmsanetImageProcessor`]. Height and width are multiples of
+            `config.stride`.
+        """
+        check_pixel_values(pixel_values, self.config.num_channels, self.config.stride, "lightness")
+        features, shortcuts, encoder_states = self.encoder(pixel_values)
+        last_hidden_state, decoder_states = self.decoder(features, shortcuts)
+        hidden_states = encoder_states + decoder_states if output_hidden_states else None
+        if not return_dict:
+            return tuple(value for value in (last_hidden_state, hidden_states) if value is not None)
+        return SmsanetModelOutput(last_hidden_state=last_hidden_state, hidden_states=hidden_states)
+
+
+class SmsanetRegressionHead(nn.Conv2d):
+    """Zhang et al.'s ab regression: a 1x1 convolution, then a tanh, giving ab scaled by 1/110."""
+
+    def __init__(self, config: SmsanetConfig):
+        super().__init__(config.block_channels(NUM_BLOCKS), config.num_output_channels, kernel_size=1)
+
+    def forward(self, features: torch.Tensor) -> torch.Tensor:
+        return torch.tanh(super().forward(features))
+
+
+class SmsanetForColorization(SmsanetPreTrainedModel):
+    """SMSANet with its regression head: predicts ab for a grey image.
+
+    ``saliency_fn`` gives the saliency map of the salient loss (Eq. 6): any function from model lightness
+    ``(B, 1, H, W)`` in [-1, 1] to saliency ``(B, 1, H, W)`` in [0, 1], run without gradients; by default the
+    spectral residual (:func:`hf_colorize.saliency.spectral_residual_saliency`) stands in for the paper's PFANet.
+    It is an attribute, not part of the config (a function does not serialise): pass it again after loading,
+    ``SmsanetForColorization.from_pretrained(path, saliency_fn=fn)``, or set ``model.saliency_fn``. To use a
+    saliency network, pass a function that calls it, not the ``nn.Module`` itself, which would become a
+    submodule saved and trained with the model.
+    """
+
+    def __init__(self, config: SmsanetConfig, saliency_fn: SaliencyFn | None = None):
+        super().__init__(config)
+        self.smsanet = SmsanetModel(config)
+        self.head = SmsanetRegressionHead(config)
+        self.saliency_fn = saliency_fn or spectral_residual_saliency
+        self.post_init()
+
+    def saliency(self, pixel_values: torch.Tensor) -> torch.Tensor:
+        """``saliency_fn`` of the input lightness, checked to be one ``(B, 1, H, W)`` map per image."""
+        with torch.no_grad():
+            saliency = self.saliency_fn(pixel_values)
+        expected = (pixel_values.shape[0], 1, *pixel_values.shape[-2:])
+        if tuple(saliency.shape) != expected:
+            raise ValueError(f"saliency_fn must return shape {expected}, got {tuple(saliency.shape)}")
+        return saliency
+
+    def colorization_loss(self, pixel_values: torch.Tensor, ab: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+        """Huber loss (Eq. 5), plus the weighted salient loss (Eq. 7) when ``config.use_salient_loss``."""
+        loss = ab_huber_loss(ab, labels, self.config.huber_delta)  # Eq. 5
+        if self.config.use_salient_loss:
+            loss = loss + self.config.salient_loss_weight * salient_loss(ab, labels, self.saliency(pixel_values))
+        return loss
+
+    def forward(
+        self,
+        pixel_values: torch.Tensor,
+        labels: torch.Tensor | None = None,
+        output_hidden_states: bool = False,
+        return_dict: bool = True,
+    ) -> SmsanetColorizationOutput | tuple:
+        r"""
+        pixel_values (`torch.FloatTensor` of shape `(batch_size, 1, height, width)`):
+            Lightness scaled to [-1, 1], see [`SmsanetModel.forward`].
+        labels (`torch.FloatTensor` of shape `(batch_size, 2, height, width)`, *optional*):
+            True ab scaled by 1/110; when given, the loss of Eq. 7 is returned.
+        """
+        outputs = self.smsanet(pixel_values, output_hidden_states=output_hidden_states)
+        ab = self.head(outputs.last_hidden_state)
+        loss = self.colorization_loss(pixel_values, ab, labels) if labels is not None else None
+        if not return_dict:
+            return tuple(value for value in (loss, ab, outputs.hidden_states) if value is not None)
+        return SmsanetColorizationOutput(loss=loss, ab=ab, hidden_states=outputs.hidden_states)
+
+
+__all__ = ["SmsanetModel", "SmsanetForColorization", "SmsanetPreTrainedModel"]
