@@ -1,4 +1,4 @@
-"""Parameters, GMACs at 224x224 and median CPU latency of the published variants, beside paper Table 1.
+"""Parameters, GMACs at 224x224 and median CPU latency of the published variants, beside their papers' figures.
 
     python benchmarks/model_costs.py
 
@@ -17,16 +17,19 @@ import time
 from pathlib import Path
 
 import torch
-from transformers import AutoConfig
+from transformers import AutoConfig, AutoModelForImageToImage
 
 import hf_colorize  # noqa: F401  (registers the families)
-from hf_colorize import DlsaForColorization
 from hf_colorize.profiling import count_macs, count_parameters
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = Path(__file__).parent / "results"
-VARIANTS = {"dlsa-tiny": "Ours-T", "dlsa-small": "Ours-S"}
-PAPER_TABLE_1 = {"Ours-T": {"gflops": 1.01, "ms_ctest10k": 89}, "Ours-S": {"gflops": 3.47, "ms_ctest10k": 187}}
+VARIANTS = ["dlsa-tiny", "dlsa-small", "smsanet-base", "smsanet-small"]
+PAPER_COSTS = {
+    "dlsa-tiny": {"name": "Ours-T", "gflops": 1.01, "ms_ctest10k": 89},
+    "dlsa-small": {"name": "Ours-S", "gflops": 3.47, "ms_ctest10k": 187},
+}
+"""Table 1 of the dlsa paper; the smsanet paper reports no costs."""
 
 
 def cpu_name() -> str:
@@ -52,13 +55,14 @@ def median_latency_ms(model: torch.nn.Module, pixel_values: torch.Tensor, warmup
 
 
 def measure(variant: str, warmup: int, runs: int) -> dict:
-    model = DlsaForColorization(AutoConfig.from_pretrained(ROOT / "hub_configs" / variant)).eval()
-    pixel_values = torch.zeros(1, 4, 224, 224)
+    config = AutoConfig.from_pretrained(ROOT / "hub_configs" / variant)
+    model = AutoModelForImageToImage.from_config(config).eval()
+    pixel_values = torch.zeros(1, config.num_channels, 224, 224)
     return {
         "parameters": count_parameters(model),
         "gmacs_224": count_macs(model, pixel_values=pixel_values) / 1e9,
         "cpu_latency_ms": median_latency_ms(model, pixel_values, warmup, runs),
-        "paper": PAPER_TABLE_1[VARIANTS[variant]],
+        "paper": PAPER_COSTS.get(variant),
     }
 
 
@@ -68,16 +72,22 @@ def markdown(results: dict) -> str:
         "",
         f"CPU: {results['machine']}, {results['threads']} threads, fp32, median of {results['runs']} runs.",
         "",
-        "| variant | parameters | GMACs (measured) | paper GFLOPs (Table 1) | CPU latency ms | paper ms (GPU) |",
+        "| variant | parameters | GMACs (measured) | paper GFLOPs | CPU latency ms | paper ms (GPU) |",
         "|---|---|---|---|---|---|",
     ]
     for variant, row in results["variants"].items():
         paper = row["paper"]
+        name = f"{variant} ({paper['name']})" if paper else variant
+        gflops, milliseconds = (paper["gflops"], paper["ms_ctest10k"]) if paper else ("-", "-")
         lines.append(
-            f"| {variant} ({VARIANTS[variant]}) | {row['parameters'] / 1e6:.2f}M | {row['gmacs_224']:.3f} | "
-            f"{paper['gflops']} | {row['cpu_latency_ms']:.1f} | {paper['ms_ctest10k']} |"
+            f"| {name} | {row['parameters'] / 1e6:.2f}M | {row['gmacs_224']:.3f} | "
+            f"{gflops} | {row['cpu_latency_ms']:.1f} | {milliseconds} |"
         )
-    lines += ["", "Paper times are on an RTX-5000 GPU (ctest10k column); they are not comparable to CPU times."]
+    lines += [
+        "",
+        "Paper figures: dlsa Table 1, times on an RTX-5000 GPU (ctest10k column), not comparable to CPU times; "
+        "the smsanet paper reports no costs.",
+    ]
     return "\n".join(lines) + "\n"
 
 

@@ -1,7 +1,15 @@
 """Evaluation: the fixed benchmark protocol, its metrics and reports."""
 
 from .metrics import boundary_psnr, colorfulness, patch_error_variance, psnr, ssim
-from .protocol import EVAL_CROP, HINT_COUNTS, EvalImage, colorize_with_hints, grey_prediction, load_eval_image
+from .protocol import (
+    EVAL_CROP,
+    HINT_COUNTS,
+    EvalImage,
+    colorize_automatic,
+    colorize_with_hints,
+    grey_prediction,
+    load_eval_image,
+)
 
 __all__ = [
     "psnr",
@@ -14,5 +22,6 @@ __all__ = [
     "EvalImage",
     "load_eval_image",
     "colorize_with_hints",
+    "colorize_automatic",
     "grey_prediction",
 ]

@@ -73,11 +73,27 @@ def grey_prediction(image: EvalImage) -> torch.Tensor:
     return compose(image, torch.zeros_like(image.lab[1:]))
 
 
+def colorize_inputs(model: torch.nn.Module, images: list[EvalImage], pixel_values: torch.Tensor) -> list[torch.Tensor]:
+    """uint8 RGB of each image's true L with the ab the model predicts from ``pixel_values``."""
+    ab = model(pixel_values=pixel_values).ab
+    return [compose(image, prediction) for image, prediction in zip(images, ab)]
+
+
 @torch.no_grad()
 def colorize_with_hints(model: torch.nn.Module, images: list[EvalImage], count: int) -> list[torch.Tensor]:
     """A point-hint model's uint8 RGB outputs for ``images`` with ``count`` hints each."""
     pixel_values = torch.stack(
         [torch.cat([normalize_lightness(image.lab[:1]), *image.hints(count)]) for image in images]
     )
-    ab = model(pixel_values=pixel_values).ab
-    return [compose(image, prediction) for image, prediction in zip(images, ab)]
+    return colorize_inputs(model, images, pixel_values)
+
+
+@torch.no_grad()
+def colorize_automatic(model: torch.nn.Module, images: list[EvalImage], count: int = 0) -> list[torch.Tensor]:
+    """An automatic model's uint8 RGB outputs for ``images`` from their lightness alone.
+
+    ``count`` is ignored: it keeps the signature of :func:`colorize_with_hints`, so that either serves as a
+    training family's validation colorizer.
+    """
+    pixel_values = torch.stack([normalize_lightness(image.lab[:1]) for image in images])
+    return colorize_inputs(model, images, pixel_values)

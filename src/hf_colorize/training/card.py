@@ -9,7 +9,10 @@ from huggingface_hub import ModelCard, ModelCardData
 TRAINING_CARD_TEMPLATE = Path(__file__).with_name("card_template.md")
 """The card written into every training run's ``output_dir``."""
 
-PAPERS = {"dlsa": "Li, Bao & Qiang, Interactive image colorization method via dual local self-attention"}
+PAPERS = {
+    "dlsa": "Li, Bao & Qiang, Interactive image colorization method via dual local self-attention",
+    "smsanet": "Jiang, Xu, Xia, Yang, Huang & Huang, Stacked multi-scale attention network for image colorization",
+}
 
 
 def render_model_card(

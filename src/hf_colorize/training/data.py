@@ -84,6 +84,12 @@ def lab_targets(rgb: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     return normalize_lightness(lab[:, :1]), normalize_ab(lab[:, 1:])
 
 
+def automatic_model_inputs(rgb: torch.Tensor) -> dict[str, torch.Tensor]:
+    """``pixel_values`` (the lightness alone) and ``labels`` for an automatic family."""
+    lightness, ab = lab_targets(rgb)
+    return {"pixel_values": lightness, "labels": ab}
+
+
 def sample_hint_count(max_hints: int) -> int:
     """Hints for one training image: uniform over 0..max_hints (iColoriT), so 0 hints is learned too."""
     return int(torch.randint(0, max_hints + 1, (1,)))

@@ -21,9 +21,16 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from ..evaluation import HINT_COUNTS, colorize_with_hints
-from ..models import DlsaConfig, DlsaForColorization, DlsaImageProcessor
-from .data import DataError, hint_model_inputs, load_image_dataset, random_resized_crop
+from ..evaluation import HINT_COUNTS, colorize_automatic, colorize_with_hints
+from ..models import (
+    DlsaConfig,
+    DlsaForColorization,
+    DlsaImageProcessor,
+    SmsanetConfig,
+    SmsanetForColorization,
+    SmsanetImageProcessor,
+)
+from .data import DataError, automatic_model_inputs, hint_model_inputs, load_image_dataset, random_resized_crop
 from .validation import Colorizer
 
 logger = logging.getLogger(__name__)
@@ -81,6 +88,14 @@ TRAINING_FAMILIES: dict[str, TrainingFamily] = {
         make_inputs=lambda rgb, args: hint_model_inputs(rgb, args.max_hints),
         colorize=colorize_with_hints,
         hint_counts=HINT_COUNTS,
+    ),
+    "smsanet": TrainingFamily(
+        SmsanetConfig,
+        SmsanetForColorization,
+        SmsanetImageProcessor,
+        make_inputs=lambda rgb, args: automatic_model_inputs(rgb),
+        colorize=colorize_automatic,
+        hint_counts=(0,),
     ),
 }
 
