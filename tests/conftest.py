@@ -8,7 +8,7 @@ import torch  # noqa: E402
 from PIL import Image  # noqa: E402
 
 import hf_colorize  # noqa: E402, F401
-from hf_colorize import DlsaConfig, DlsaForColorization, DlsaImageProcessor  # noqa: E402
+from hf_colorize import DlsaConfig, DlsaForColorization, DlsaImageProcessor, SmsanetConfig  # noqa: E402
 
 TINY_SIZE = 64
 
@@ -25,6 +25,12 @@ def tiny_config(**overrides) -> DlsaConfig:
     )
     options.update(overrides)
     return DlsaConfig(**options)
+
+
+def tiny_smsanet_config(**overrides) -> SmsanetConfig:
+    options = dict(image_size=TINY_SIZE, hidden_sizes=[8, 8, 16, 16, 16, 16, 16, 8, 8, 8], block_depths=[1] * 10)
+    options.update(overrides)
+    return SmsanetConfig(**options)
 
 
 @pytest.fixture(scope="session")

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from conftest import tiny_config
+from conftest import tiny_config, tiny_smsanet_config
 from huggingface_hub import ModelCard
 from huggingface_hub.utils import filter_repo_objects
 from PIL import Image
@@ -106,12 +106,13 @@ def test_empty_folder_and_unknown_model_type_exit_2(tmp_path, capsys):
     assert stop.value.code == 2
 
 
-@pytest.mark.parametrize("variant", ["dlsa-tiny", "dlsa-small"])
+@pytest.mark.parametrize("variant", ["dlsa-tiny", "dlsa-small", "smsanet-base", "smsanet-small"])
 def test_card_templates_render(variant):
     from hf_colorize.training.card import render_model_card
 
     template = Path(__file__).parent.parent / "hub_configs" / variant / "card_template.md"
-    card = render_model_card(template, "dlsa", f"org/{variant}", 1.0, 3_270_000, "Trained on X.", "| k | 10 |")
+    model_type = variant.split("-")[0]
+    card = render_model_card(template, model_type, f"org/{variant}", 1.0, 3_270_000, "Trained on X.", "| k | 10 |")
     assert card.data.pipeline_tag == "image-to-image"
     assert {"image-colorization", "hf-colorize"} <= set(card.data.tags)
     assert "org/" + variant in card.text and "3.27M" in card.text and "| k | 10 |" in card.text
@@ -247,3 +248,23 @@ def test_adversarial_family_trains_its_discriminator(image_folder, config_dir, t
     saved = read_weights(output_dir / "checkpoint-2" / "model_1.safetensors")
     assert saved.keys() == initial.keys()
     assert any(not torch.equal(saved[name], initial[name]) for name in initial)
+
+
+def test_automatic_family_trains_with_the_example_script(image_folder, tmp_path, color_image):
+    config_dir, output_dir = tmp_path / "config", tmp_path / "run"
+    tiny_smsanet_config().save_pretrained(config_dir)
+    main(
+        [
+            "--model_type", "smsanet", "--config", str(config_dir),
+            "--train_data_dir", str(image_folder), "--output_dir", str(output_dir),
+            "--resolution", "64", "--train_batch_size", "2", "--max_train_steps", "2", "--report_to", "none",
+            "--validation_images", str(image_folder), "--validation_steps", "2",
+        ]
+    )  # fmt: skip
+    assert checkpoint_steps(output_dir) == [2]
+    pipe = pipeline("image-colorization", model=str(output_dir))
+    assert pipe.model.config.model_type == "smsanet" and pipe(color_image).size == color_image.size
+    assert Image.open(output_dir / "validation" / "step-2.png").size == (3 * 64, len(list(image_folder.iterdir())) * 64)
+    assert set(json.loads((output_dir / "eval_results.json").read_text())["model"]) == {"0"}
+    card = ModelCard.load(output_dir / "README.md")
+    assert "smsanet" in card.data.tags and "Stacked multi-scale attention" in card.text

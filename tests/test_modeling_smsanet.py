@@ -1,0 +1,225 @@
+import json
+from pathlib import Path
+
+import pytest
+import torch
+from conftest import TINY_SIZE, tiny_smsanet_config
+from transformers import AutoConfig, AutoImageProcessor, AutoModel, AutoModelForImageToImage, pipeline
+
+from hf_colorize import SmsanetConfig, SmsanetForColorization, SmsanetImageProcessor, SmsanetModel
+from hf_colorize.models.smsanet.modeling_smsanet import SmsanetMultiScaleAttention
+from hf_colorize.profiling import count_macs, count_parameters
+from hf_colorize.saliency import spectral_residual_saliency
+
+HUB_CONFIGS = Path(__file__).parent.parent / "hub_configs"
+
+
+def random_batch(height: int = 64, width: int = 48) -> tuple[torch.Tensor, torch.Tensor]:
+    generator = torch.Generator().manual_seed(0)
+    lightness = torch.rand(2, 1, height, width, generator=generator) * 2 - 1
+    labels = torch.randn(2, 2, height, width, generator=generator) * 0.3
+    return lightness, labels
+
+
+def huber(ab: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+    return torch.nn.functional.huber_loss(ab * 110, labels * 110, delta=1.0)
+
+
+def test_forward_shapes_and_gradients():
+    model = SmsanetForColorization(tiny_smsanet_config())
+    lightness, labels = random_batch()
+    output = model(lightness, labels=labels, output_hidden_states=True)
+    assert output.ab.shape == (2, 2, 64, 48) and output.ab.abs().max() < 1
+    assert output.loss.ndim == 0 and output.loss > 0
+    assert [state.shape[-2:] for state in output.hidden_states] == [
+        (64, 48), (32, 24), (16, 12), (8, 6), (8, 6), (8, 6), (8, 6), (16, 12), (32, 24), (64, 48)
+    ]  # fmt: skip
+    output.loss.backward()
+    assert all(parameter.grad is not None for parameter in model.parameters())
+
+
+def test_base_model_features():
+    output = SmsanetModel(tiny_smsanet_config())(torch.zeros(1, 1, 64, 64))
+    assert output.last_hidden_state.shape == (1, 8, 64, 64) and output.hidden_states is None
+
+
+def test_attention_follows_the_configured_blocks():
+    model = SmsanetForColorization(tiny_smsanet_config(attention_blocks=[4, 9]))
+    attended = [name for name, module in model.named_modules() if isinstance(module, SmsanetMultiScaleAttention)]
+    assert attended == ["smsanet.encoder.attention.4", "smsanet.decoder.attention.9"]
+    baseline = SmsanetForColorization(tiny_smsanet_config(use_smsa=False))  # the paper's BaseNet
+    assert not any(isinstance(module, SmsanetMultiScaleAttention) for module in baseline.modules())
+
+
+def test_salient_loss_can_be_switched_off_and_weighted():
+    torch.manual_seed(0)
+    model = SmsanetForColorization(tiny_smsanet_config(use_salient_loss=False)).eval()
+    torch.nn.init.normal_(model.head.weight, std=0.1)  # away from the all-grey start
+    lightness, labels = random_batch()
+    huber_only = model(lightness, labels=labels)
+    assert torch.allclose(huber_only.loss, huber(huber_only.ab, labels))
+
+    saliency = spectral_residual_saliency(lightness)
+    salient_term = (saliency * (huber_only.ab - labels).abs()).mean() * 110
+    for weight in (1.0, 2.5):
+        model.config.use_salient_loss, model.config.salient_loss_weight = True, weight
+        total = model(lightness, labels=labels).loss
+        assert torch.allclose(total, huber_only.loss + weight * salient_term)
+        assert total > huber_only.loss
+
+
+def test_smsa_changes_the_prediction():
+    torch.manual_seed(0)
+    attended = SmsanetForColorization(tiny_smsanet_config()).eval()
+    torch.nn.init.normal_(attended.head.weight, std=0.1)
+    baseline = SmsanetForColorization(tiny_smsanet_config(use_smsa=False)).eval()
+    missing, unexpected = baseline.load_state_dict(attended.state_dict(), strict=False)
+    assert not missing and all(".attention." in name for name in unexpected)
+    lightness, _ = random_batch()
+    with torch.no_grad():
+        assert not torch.allclose(attended(lightness).ab, baseline(lightness).ab)
+
+
+@pytest.mark.parametrize("push", [1.0, -1.0])
+def test_scale_weights_stay_in_the_unit_interval(push):
+    attention = SmsanetMultiScaleAttention(tiny_smsanet_config(), channels=16)
+    assert torch.equal(attention.scale_weights, torch.full((3,), 0.5))
+    optimizer = torch.optim.SGD(attention.parameters(), lr=40.0)
+    (push * attention.scale_weights.sum()).backward()
+    optimizer.step()
+    assert (attention.scale_logits * push <= -5).all()  # raw parameters far outside (0, 1)
+    weights = attention.scale_weights
+    assert ((weights > 0) & (weights < 1)).all(), weights
+    assert torch.isfinite(attention(torch.randn(2, 16, 8, 8))).all()
+
+
+def test_scale_weights_mix_the_maps_as_eq_3():
+    torch.manual_seed(0)
+    attention = SmsanetMultiScaleAttention(tiny_smsanet_config(), channels=16).eval()
+    features = torch.randn(1, 16, 8, 8)
+    with torch.no_grad():
+        attention.scale_logits.copy_(torch.tensor([30.0, -30.0, -30.0]))  # lambda = (1, 0, 0): CBAM's one scale
+        only_first = attention(features)
+        refined = features * attention.channel_attention(features)
+        descriptor = torch.cat([refined.amax(1, keepdim=True), refined.mean(1, keepdim=True)], dim=1)
+        expected = features + refined * attention.scale_attentions[0](descriptor)
+    assert torch.allclose(only_first, expected, atol=1e-6)
+
+
+def test_inputs_are_checked():
+    model = SmsanetForColorization(tiny_smsanet_config())
+    with pytest.raises(ValueError, match="not a multiple of the model's stride 8"):
+        model(torch.zeros(1, 1, 64, 60))
+    with pytest.raises(ValueError, match="pixel_values must be"):
+        model(torch.zeros(1, 4, 64, 64))
+    with pytest.raises(ValueError, match="labels must have shape"):
+        model(torch.zeros(1, 1, 64, 64), labels=torch.zeros(1, 2, 32, 32))
+
+
+def test_config_validation():
+    with pytest.raises(ValueError, match="one entry per block"):
+        SmsanetConfig(hidden_sizes=[8] * 9)
+    with pytest.raises(ValueError, match="block numbers 1-10"):
+        SmsanetConfig(attention_blocks=[0])
+    assert SmsanetConfig().stride == 8
+    assert SmsanetConfig(attention_blocks=[]).attention_blocks == []
+
+
+def test_custom_saliency_function_is_used():
+    calls = []
+
+    def centre_saliency(lightness: torch.Tensor) -> torch.Tensor:
+        calls.append(lightness.shape)
+        saliency = torch.zeros_like(lightness)
+        saliency[..., 16:48, 16:32] = 1.0
+        return saliency
+
+    torch.manual_seed(0)
+    model = SmsanetForColorization(tiny_smsanet_config(), saliency_fn=centre_saliency).eval()
+    lightness, labels = random_batch()
+    output = model(lightness, labels=labels)
+    assert calls == [(2, 1, 64, 48)]
+    error = (output.ab - labels).abs()
+    expected_salient = error[..., 16:48, 16:32].sum() / error.numel() * 110
+    assert torch.allclose(output.loss, huber(output.ab, labels) + expected_salient)
+
+    model.saliency_fn = lambda lightness: torch.zeros(1, 1, 8, 8)
+    with pytest.raises(ValueError, match="saliency_fn must return shape"):
+        model(lightness, labels=labels)
+
+
+def test_spectral_residual_highlights_an_odd_patch():
+    # A faintly noisy background, as real flat regions are: on a noiseless one the spectrum is the patch's
+    # alone, whose sinc ripples the 3x3 mean filter of the method does not model.
+    lightness = torch.full((2, 1, 64, 96), -0.2) + 0.05 * torch.randn(
+        2, 1, 64, 96, generator=torch.Generator().manual_seed(0)
+    )
+    lightness[0, :, 10:16, 70:76] = 0.8
+    lightness[1, :, 40:44, 8:12] = -0.9
+    saliency = spectral_residual_saliency(lightness)
+    assert saliency.shape == lightness.shape and saliency.min() >= 0 and saliency.max() <= 1
+    for image, (rows, cols) in enumerate([(slice(10, 16), slice(70, 76)), (slice(40, 44), slice(8, 12))]):
+        row, col = divmod(int(saliency[image, 0].argmax()), 96)
+        assert rows.start - 2 <= row < rows.stop + 2 and cols.start - 2 <= col < cols.stop + 2
+        assert saliency[image, 0, rows, cols].mean() > 10 * saliency[image].mean()
+
+
+def test_save_and_auto_load_round_trip(tmp_path):
+    torch.manual_seed(0)
+    model = SmsanetForColorization(tiny_smsanet_config()).train()
+    model(random_batch()[0])  # batch-norm statistics away from their initial values
+    for module in model.modules():
+        if isinstance(module, SmsanetMultiScaleAttention):
+            torch.nn.init.normal_(module.scale_logits)
+    torch.nn.init.normal_(model.head.weight, std=0.1)
+    model.eval().save_pretrained(tmp_path)
+    SmsanetImageProcessor(size={"height": TINY_SIZE, "width": TINY_SIZE}).save_pretrained(tmp_path)
+    assert isinstance(AutoConfig.from_pretrained(tmp_path), SmsanetConfig)
+    assert isinstance(AutoModel.from_pretrained(tmp_path), SmsanetModel)
+    processor = AutoImageProcessor.from_pretrained(tmp_path)
+    assert isinstance(processor, SmsanetImageProcessor) and processor.size == {"height": 64, "width": 64}
+    loaded = AutoModelForImageToImage.from_pretrained(tmp_path).eval()
+    assert isinstance(loaded, SmsanetForColorization) and loaded.saliency_fn is spectral_residual_saliency
+    lightness = random_batch()[0]
+    with torch.no_grad():
+        # Loaded weights are views into the file's buffer at other memory alignments, and the CPU convolution kernels
+        # may then round the last bit differently: identical up to float32 rounding.
+        assert torch.allclose(model(lightness).ab, loaded(lightness).ab, rtol=0, atol=1e-6)
+
+    def no_saliency(lightness: torch.Tensor) -> torch.Tensor:
+        return torch.zeros_like(lightness)
+
+    assert SmsanetForColorization.from_pretrained(tmp_path, saliency_fn=no_saliency).saliency_fn is no_saliency
+
+
+@pytest.fixture(scope="module")
+def tiny_smsanet_dir(tmp_path_factory):
+    torch.manual_seed(0)
+    folder = tmp_path_factory.mktemp("tiny-smsanet")
+    model = SmsanetForColorization(tiny_smsanet_config())
+    torch.nn.init.normal_(model.head.weight, std=0.1)
+    model.save_pretrained(folder)
+    SmsanetImageProcessor(size={"height": TINY_SIZE, "width": TINY_SIZE}).save_pretrained(folder)
+    return str(folder)
+
+
+def test_pipeline_colorizes_without_hints(tiny_smsanet_dir, color_image):
+    pipe = pipeline("image-colorization", model=tiny_smsanet_dir)
+    output = pipe(color_image)
+    assert output.mode == "RGB" and output.size == color_image.size
+    with pytest.raises(ValueError, match="'dlsa'"):
+        pipe(color_image, hints=[(3, 3, "#ff0000")])
+
+
+@pytest.mark.parametrize("variant, widths", [("smsanet-base", 1), ("smsanet-small", 4)])
+def test_published_variants(variant, widths):
+    config = AutoConfig.from_pretrained(HUB_CONFIGS / variant)
+    assert isinstance(config, SmsanetConfig) and config.use_smsa and config.use_salient_loss
+    assert config.hidden_sizes == [size // widths for size in (64, 128, 256, 512, 512, 512, 512, 256, 128, 128)]
+    assert json.loads((HUB_CONFIGS / variant / "preprocessor_config.json").read_text())["size"]["height"] == 224
+
+
+def test_small_variant_cost():
+    model = SmsanetForColorization(AutoConfig.from_pretrained(HUB_CONFIGS / "smsanet-small")).eval()
+    assert abs(count_macs(model, pixel_values=torch.zeros(1, 1, 224, 224)) / 1e9 - 3.60) < 0.05
+    assert abs(count_parameters(model) / 1e6 - 2.14) < 0.01
