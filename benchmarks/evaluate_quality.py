@@ -22,10 +22,18 @@ from transformers import AutoModelForImageToImage
 
 import hf_colorize
 from hf_colorize.color import normalize_lightness
-from hf_colorize.evaluation import HINT_COUNTS, EvalImage, colorfulness, colorize_with_hints, load_eval_image
+from hf_colorize.evaluation import (
+    HINT_COUNTS,
+    EvalImage,
+    colorfulness,
+    colorize_automatic,
+    colorize_with_hints,
+    load_eval_image,
+)
 from hf_colorize.evaluation.levin import levin_colorize
 from hf_colorize.evaluation.protocol import compose
 from hf_colorize.evaluation.report import METRIC_LABELS, markdown_table, score_outputs
+from hf_colorize.models import FAMILY_CAPABILITIES
 from hf_colorize.propagation import propagate_hints
 
 RESULTS = Path(__file__).parent / "results"
@@ -64,10 +72,14 @@ def bilateral_propagation(images: list[EvalImage], count: int) -> list[torch.Ten
 
 
 def model_method(model: torch.nn.Module) -> Method:
+    """Batched colorization by a point-hint model with k hints, or by an automatic model (k ignored)."""
+    takes_hints = "hints" in FAMILY_CAPABILITIES.get(model.config.model_type, frozenset())
+    colorize_batch = colorize_with_hints if takes_hints else colorize_automatic
+
     def colorize(images: list[EvalImage], count: int) -> list[torch.Tensor]:
         outputs = []
         for start in range(0, len(images), BATCH):
-            outputs += colorize_with_hints(model, images[start : start + BATCH], count)
+            outputs += colorize_batch(model, images[start : start + BATCH], count)
         return outputs
 
     return colorize
