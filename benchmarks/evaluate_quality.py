@@ -13,7 +13,7 @@ from __future__ import annotations
 import argparse
 import json
 import statistics
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import torch
@@ -37,6 +37,7 @@ from hf_colorize.models import FAMILY_CAPABILITIES
 from hf_colorize.propagation import propagate_hints
 
 RESULTS = Path(__file__).parent / "results"
+CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus"
 FOLDERS = ("photos/test", "illustrations/test")
 BATCH = 8
 TABLED_COUNTS = (0, 10)
@@ -86,9 +87,10 @@ def model_method(model: torch.nn.Module) -> Method:
 
 
 def evaluate_folder(
-    methods: dict[str, Method], folder: Path, known: dict | None = None
+    methods: dict[str, Method], folder: Path, known: dict | None = None, counts: Sequence[int] = HINT_COUNTS
 ) -> dict[str, dict[str, dict[str, float]]]:
-    """``scores[method][k][metric]`` on every image file of ``folder``; methods in ``known`` are not re-run."""
+    """``scores[method][k][metric]`` for each ``k`` of ``counts`` on every image file of ``folder``; methods in
+    ``known`` are not re-run."""
     images = [load_eval_image(path) for path in sorted(folder.iterdir()) if path.is_file()]
     targets = [image.target_rgb for image in images]
     scores = {}
@@ -97,7 +99,7 @@ def evaluate_folder(
             scores[name] = known[name]
             continue
         label = f"{name} on {folder.parent.name}/{folder.name}"
-        scores[name] = {str(k): score_outputs(method(images, k), targets) for k in tqdm(HINT_COUNTS, desc=label)}
+        scores[name] = {str(k): score_outputs(method(images, k), targets) for k in tqdm(counts, desc=label)}
     scores["ground truth"] = {"colorfulness": statistics.mean(colorfulness(target) for target in targets)}
     return scores
 
@@ -145,7 +147,7 @@ def model_name(path: str) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", action="append", help="model folders or Hub ids (default: the bundled model)")
-    parser.add_argument("--corpus", default=str(Path(__file__).resolve().parents[2] / "shared" / "corpus"))
+    parser.add_argument("--corpus", default=str(CORPUS))
     parser.add_argument("--output", default=str(RESULTS / "quality"), help="output path without extension")
     parser.add_argument("--no_levin", action="store_true", help="skip the (slow, ~15 min) Levin et al. baseline")
     parser.add_argument(
