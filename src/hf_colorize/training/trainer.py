@@ -347,6 +347,7 @@ def train(args: argparse.Namespace) -> Path:
 
     validate_args(args)
     output_dir = Path(args.output_dir)
+    set_seed(args.seed)  # before the model is built: --seed decides its initial weights too
     family, model, processor = load_family_and_model(args)
     try:
         dataset = load_image_dataset(
