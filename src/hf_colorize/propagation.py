@@ -18,18 +18,13 @@ import math
 import torch
 import torch.nn.functional as F
 
+from .filters import gaussian_kernel
+
 CELLS_PER_SIGMA = 2.0
 """Grid cells per Gaussian sigma along each axis: the blur is then 2 cells wide, the grid small."""
 
 FADE_WEIGHT = 1e-3
 """Hint weight (1 = one hint pixel) at which the propagated colour has faded to half its strength."""
-
-
-def _gaussian_kernel(sigma_cells: float, dtype: torch.dtype, device: torch.device) -> torch.Tensor:
-    radius = math.ceil(3 * sigma_cells)
-    offsets = torch.arange(-radius, radius + 1, dtype=dtype, device=device)
-    kernel = torch.exp(-0.5 * (offsets / sigma_cells) ** 2)
-    return kernel / kernel.sum()
 
 
 def _blur_grid(grid: torch.Tensor, kernel: torch.Tensor) -> torch.Tensor:
@@ -92,7 +87,7 @@ def propagate_hints(
     values = torch.cat([hint_ab * hint_mask, hint_mask], dim=1).view(batch, 3, -1)
     grid = torch.zeros(batch, 3, math.prod(grid_shape), dtype=dtype, device=device)
     grid.scatter_add_(2, cell_index.expand(batch, 3, -1), values)
-    kernel = _gaussian_kernel(CELLS_PER_SIGMA, dtype, device)
+    kernel = gaussian_kernel(CELLS_PER_SIGMA, dtype=dtype, device=device)
     grid = _blur_grid(grid.view(batch, 3, *grid_shape), kernel)
     # Scale so that one isolated hint pixel weighs 1 where it lies.
     grid = grid / kernel.max() ** 3

@@ -12,11 +12,12 @@ that stand out. It needs no weights, runs batched in torch and is cheap next to 
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 
 import torch
 import torch.nn.functional as F
+
+from .filters import gaussian_kernel
 
 SaliencyFn = Callable[[torch.Tensor], torch.Tensor]
 """Model lightness ``(B, 1, H, W)`` in [-1, 1] -> saliency ``(B, 1, H, W)`` in [0, 1] (1 = salient)."""
@@ -30,10 +31,8 @@ SPECTRAL_RESIDUAL_SIGMA = 2.5
 
 def gaussian_blur(image: torch.Tensor, sigma: float) -> torch.Tensor:
     """Separable Gaussian blur of ``(B, C, H, W)`` with a ``3 sigma`` radius, replicating the borders."""
-    radius = math.ceil(3 * sigma)
-    offsets = torch.arange(-radius, radius + 1, dtype=image.dtype, device=image.device)
-    kernel = torch.exp(-0.5 * (offsets / sigma) ** 2)
-    kernel = kernel / kernel.sum()
+    kernel = gaussian_kernel(sigma, dtype=image.dtype, device=image.device)
+    radius = kernel.numel() // 2
     channels = image.shape[1]
     padded = F.pad(image, (radius, radius, radius, radius), mode="replicate")
     rows = F.conv2d(padded, kernel.view(1, 1, 1, -1).repeat(channels, 1, 1, 1), groups=channels)

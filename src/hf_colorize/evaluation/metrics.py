@@ -10,6 +10,8 @@ import math
 import torch
 import torch.nn.functional as F
 
+from ..filters import gaussian_kernel
+
 MAX_PIXEL_VALUE = 255.0
 
 # SSIM constants of Wang et al. 2004, Sec. III-C: 11x11 Gaussian window with sigma 1.5, K1 = 0.01, K2 = 0.03.
@@ -72,9 +74,7 @@ def _gaussian_blur_valid(images: torch.Tensor, size: int, sigma: float) -> torch
     The window is separable, so it runs as a vertical then a horizontal 1-D pass (float64 convolutions have
     no fast CPU kernel; two 1-D passes do 2 * size instead of size**2 products per pixel).
     """
-    coordinates = torch.arange(size, dtype=torch.float64) - (size - 1) / 2
-    profile = torch.exp(-(coordinates**2) / (2 * sigma**2))
-    profile = profile / profile.sum()
+    profile = gaussian_kernel(sigma, radius=size // 2, dtype=torch.float64)
     return F.conv2d(F.conv2d(images, profile.view(1, 1, size, 1)), profile.view(1, 1, 1, size))
 
 
