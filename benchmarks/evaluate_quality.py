@@ -28,6 +28,7 @@ from hf_colorize.evaluation import (
     colorfulness,
     colorize_automatic,
     colorize_with_hints,
+    grey_prediction,
     load_eval_image,
 )
 from hf_colorize.evaluation.levin import levin_colorize
@@ -55,7 +56,7 @@ Method = Callable[[list[EvalImage], int], list[torch.Tensor]]
 
 
 def grey(images: list[EvalImage], count: int) -> list[torch.Tensor]:
-    return [compose(image, torch.zeros_like(image.lab[1:])) for image in images]
+    return [grey_prediction(image) for image in images]
 
 
 def levin(images: list[EvalImage], count: int) -> list[torch.Tensor]:

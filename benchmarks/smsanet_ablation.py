@@ -136,7 +136,6 @@ def train_row(row: Row, settings: dict, runs_dir: Path) -> dict:
     record.update(settings=settings, device=device_name())
     output_dir.mkdir(parents=True, exist_ok=True)
     record_path.write_text(json.dumps(record, indent=2) + "\n")
-    torch.manual_seed(settings["seed"])  # the initial weights: the trainer seeds only after building the model
     start = time.perf_counter()
     try:
         train(build_parser().parse_args(trainer_argv(settings, config, output_dir)))

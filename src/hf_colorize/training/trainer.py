@@ -290,6 +290,15 @@ def log_validation(accelerator, model, family: TrainingFamily, images, args, ste
         accelerator.get_tracker("tensorboard").writer.add_image("validation", pixels, step)
 
 
+SECRET_ARGUMENTS = {"hub_token"}
+"""Arguments never written to logs or model cards."""
+
+
+def public_arguments(args: argparse.Namespace) -> dict:
+    """The run's arguments that may be published: all but :data:`SECRET_ARGUMENTS`."""
+    return {key: value for key, value in vars(args).items() if key not in SECRET_ARGUMENTS}
+
+
 def training_summary(args: argparse.Namespace, steps: int) -> str:
     data = ", ".join(args.train_data_dir) if args.train_data_dir else f"the Hub dataset `{args.dataset_name}`"
     ema = f", EMA of the weights (decay {args.ema_decay}) saved" if args.use_ema else ""
@@ -321,7 +330,7 @@ def write_model_card(model, family: TrainingFamily, args: argparse.Namespace, va
         evaluation = "Not evaluated: the run had no `--validation_images`."
     example = family.make_inputs(torch.rand(1, 3, args.resolution, args.resolution), args)
     example = {name: value.to(model.device) for name, value in example.items() if name != "labels"}
-    arguments = "\n".join(f"{key}: {value}" for key, value in sorted(vars(args).items()) if key != "hub_token")
+    arguments = "\n".join(f"{key}: {value}" for key, value in sorted(public_arguments(args).items()))
     card = render_model_card(
         TRAINING_CARD_TEMPLATE,
         model.config.model_type,
@@ -368,16 +377,16 @@ def train(args: argparse.Namespace) -> Path:
         ),
         dataloader_config=DataLoaderConfiguration(use_seedable_sampler=True),
     )
-    set_seed(args.seed)
+    set_seed(args.seed)  # again: the data's random stream does not depend on what building the model drew
     output_dir.mkdir(parents=True, exist_ok=True)
     if accelerator.is_main_process:  # half-written checkpoints of a killed run
         for leftover in output_dir.glob(".tmp-checkpoint-*"):
             shutil.rmtree(leftover, ignore_errors=True)
     if args.report_to != "none":
         hyperparameters = {
-            key: value for key, value in vars(args).items() if isinstance(value, (int, float, str, bool))
+            key: value for key, value in public_arguments(args).items() if isinstance(value, (int, float, str, bool))
         }
-        accelerator.init_trackers("hf_colorize", config={k: v for k, v in hyperparameters.items() if k != "hub_token"})
+        accelerator.init_trackers("hf_colorize", config=hyperparameters)
 
     dataloader = torch.utils.data.DataLoader(
         dataset,

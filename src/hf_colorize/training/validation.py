@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import statistics
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 
 import torch
@@ -38,34 +39,40 @@ def load_validation_images(paths: Sequence[str], resolution: int) -> list[EvalIm
     return [load_eval_image(path, crop_size=resolution) for path in validation_files(paths)]
 
 
-@torch.no_grad()
-def validation_grid(model: torch.nn.Module, colorize: Colorizer, images: list[EvalImage], count: int) -> Image.Image:
-    """One row per image: the grey input, the model's colorization with ``count`` hints, the ground truth."""
+@contextmanager
+def evaluation_mode(model: torch.nn.Module) -> Iterator[None]:
+    """Run the body with ``model`` in eval mode and without gradients, then give it back its former mode."""
     was_training = model.training
     model.eval()
-    outputs = colorize(model, images, count)
-    model.train(was_training)
+    try:
+        with torch.no_grad():
+            yield
+    finally:
+        model.train(was_training)
+
+
+def validation_grid(model: torch.nn.Module, colorize: Colorizer, images: list[EvalImage], count: int) -> Image.Image:
+    """One row per image: the grey input, the model's colorization with ``count`` hints, the ground truth."""
+    with evaluation_mode(model):
+        outputs = colorize(model, images, count)
     rows = [
         torch.cat([grey_prediction(image), output, image.target_rgb], dim=-1) for image, output in zip(images, outputs)
     ]
     return Image.fromarray(torch.cat(rows, dim=-2).permute(1, 2, 0).numpy())
 
 
-@torch.no_grad()
 def psnr_table(
     model: torch.nn.Module, colorize: Colorizer, images: list[EvalImage], hint_counts: Sequence[int]
 ) -> dict[str, dict[str, float]]:
     """Mean PSNR of the model and of the grey baseline for each hint count, keyed like the benchmark JSON."""
-    was_training = model.training
-    model.eval()
     grey = statistics.mean(psnr(grey_prediction(image), image.target_rgb) for image in images)
     scores = {"grey": {str(count): grey for count in hint_counts}, "model": {}}
-    for count in hint_counts:
-        outputs = colorize(model, images, count)
-        scores["model"][str(count)] = statistics.mean(
-            psnr(output, image.target_rgb) for output, image in zip(outputs, images)
-        )
-    model.train(was_training)
+    with evaluation_mode(model):
+        for count in hint_counts:
+            outputs = colorize(model, images, count)
+            scores["model"][str(count)] = statistics.mean(
+                psnr(output, image.target_rgb) for output, image in zip(outputs, images)
+            )
     return scores
 
 
