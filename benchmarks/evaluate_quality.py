@@ -142,12 +142,18 @@ def card_tables(results: dict, model: str) -> str:
 
 
 def model_name(path: str) -> str:
-    return "dlsa-tiny (bundled)" if path == hf_colorize.DEFAULT_MODEL else Path(path).name
+    """``<variant> (bundled)`` for a bundled model, else the folder's (or Hub id's) last part."""
+    bundled = {folder: name for name, folder in hf_colorize.BUNDLED_MODELS.items()}
+    return f"{bundled[path]} (bundled)" if path in bundled else Path(path).name
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--model", action="append", help="model folders or Hub ids (default: the bundled model)")
+    parser.add_argument(
+        "--model",
+        action="append",
+        help="model folders, Hub ids or bundled model names (default: every bundled model)",
+    )
     parser.add_argument("--corpus", default=str(CORPUS))
     parser.add_argument("--output", default=str(RESULTS / "quality"), help="output path without extension")
     parser.add_argument("--no_levin", action="store_true", help="skip the (slow, ~15 min) Levin et al. baseline")
@@ -163,7 +169,8 @@ def main() -> None:
         methods["levin"] = levin
     methods["bilateral propagation"] = bilateral_propagation
     models = {}
-    for path in args.model or [hf_colorize.DEFAULT_MODEL]:
+    for model in args.model or list(hf_colorize.BUNDLED_MODELS):
+        path = hf_colorize.BUNDLED_MODELS.get(model, model)
         models[model_name(path)] = AutoModelForImageToImage.from_pretrained(path).eval()
         methods[model_name(path)] = model_method(models[model_name(path)])
     results = {"protocol": PROTOCOL, "folders": {}, "counts": {}}

@@ -1,8 +1,8 @@
 """SMSANet ablation, measured: the same training budget with and without stacked multi-scale attention (SMSA)
 and with and without the salient loss, the four rows of the paper's Tables 2-3.
 
-    python benchmarks/smsanet_ablation.py [--variant hub_configs/smsanet-small] [--max_train_steps 1000]
-        [--train_batch_size 16] [--resolution 224] [--learning_rate 5e-4] [--lr_warmup_steps 100] [--seed 0]
+    python benchmarks/smsanet_ablation.py [--variant hub_configs/smsanet-small] [--max_train_steps 500]
+        [--train_batch_size 16] [--resolution 128] [--learning_rate 5e-4] [--lr_warmup_steps 50] [--seed 0]
         [--checkpointing_steps 100] [--train_data_dir DIR ...] [--corpus ../shared/corpus]
         [--runs_dir runs/smsanet-ablation] [--output benchmarks/results/smsanet_ablation] [--num_threads 2]
 
@@ -56,11 +56,11 @@ ROWS = (
 )
 
 BUDGET = {
-    "max_train_steps": (int, 1000),
+    "max_train_steps": (int, 500),
     "train_batch_size": (int, 16),
-    "resolution": (int, 224),
+    "resolution": (int, 128),
     "learning_rate": (float, 5e-4),
-    "lr_warmup_steps": (int, 100),
+    "lr_warmup_steps": (int, 50),
     "seed": (int, 0),
     "checkpointing_steps": (int, 100),
 }

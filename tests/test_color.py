@@ -63,10 +63,11 @@ def test_normalisation_matches_api_conventions():
     assert torch.allclose(denormalize_ab(torch.tensor([1.0])), torch.tensor([110.0]))
 
 
-def test_in_gamut_conversion_keeps_lightness():
-    lightness = torch.full((1, 8, 8), 60.0)
+@pytest.mark.parametrize("level", [10.0, 60.0])  # dark colours leave the gamut through negative linear RGB
+def test_in_gamut_conversion_keeps_lightness(level):
+    lightness = torch.full((1, 8, 8), level)
     ab = torch.full((2, 8, 8), 120.0)  # far outside sRGB
     rgb = lab_to_rgb_in_gamut(lightness, ab)
     assert (rgb >= 0).all() and (rgb <= 1).all()
-    assert (rgb_to_lab(rgb)[0] - 60.0).abs().max() < 0.05
+    assert (rgb_to_lab(rgb)[0] - level).abs().max() < 0.05
     assert rgb_to_lab(rgb)[1:].abs().mean() > 5  # chroma is reduced, not dropped

@@ -9,6 +9,7 @@ from transformers import AutoConfig, AutoImageProcessor, AutoModel, AutoModelFor
 from hf_colorize import SmsanetConfig, SmsanetForColorization, SmsanetImageProcessor, SmsanetModel
 from hf_colorize.models.smsanet.modeling_smsanet import SmsanetMultiScaleAttention
 from hf_colorize.profiling import count_macs, count_parameters
+from hf_colorize.rebalancing import rebalancing_weights
 from hf_colorize.saliency import spectral_residual_saliency
 
 HUB_CONFIGS = Path(__file__).parent.parent / "hub_configs"
@@ -68,6 +69,20 @@ def test_salient_loss_can_be_switched_off_and_weighted():
         assert total > huber_only.loss
 
 
+def test_color_rebalancing_can_be_switched_on():
+    torch.manual_seed(0)
+    model = SmsanetForColorization(tiny_smsanet_config(use_salient_loss=False)).eval()
+    torch.nn.init.normal_(model.head.weight, std=0.1)
+    lightness, labels = random_batch()
+    plain = model(lightness, labels=labels)
+    model.config.use_color_rebalancing = True
+    rebalanced = model(lightness, labels=labels).loss
+    weights = rebalancing_weights(labels * 110, model.config.rebalancing_uniform_mix)
+    per_pixel = torch.nn.functional.huber_loss(plain.ab * 110, labels * 110, delta=1.0, reduction="none")
+    assert torch.allclose(rebalanced, (weights * per_pixel).mean())
+    assert not torch.allclose(rebalanced, plain.loss)
+
+
 def test_smsa_changes_the_prediction():
     torch.manual_seed(0)
     attended = SmsanetForColorization(tiny_smsanet_config()).eval()
@@ -121,6 +136,8 @@ def test_config_validation():
         SmsanetConfig(hidden_sizes=[8] * 9)
     with pytest.raises(ValueError, match="block numbers 1-10"):
         SmsanetConfig(attention_blocks=[0])
+    with pytest.raises(ValueError, match="rebalancing_uniform_mix"):
+        SmsanetConfig(rebalancing_uniform_mix=1.5)
     assert SmsanetConfig().stride == 8
     assert SmsanetConfig(attention_blocks=[]).attention_blocks == []
 
@@ -215,6 +232,7 @@ def test_pipeline_colorizes_without_hints(tiny_smsanet_dir, color_image):
 def test_published_variants(variant, widths):
     config = AutoConfig.from_pretrained(HUB_CONFIGS / variant)
     assert isinstance(config, SmsanetConfig) and config.use_smsa and config.use_salient_loss
+    assert config.use_color_rebalancing and config.rebalancing_uniform_mix == 0.5
     assert config.hidden_sizes == [size // widths for size in (64, 128, 256, 512, 512, 512, 512, 256, 128, 128)]
     assert json.loads((HUB_CONFIGS / variant / "preprocessor_config.json").read_text())["size"]["height"] == 224
 

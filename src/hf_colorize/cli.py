@@ -24,6 +24,8 @@ class UsageError(ValueError):
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from . import BUNDLED_MODELS
+
     parser = argparse.ArgumentParser(
         prog="hf-colorize",
         description="Colorize grey images (files or folders) with an hf_colorize model.",
@@ -35,7 +37,11 @@ def build_parser() -> argparse.ArgumentParser:
         default="colorized",
         help="output folder, or a file name when there is a single input image (default: ./colorized)",
     )
-    parser.add_argument("--model", help="saved model folder or Hub id (default: the bundled dlsa-tiny)")
+    parser.add_argument(
+        "--model",
+        help="saved model folder, Hub id, or the name of a bundled model: "
+        f"{', '.join(BUNDLED_MODELS)} (default: dlsa-tiny)",
+    )
     parser.add_argument(
         "--hint",
         action="append",
@@ -77,7 +83,7 @@ def load_pipeline(model: str | None, device: str):
     from transformers import pipeline
     from transformers.utils import logging
 
-    from . import DEFAULT_MODEL
+    from . import BUNDLED_MODELS, DEFAULT_MODEL
 
     logging.set_verbosity_error()
     logging.disable_progress_bar()
@@ -85,6 +91,8 @@ def load_pipeline(model: str | None, device: str):
     if device == "cuda" and not torch.cuda.is_available():
         raise UsageError("--device cuda: no CUDA device is available")
     model = model or DEFAULT_MODEL
+    if model in BUNDLED_MODELS and not Path(model).exists():
+        model = BUNDLED_MODELS[model]
     try:
         return pipeline("image-colorization", model=model, device=device)
     except (OSError, ValueError) as error:

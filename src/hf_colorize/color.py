@@ -75,7 +75,7 @@ def lab_to_rgb(lab: torch.Tensor, clip: bool = True) -> torch.Tensor:
     fy = (lightness + 16.0) / 116.0
     f = torch.stack([fy + a / 500.0, fy, fy - b / 200.0], dim=-3)
     xyz = torch.where(f > _DELTA, f**3, (f - 4.0 / 29.0) / _LINEAR_SLOPE) * _white(lab)
-    rgb = linear_to_srgb(_apply_matrix(_XYZ_TO_RGB, xyz).clamp(min=0.0))
+    rgb = linear_to_srgb(_apply_matrix(_XYZ_TO_RGB, xyz))  # out of gamut stays outside [0, 1] until clipped
     return rgb.clamp(0.0, 1.0) if clip else rgb
 
 

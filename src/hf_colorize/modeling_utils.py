@@ -6,6 +6,7 @@ import torch
 import torch.nn.functional as F
 
 from .color import AB_SCALE
+from .rebalancing import rebalancing_weights
 
 
 def check_pixel_values(pixel_values: torch.Tensor, num_channels: int, stride: int, contents: str) -> None:
@@ -23,8 +24,16 @@ def check_pixel_values(pixel_values: torch.Tensor, num_channels: int, stride: in
         )
 
 
-def ab_huber_loss(ab: torch.Tensor, labels: torch.Tensor, delta: float) -> torch.Tensor:
-    """Huber loss between predicted and true ab (both scaled by 1/110), measured in CIE ab units."""
+def ab_huber_loss(
+    ab: torch.Tensor, labels: torch.Tensor, delta: float, rebalancing_mix: float | None = None
+) -> torch.Tensor:
+    """Huber loss between predicted and true ab (both scaled by 1/110), measured in CIE ab units; with
+    ``rebalancing_mix``, each pixel weighs by the rarity of its true colour in the batch
+    (:func:`hf_colorize.rebalancing.rebalancing_weights` with that uniform mix)."""
     if labels.shape != ab.shape:
         raise ValueError(f"labels must have shape {tuple(ab.shape)}, got {tuple(labels.shape)}")
-    return F.huber_loss(ab * AB_SCALE, labels * AB_SCALE, delta=delta)
+    true_ab = labels * AB_SCALE
+    if rebalancing_mix is None:
+        return F.huber_loss(ab * AB_SCALE, true_ab, delta=delta)
+    per_pixel = F.huber_loss(ab * AB_SCALE, true_ab, delta=delta, reduction="none")
+    return (rebalancing_weights(true_ab, rebalancing_mix) * per_pixel).mean()

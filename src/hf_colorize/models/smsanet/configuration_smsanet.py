@@ -52,6 +52,11 @@ class SmsanetConfig(PretrainedConfig):
       one saliency map ``S``, their L channels cancel in Eq. 6, and the loss is the mean over pixels and the
       two ab channels of ``S * |ab_true - ab_predicted|`` in CIE ab units: Eq. 6's norm is unspecified; L1
       keeps the term on the Huber term's scale, as Eq. 7's weight 1 suggests.
+    - Colour rebalancing (``use_color_rebalancing``, off by default, on in the published variants): the paper
+      does not say how its Huber regression avoids the washed-out colours of a loss averaged over pixels.
+      Its reference [31] (Zhang, Isola & Efros 2016) weighs each pixel by the rarity of its true colour; with
+      the option on, the Huber term of Eq. 5 is weighted so (:mod:`hf_colorize.rebalancing`, the colour
+      distribution estimated per batch); the salient term stays as Eq. 6 writes it.
     - Downsampling: as in Zhang et al.'s network, block 2, 3 and 4 read every second pixel of the previous
       block's output, whose full-resolution form feeds the shortcut.
 
@@ -88,6 +93,11 @@ class SmsanetConfig(PretrainedConfig):
             Add the salient loss (Eqs. 6-7). Off leaves the Huber loss alone (Table 3's "Huber" rows).
         salient_loss_weight (`float`, *optional*, defaults to 1.0):
             alpha_1, the weight of the salient loss in the total loss (Eq. 7: alpha_1 = 1).
+        use_color_rebalancing (`bool`, *optional*, defaults to `False`):
+            Weigh the Huber term by the rarity of each pixel's true colour (Zhang et al. 2016, Eq. 4; see above).
+        rebalancing_uniform_mix (`float`, *optional*, defaults to 0.5):
+            Zhang et al.'s lambda in (0, 1]: the share of the uniform distribution mixed into the colour
+            distribution before inverting it; 1 weighs every pixel alike.
     """
 
     model_type = "smsanet"
@@ -108,6 +118,8 @@ class SmsanetConfig(PretrainedConfig):
         huber_delta: float = 1.0,
         use_salient_loss: bool = True,
         salient_loss_weight: float = 1.0,
+        use_color_rebalancing: bool = False,
+        rebalancing_uniform_mix: float = 0.5,
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -125,6 +137,8 @@ class SmsanetConfig(PretrainedConfig):
         self.huber_delta = huber_delta
         self.use_salient_loss = use_salient_loss
         self.salient_loss_weight = salient_loss_weight
+        self.use_color_rebalancing = use_color_rebalancing
+        self.rebalancing_uniform_mix = rebalancing_uniform_mix
         for name in ("hidden_sizes", "block_depths", "dilations"):
             if len(getattr(self, name)) != NUM_BLOCKS:
                 raise ValueError(f"{name} needs one entry per block conv1-conv{NUM_BLOCKS}, got {getattr(self, name)}")
@@ -132,6 +146,8 @@ class SmsanetConfig(PretrainedConfig):
             raise ValueError(f"every block needs at least one convolution, got block_depths {self.block_depths}")
         if not set(self.attention_blocks) <= set(range(1, NUM_BLOCKS + 1)):
             raise ValueError(f"attention_blocks {self.attention_blocks} must be block numbers 1-{NUM_BLOCKS}")
+        if not 0 < rebalancing_uniform_mix <= 1:
+            raise ValueError(f"rebalancing_uniform_mix must be in (0, 1], got {rebalancing_uniform_mix}")
         if min(self.attention_scales) < 1:
             raise ValueError(f"attention_scales {self.attention_scales} must be patch sides of at least 1")
 

@@ -320,8 +320,10 @@ class SmsanetForColorization(SmsanetPreTrainedModel):
         return saliency
 
     def colorization_loss(self, pixel_values: torch.Tensor, ab: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
-        """Huber loss (Eq. 5), plus the weighted salient loss (Eq. 7) when ``config.use_salient_loss``."""
-        loss = ab_huber_loss(ab, labels, self.config.huber_delta)  # Eq. 5
+        """Huber loss (Eq. 5), colour-rebalanced when ``config.use_color_rebalancing``, plus the weighted salient
+        loss (Eq. 7) when ``config.use_salient_loss``."""
+        rebalancing_mix = self.config.rebalancing_uniform_mix if self.config.use_color_rebalancing else None
+        loss = ab_huber_loss(ab, labels, self.config.huber_delta, rebalancing_mix)  # Eq. 5
         if self.config.use_salient_loss:
             loss = loss + self.config.salient_loss_weight * salient_loss(ab, labels, self.saliency(pixel_values))
         return loss
