@@ -8,9 +8,25 @@ import torch  # noqa: E402
 from PIL import Image  # noqa: E402
 
 import hf_colorize  # noqa: E402, F401
-from hf_colorize import DlsaConfig, DlsaForColorization, DlsaImageProcessor, SmsanetConfig  # noqa: E402
+from hf_colorize import (  # noqa: E402
+    AxialExemplarConfig,
+    DlsaConfig,
+    DlsaForColorization,
+    DlsaImageProcessor,
+    SmsanetConfig,
+)
 
 TINY_SIZE = 64
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Skip the tests marked ``hub`` (they need the real Hugging Face Hub) while ``HF_HUB_OFFLINE`` is set."""
+    if os.environ.get("HF_HUB_OFFLINE", "0") in ("0", "", "false"):
+        return
+    offline = pytest.mark.skip(reason="needs the Hugging Face Hub; HF_HUB_OFFLINE is set")
+    for item in items:
+        if "hub" in item.keywords:
+            item.add_marker(offline)
 
 
 def tiny_config(**overrides) -> DlsaConfig:
@@ -31,6 +47,20 @@ def tiny_smsanet_config(**overrides) -> SmsanetConfig:
     options = dict(image_size=TINY_SIZE, hidden_sizes=[8, 8, 16, 16, 16, 16, 16, 8, 8, 8], block_depths=[1] * 10)
     options.update(overrides)
     return SmsanetConfig(**options)
+
+
+def tiny_axial_exemplar_config(**overrides) -> AxialExemplarConfig:
+    options = dict(
+        image_size=TINY_SIZE,
+        backbone_hidden_sizes=[8, 8, 16, 16, 16],
+        backbone_depths=[1, 1, 1, 1, 3],
+        hidden_size=16,
+        num_attention_heads=4,
+        max_relative_position=8,
+        prediction_head_size=8,
+    )
+    options.update(overrides)
+    return AxialExemplarConfig(**options)
 
 
 @pytest.fixture(scope="session")

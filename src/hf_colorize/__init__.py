@@ -9,6 +9,10 @@ from pathlib import Path
 from transformers import AutoConfig, AutoImageProcessor, AutoModel, AutoModelForImageToImage
 
 from .models import (
+    AxialExemplarConfig,
+    AxialExemplarForColorization,
+    AxialExemplarImageProcessor,
+    AxialExemplarModel,
     DlsaConfig,
     DlsaForColorization,
     DlsaImageProcessor,
@@ -22,13 +26,20 @@ from .pipeline import ImageColorizationPipeline, register_pipeline
 
 __version__ = "0.1.0"
 
-DEFAULT_MODEL = str(Path(__file__).parent / "weights" / "dlsa-tiny")
-"""The bundled default model: a dlsa-tiny trained on the corpus, shipped as fp16 safetensors."""
+_WEIGHTS = Path(__file__).parent / "weights"
+
+BUNDLED_MODELS = {folder.name: str(folder) for folder in sorted(_WEIGHTS.iterdir()) if folder.is_dir()}
+"""The trained models shipped with the package (fp16 safetensors), by variant name: their folders, which
+``from_pretrained`` and ``pipeline(model=...)`` load; the CLI's ``--model`` also takes the names."""
+
+DEFAULT_MODEL = BUNDLED_MODELS["dlsa-tiny"]
+"""The bundled default model: a dlsa-tiny trained on the corpus (point hints, or none)."""
 
 
 _FAMILIES = (
     (DlsaConfig, DlsaModel, DlsaForColorization, DlsaImageProcessor),
     (SmsanetConfig, SmsanetModel, SmsanetForColorization, SmsanetImageProcessor),
+    (AxialExemplarConfig, AxialExemplarModel, AxialExemplarForColorization, AxialExemplarImageProcessor),
 )
 """Each family's config, base model, colorization model and image processor."""
 
@@ -45,6 +56,7 @@ def _register() -> None:
 _register()
 
 __all__ = [
+    "BUNDLED_MODELS",
     "DEFAULT_MODEL",
     "ImageColorizationPipeline",
     "DlsaConfig",
@@ -55,5 +67,9 @@ __all__ = [
     "SmsanetModel",
     "SmsanetForColorization",
     "SmsanetImageProcessor",
+    "AxialExemplarConfig",
+    "AxialExemplarModel",
+    "AxialExemplarForColorization",
+    "AxialExemplarImageProcessor",
     "__version__",
 ]

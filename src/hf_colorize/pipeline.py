@@ -32,8 +32,8 @@ def check_request(model_type: str, requested: set[str]) -> None:
 class ImageColorizationPipeline(Pipeline):
     """Colorize images: ``pipe(image, hints=[(x, y, "#rrggbb"), ...])`` returns an RGB ``PIL.Image``.
 
-    Inputs are paths, PIL images or numpy arrays, or dicts ``{"image": ..., "hints": ...}`` to give each
-    image of a batch its own hints. A list of inputs returns a list of images.
+    Inputs are paths, PIL images or numpy arrays, or dicts ``{"image": ..., "hints": ...}`` (or ``"reference"``)
+    to give each image of a batch its own hints or reference. A list of inputs returns a list of images.
     """
 
     _load_processor = False
@@ -62,23 +62,28 @@ class ImageColorizationPipeline(Pipeline):
         if num_samples is not None and num_samples != 1:
             requested.add("samples")
         check_request(self.model.config.model_type, requested)
-        preprocess_params = {"hints": hints} if hints is not None else {}
+        preprocess_params = {
+            name: value for name, value in (("hints", hints), ("reference", reference)) if value is not None
+        }
         return preprocess_params, {}, {}
 
-    def preprocess(self, image: Any, hints: Any = None) -> dict[str, Any]:
+    def preprocess(self, image: Any, **request: Any) -> dict[str, Any]:
+        """Model inputs for one image; ``request`` holds the call's ``hints`` / ``reference``, which a dict input's
+        own ``"hints"`` / ``"reference"`` replace."""
         if isinstance(image, dict):
             if "image" not in image:
-                raise ValueError("a dict input needs an 'image' key (and optionally 'hints')")
-            if image.get("hints") is not None:
-                check_request(self.model.config.model_type, {"hints"})
-            hints = image.get("hints", hints)
+                raise ValueError("a dict input needs an 'image' key (and optionally 'hints' or 'reference')")
+            own = {name: image[name] for name in ("hints", "reference") if image.get(name) is not None}
+            check_request(self.model.config.model_type, set(own))
+            request.update(own)
             image = image["image"]
-        inputs = self.image_processor(image, hints=hints)
-        return {"pixel_values": inputs["pixel_values"].to(self.dtype), "lightness": inputs["lightness"]}
+        inputs = self.image_processor(image, **request)
+        model_inputs = {name: inputs[name].to(self.dtype) for name in self.image_processor.model_input_names}
+        return {**model_inputs, "lightness": inputs["lightness"]}
 
     def _forward(self, model_inputs: dict[str, Any]) -> dict[str, Any]:
         lightness = model_inputs.pop("lightness")
-        ab = self.model(pixel_values=model_inputs["pixel_values"]).ab
+        ab = self.model(**model_inputs).ab
         return {"ab": ab, "lightness": lightness}
 
     def postprocess(self, model_outputs: dict[str, Any]) -> Image.Image:

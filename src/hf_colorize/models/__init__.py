@@ -1,5 +1,7 @@
 """The model families, and what each can do with a request (used to name the right family in errors)."""
 
+from .axial_exemplar import AxialExemplarConfig, AxialExemplarForColorization, AxialExemplarModel
+from .axial_exemplar.image_processing_axial_exemplar import AxialExemplarImageProcessor
 from .dlsa import DlsaConfig, DlsaForColorization, DlsaModel
 from .dlsa.image_processing_dlsa import DlsaImageProcessor
 from .smsanet import SmsanetConfig, SmsanetForColorization, SmsanetModel
@@ -8,10 +10,15 @@ from .smsanet.image_processing_smsanet import SmsanetImageProcessor
 FAMILY_CAPABILITIES: dict[str, frozenset[str]] = {
     "dlsa": frozenset({"hints"}),
     "smsanet": frozenset(),
+    "axial_exemplar": frozenset({"reference"}),
 }
 """Which optional requests (``hints``, ``reference``, ``samples``) each registered family honours."""
 
 __all__ = [
+    "AxialExemplarConfig",
+    "AxialExemplarModel",
+    "AxialExemplarForColorization",
+    "AxialExemplarImageProcessor",
     "DlsaConfig",
     "DlsaModel",
     "DlsaForColorization",

@@ -1,0 +1,435 @@
+"""PyTorch axial-attention exemplar colorization.
+
+Gorriz Blanch, Khalifeh, Smeaton, O'Connor & Mrak, "Attention-based stylisation for exemplar image colourisation"
+(paper 002). Reads top to bottom: outputs -> losses -> backbone (VGG-19 and its weight loader) -> projections ->
+axial attention -> decoder -> pretrained base -> AxialExemplarModel -> prediction heads ->
+AxialExemplarForColorization.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+from transformers import PreTrainedModel
+from transformers.utils import ModelOutput
+
+from ...color import denormalize_ab, denormalize_lightness, lab_to_rgb
+from ...modeling_utils import check_pixel_values
+from .configuration_axial_exemplar import AxialExemplarConfig
+
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+"""The RGB normalisation published VGG-19 weights were trained with."""
+
+
+@dataclass
+class AxialExemplarModelOutput(ModelOutput):
+    """
+    Args:
+        last_hidden_state (`torch.FloatTensor` of shape `(batch_size, hidden_size, height, width)`):
+            O^1, the last decoder's output, at input resolution.
+        decoder_hidden_states (`tuple(torch.FloatTensor)`):
+            O^1, O^2, O^3, O^4: the decoders' outputs from full to 1/8 resolution.
+    """
+
+    last_hidden_state: torch.FloatTensor | None = None
+    decoder_hidden_states: tuple[torch.FloatTensor, ...] | None = None
+
+
+@dataclass
+class AxialExemplarColorizationOutput(ModelOutput):
+    """
+    Args:
+        loss (`torch.FloatTensor` of shape `()`, *optional*):
+            Eq. 4 without its adversarial term (the trainer adds it): the weighted sum over P1-P4 of the pixel,
+            histogram and total variation losses, when `labels` are given.
+        ab (`torch.FloatTensor` of shape `(batch_size, 2, height, width)`):
+            P1: predicted ab at input resolution, scaled by 1/110.
+        pyramid_ab (`tuple(torch.FloatTensor)`):
+            P1, P2, P3, P4: the predictions at full, 1/2, 1/4 and 1/8 resolution.
+        pixel_loss, histogram_loss, tv_loss (`torch.FloatTensor` of shape `()`, *optional*):
+            The unweighted terms, summed over the four levels, when `labels` are given.
+    """
+
+    loss: torch.FloatTensor | None = None
+    ab: torch.FloatTensor | None = None
+    pyramid_ab: tuple[torch.FloatTensor, ...] | None = None
+    pixel_loss: torch.FloatTensor | None = None
+    histogram_loss: torch.FloatTensor | None = None
+    tv_loss: torch.FloatTensor | None = None
+
+
+def soft_ab_histogram(ab: torch.Tensor, bins: int) -> torch.Tensor:
+    """Differentiable colour histogram (Sec. 3.3, after Xiao et al.): ``(B, bins * bins)``, each row summing to 1.
+
+    ab ``(B, 2, H, W)`` in [-1, 1] is spread over the ``bins`` x ``bins`` grid of bin centres spanning [-1, 1]
+    with bilinear weights, so every pixel adds 1 in total and the histogram moves smoothly with the colours.
+    """
+    spacing = 2 / (bins - 1)
+    centres = torch.linspace(-1, 1, bins, device=ab.device, dtype=ab.dtype)
+    # (B, 2, H*W, bins): the weight of each bin centre for each pixel along a and along b
+    weights = (1 - (ab.flatten(2).clamp(-1, 1).unsqueeze(-1) - centres).abs() / spacing).clamp(min=0)
+    joint = torch.einsum("bpi,bpj->bij", weights[:, 0], weights[:, 1])
+    return joint.flatten(1) / ab[0, 0].numel()
+
+
+def histogram_loss(predicted_ab: torch.Tensor, reference_ab: torch.Tensor, bins: int, epsilon: float) -> torch.Tensor:
+    """Eq. 3: the symmetric chi-squared distance between the soft histograms, averaged over the batch."""
+    predicted, reference = soft_ab_histogram(predicted_ab, bins), soft_ab_histogram(reference_ab, bins)
+    return (2 * (predicted - reference) ** 2 / (predicted + reference + epsilon)).sum(dim=1).mean()
+
+
+def total_variation_loss(ab: torch.Tensor) -> torch.Tensor:
+    """Mean squared difference between vertically and horizontally neighbouring ab values (Johnson et al.)."""
+    vertical = (ab[..., 1:, :] - ab[..., :-1, :]).pow(2).mean()
+    horizontal = (ab[..., :, 1:] - ab[..., :, :-1]).pow(2).mean()
+    return vertical + horizontal
+
+
+def backbone_rgb(lab: torch.Tensor) -> torch.Tensor:
+    """Normalised Lab (L in [-1, 1], ab scaled by 1/110; a target has no ab: grey) as ImageNet-normalised sRGB."""
+    lightness = denormalize_lightness(lab[:, :1])
+    ab = denormalize_ab(lab[:, 1:]) if lab.shape[1] == 3 else torch.zeros_like(lightness).expand(-1, 2, -1, -1)
+    rgb = lab_to_rgb(torch.cat([lightness, ab], dim=1))
+    mean = torch.tensor(IMAGENET_MEAN, device=lab.device, dtype=lab.dtype).view(1, 3, 1, 1)
+    std = torch.tensor(IMAGENET_STD, device=lab.device, dtype=lab.dtype).view(1, 3, 1, 1)
+    return (rgb - mean) / std
+
+
+class AxialExemplarVgg19(nn.Module):
+    """VGG-19's convolutional part up to relu5_3, laid out as torchvision's and timm's ``features`` (convolution,
+    ReLU and max-pool modules in one ``nn.Sequential``), so published VGG-19 weights load by name."""
+
+    def __init__(self, config: AxialExemplarConfig):
+        super().__init__()
+        layers: list[nn.Module] = []
+        in_channels = 3
+        self.level_taps: list[int] = []  # index in ``features`` of each relu{l}_1
+        for level, (channels, depth) in enumerate(zip(config.backbone_hidden_sizes, config.backbone_depths), 1):
+            if level > 1:
+                layers.append(nn.MaxPool2d(kernel_size=2, stride=2))
+            last = level == config.num_levels
+            for index in range(3 if last else depth):  # the last block is read at relu5_3
+                layers += [nn.Conv2d(in_channels, channels, kernel_size=3, padding=1), nn.ReLU()]
+                in_channels = channels
+                if index == 0:
+                    self.level_taps.append(len(layers) - 1)
+        self.features = nn.Sequential(*layers)
+
+    def forward(self, rgb: torch.Tensor) -> tuple[list[torch.Tensor], torch.Tensor]:
+        """The relu{l}_1 features of the five levels, and relu5_3."""
+        taps, hidden = [], rgb
+        for index, layer in enumerate(self.features):
+            hidden = layer(hidden)
+            if index in self.level_taps:
+                taps.append(hidden)
+        return taps, hidden
+
+    def load_vgg19_state_dict(self, state_dict: Mapping[str, torch.Tensor]) -> list[str]:
+        """Load published VGG-19 weights: any state dict with torchvision's / timm's ``features.N.weight`` and
+        ``features.N.bias`` names (a prefix before ``features.`` is ignored). Returns the keys it did not use
+        (the classifier, the layers after relu5_3); raises ``ValueError`` naming a missing or misshapen tensor."""
+        own = self.state_dict()
+        found = {key[key.index("features.") :]: value for key, value in state_dict.items() if "features." in key}
+        missing = sorted(set(own) - set(found))
+        if missing:
+            raise ValueError(f"VGG-19 state dict lacks {', '.join(missing)}: not VGG-19 weights?")
+        for key, value in own.items():
+            if found[key].shape != value.shape:
+                raise ValueError(
+                    f"VGG-19 weight {key} has shape {tuple(found[key].shape)}, the backbone {tuple(value.shape)}: "
+                    "published weights need backbone_hidden_sizes [64, 128, 256, 512, 512]"
+                )
+        self.load_state_dict({key: found[key] for key in own})
+        return sorted(key for key in state_dict if "features." not in key or key[key.index("features.") :] not in own)
+
+
+def load_vgg19_from_hub(
+    backbone: AxialExemplarVgg19, repo_id: str = "timm/vgg19.tv_in1k", filename: str = "model.safetensors"
+) -> list[str]:
+    """Download published ImageNet VGG-19 weights (by default timm's copy of torchvision's) and load them into
+    ``backbone``; returns the unused keys. Needs the Hub, or the file in the local cache."""
+    from huggingface_hub import hf_hub_download
+    from safetensors.torch import load_file
+
+    return backbone.load_vgg19_state_dict(load_file(hf_hub_download(repo_id, filename)))
+
+
+class AxialExemplarProjection(nn.Sequential):
+    """A 1x1 convolution and ReLU onto the ``hidden_size``-dimensional space (Sec. 3.1, [53])."""
+
+    def __init__(self, in_channels: int, hidden_size: int):
+        super().__init__(nn.Conv2d(in_channels, hidden_size, kernel_size=1), nn.ReLU())
+
+
+def relative_index(query_length: int, key_length: int, max_offset: int, device: torch.device) -> torch.Tensor:
+    """``(query_length, key_length)`` indices of the offsets ``p - o`` into a table of ``2 max_offset + 1``
+    encodings; offsets beyond ``max_offset`` share the last one."""
+    offsets = torch.arange(key_length, device=device)[None] - torch.arange(query_length, device=device)[:, None]
+    return offsets.clamp(-max_offset, max_offset) + max_offset
+
+
+class AxialExemplarAxialAttention(nn.Module):
+    """Multi-head attention along one axis with query, key and value relative positional encodings (Eq. 2, after
+    axial-DeepLab): each position of ``queries`` attends to the positions of ``keys_values`` on its own column
+    (``axis="height"``) or row (``axis="width"``); the heads are concatenated and mixed by a 1x1 convolution."""
+
+    def __init__(self, config: AxialExemplarConfig, axis: str):
+        super().__init__()
+        self.axis = axis
+        self.num_heads = config.num_attention_heads
+        self.head_size = config.hidden_size // config.num_attention_heads
+        self.max_offset = config.max_relative_position
+        self.query = nn.Linear(config.hidden_size, config.hidden_size, bias=False)
+        self.key = nn.Linear(config.hidden_size, config.hidden_size, bias=False)
+        self.value = nn.Linear(config.hidden_size, config.hidden_size, bias=False)
+        table = (2 * config.max_relative_position + 1, self.head_size)
+        self.query_position = nn.Parameter(torch.zeros(table))  # r^q
+        self.key_position = nn.Parameter(torch.zeros(table))  # r^k
+        self.value_position = nn.Parameter(torch.zeros(table))  # r^v
+        self.output = nn.Conv2d(config.hidden_size, config.hidden_size, kernel_size=1)
+
+    def to_lines(self, features: torch.Tensor) -> torch.Tensor:
+        """``(B, C, H, W)`` -> ``(B * lines, length, C)``: one sequence per column (height axis) or row (width)."""
+        lines = features.permute(0, 3, 2, 1) if self.axis == "height" else features.permute(0, 2, 3, 1)
+        return lines.reshape(-1, lines.shape[2], lines.shape[3])
+
+    def from_lines(self, lines: torch.Tensor, shape: torch.Size) -> torch.Tensor:
+        batch, channels, height, width = shape
+        if self.axis == "height":
+            return lines.reshape(batch, width, height, channels).permute(0, 3, 2, 1)
+        return lines.reshape(batch, height, width, channels).permute(0, 3, 1, 2)
+
+    def split_heads(self, lines: torch.Tensor) -> torch.Tensor:
+        return lines.reshape(*lines.shape[:2], self.num_heads, self.head_size).transpose(1, 2)
+
+    def forward(self, queries: torch.Tensor, keys_values: torch.Tensor) -> torch.Tensor:
+        query_lines, key_lines = self.to_lines(queries), self.to_lines(keys_values)
+        query = self.split_heads(self.query(query_lines))  # (N, heads, Lq, d)
+        key = self.split_heads(self.key(key_lines))  # (N, heads, Lk, d)
+        value = self.split_heads(self.value(key_lines))
+        index = relative_index(query.shape[2], key.shape[2], self.max_offset, queries.device)
+        query_position, key_position = self.query_position[index], self.key_position[index]  # (Lq, Lk, d)
+        logits = query @ key.transpose(-1, -2)  # q_o k_p
+        logits = logits + torch.einsum("nhod,opd->nhop", query, query_position)  # q_o r^q_(p-o)
+        logits = logits + torch.einsum("nhpd,opd->nhop", key, key_position)  # k_p r^k_(p-o)
+        weights = logits.softmax(dim=-1)
+        attended = weights @ value + torch.einsum("nhop,opd->nhod", weights, self.value_position[index])
+        attended = attended.transpose(1, 2).reshape(query_lines.shape)
+        return self.output(self.from_lines(attended, queries.shape))
+
+
+class AxialExemplarAttentionModule(nn.Module):
+    """Fig. 2: batch norm and ReLU on both sources, height-axis attention of the target into the reference,
+    width-axis attention over its result, added to the target's features, ReLU."""
+
+    def __init__(self, config: AxialExemplarConfig):
+        super().__init__()
+        self.target_norm = nn.Sequential(nn.BatchNorm2d(config.hidden_size), nn.ReLU())
+        self.reference_norm = nn.Sequential(nn.BatchNorm2d(config.hidden_size), nn.ReLU())
+        self.height_attention = AxialExemplarAxialAttention(config, axis="height")
+        self.width_attention = AxialExemplarAxialAttention(config, axis="width")
+
+    def forward(self, target: torch.Tensor, reference: torch.Tensor) -> torch.Tensor:
+        fused = self.height_attention(self.target_norm(target), self.reference_norm(reference))
+        fused = self.width_attention(fused, fused)
+        return F.relu(target + fused)
+
+
+class AxialExemplarDecoderLayer(nn.Module):
+    """One pyramid decoder (Sec. 3.1): add the fused features, 3x3 conv + ReLU, x2 upsampling, concatenate the
+    projected target features of the finer level, 3x3 conv + ReLU back to ``hidden_size`` channels."""
+
+    def __init__(self, config: AxialExemplarConfig):
+        super().__init__()
+        size = config.hidden_size
+        self.conv = nn.Sequential(nn.Conv2d(size, size, kernel_size=3, padding=1), nn.ReLU())
+        self.refine = nn.Sequential(nn.Conv2d(2 * size, size, kernel_size=3, padding=1), nn.ReLU())
+
+    def forward(self, previous: torch.Tensor, fused: torch.Tensor, skip: torch.Tensor) -> torch.Tensor:
+        hidden = self.conv(previous + fused)
+        hidden = F.interpolate(hidden, size=skip.shape[-2:], mode="bilinear", align_corners=False)
+        return self.refine(torch.cat([hidden, skip], dim=1))
+
+
+class AxialExemplarPreTrainedModel(PreTrainedModel):
+    config_class = AxialExemplarConfig
+    base_model_prefix = "axial_exemplar"
+    main_input_name = "pixel_values"
+    supports_gradient_checkpointing = False
+
+    def _init_weights(self, module: nn.Module) -> None:
+        if isinstance(module, AxialExemplarAbRegression):  # start from grey (ab = 0), in tanh's linear range
+            nn.init.zeros_(module.weight)
+            nn.init.zeros_(module.bias)
+        elif isinstance(module, AxialExemplarAxialAttention):
+            for table in (module.query_position, module.key_position, module.value_position):
+                nn.init.normal_(table, std=module.head_size**-0.5)
+        elif isinstance(module, (nn.Conv2d, nn.Linear)):
+            nn.init.kaiming_normal_(module.weight, nonlinearity="relu")
+            if module.bias is not None:
+                nn.init.zeros_(module.bias)
+        elif isinstance(module, nn.BatchNorm2d):
+            nn.init.ones_(module.weight)
+            nn.init.zeros_(module.bias)
+
+
+class AxialExemplarModel(AxialExemplarPreTrainedModel):
+    """Backbone, projections, axial attention modules and pyramid decoder: O^1-O^4 from a target and a reference."""
+
+    def __init__(self, config: AxialExemplarConfig):
+        super().__init__(config)
+        self.backbone = AxialExemplarVgg19(config)
+        self.backbone.requires_grad_(not config.freeze_backbone)
+        sizes, hidden = config.backbone_hidden_sizes, config.hidden_size
+        self.target_projections = nn.ModuleList(AxialExemplarProjection(size, hidden) for size in sizes)
+        self.reference_projections = nn.ModuleList(
+            AxialExemplarProjection(sizes[level - 1], hidden) for level in config.attention_levels
+        )
+        self.bottleneck_projection = AxialExemplarProjection(sizes[-1], hidden)  # relu5_3 -> O^5
+        self.attention = nn.ModuleDict(
+            {str(level): AxialExemplarAttentionModule(config) for level in config.attention_levels}
+        )
+        self.decoders = nn.ModuleList(AxialExemplarDecoderLayer(config) for _ in range(config.num_levels - 1))
+        self.post_init()
+
+    def fused_features(self, target: list[torch.Tensor], reference: list[torch.Tensor]) -> list[torch.Tensor]:
+        """Per level 1-5: the attention module's fusion of target and reference, or the target's own features."""
+        fused = list(target)
+        for (level, module), reference_features in zip(self.attention.items(), reference):
+            fused[int(level) - 1] = module(target[int(level) - 1], reference_features)
+        return fused
+
+    def forward(
+        self, pixel_values: torch.Tensor, reference_values: torch.Tensor, return_dict: bool = True
+    ) -> AxialExemplarModelOutput | tuple:
+        r"""
+        pixel_values (`torch.FloatTensor` of shape `(batch_size, 1, height, width)`):
+            Target lightness scaled to [-1, 1], as made by [`AxialExemplarImageProcessor`].
+        reference_values (`torch.FloatTensor` of shape `(batch_size, 3, height, width)`):
+            Reference in Lab, L scaled to [-1, 1] and ab by 1/110, at the target's size. Sides are multiples of
+            `config.stride`.
+        """
+        check_pixel_values(pixel_values, 1, self.config.stride, "target lightness")
+        check_pixel_values(reference_values, 3, self.config.stride, "reference L, a, b")
+        if reference_values.shape[0] != pixel_values.shape[0] or reference_values.shape[-2:] != pixel_values.shape[-2:]:
+            raise ValueError(
+                f"reference_values {tuple(reference_values.shape)} must match pixel_values {tuple(pixel_values.shape)} "
+                "in batch size, height and width; the image processor resizes references to the target's size"
+            )
+        target_taps, bottleneck = self.backbone(backbone_rgb(pixel_values))
+        reference_taps, _ = self.backbone(backbone_rgb(reference_values))
+        target = [project(taps) for project, taps in zip(self.target_projections, target_taps)]
+        reference = [
+            project(reference_taps[level - 1])
+            for project, level in zip(self.reference_projections, self.config.attention_levels)
+        ]
+        fused = self.fused_features(target, reference)
+        hidden, states = self.bottleneck_projection(bottleneck), []
+        for level, decoder in zip(range(self.config.num_levels - 1, 0, -1), self.decoders):  # levels 4, 3, 2, 1
+            hidden = decoder(hidden, fused[level], target[level - 1])
+            states.append(hidden)
+        decoder_hidden_states = tuple(reversed(states))
+        if not return_dict:
+            return hidden, decoder_hidden_states
+        return AxialExemplarModelOutput(last_hidden_state=hidden, decoder_hidden_states=decoder_hidden_states)
+
+
+class AxialExemplarAbRegression(nn.Conv2d):
+    """A prediction head's last layer: a 1x1 convolution and tanh, giving ab scaled by 1/110."""
+
+    def __init__(self, config: AxialExemplarConfig):
+        super().__init__(config.prediction_head_size, config.num_output_channels, kernel_size=1)
+
+    def forward(self, features: torch.Tensor) -> torch.Tensor:
+        return torch.tanh(super().forward(features))
+
+
+class AxialExemplarPredictionHead(nn.Sequential):
+    """Sec. 3.1: a 3x3 convolution of ``prediction_head_size`` channels and ReLU, then the ab regression."""
+
+    def __init__(self, config: AxialExemplarConfig):
+        super().__init__(
+            nn.Conv2d(config.hidden_size, config.prediction_head_size, kernel_size=3, padding=1),
+            nn.ReLU(),
+            AxialExemplarAbRegression(config),
+        )
+
+
+def pyramid(ab: torch.Tensor, levels: int) -> list[torch.Tensor]:
+    """``ab`` and its successive 2x average poolings: the multi-scale truth of Sec. 3.3."""
+    scales = [ab]
+    for _ in range(levels - 1):
+        scales.append(F.avg_pool2d(scales[-1], 2))
+    return scales
+
+
+class AxialExemplarForColorization(AxialExemplarPreTrainedModel):
+    """The exemplar colorizer with its four prediction heads: ab for a grey target in a reference's colours."""
+
+    def __init__(self, config: AxialExemplarConfig):
+        super().__init__(config)
+        self.axial_exemplar = AxialExemplarModel(config)
+        self.heads = nn.ModuleList(AxialExemplarPredictionHead(config) for _ in range(config.num_levels - 1))
+        self.post_init()
+
+    def colorization_losses(
+        self, pyramid_ab: tuple[torch.Tensor, ...], labels: torch.Tensor, reference_ab: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Eq. 4 without the adversarial term, and its three unweighted terms, each summed over the levels."""
+        config, levels = self.config, len(pyramid_ab)
+        pixel = histogram = variation = pyramid_ab[0].new_zeros(())
+        for predicted, truth, reference in zip(pyramid_ab, pyramid(labels, levels), pyramid(reference_ab, levels)):
+            pixel = pixel + F.smooth_l1_loss(predicted, truth)
+            histogram = histogram + histogram_loss(
+                predicted, reference, config.histogram_bins, config.histogram_epsilon
+            )
+            variation = variation + total_variation_loss(predicted)
+        total = config.pixel_loss_weight * pixel + config.histogram_loss_weight * histogram
+        return total + config.tv_loss_weight * variation, pixel, histogram, variation
+
+    def forward(
+        self,
+        pixel_values: torch.Tensor,
+        reference_values: torch.Tensor,
+        labels: torch.Tensor | None = None,
+        return_dict: bool = True,
+    ) -> AxialExemplarColorizationOutput | tuple:
+        r"""
+        pixel_values (`torch.FloatTensor` of shape `(batch_size, 1, height, width)`):
+            Target lightness, see [`AxialExemplarModel.forward`].
+        reference_values (`torch.FloatTensor` of shape `(batch_size, 3, height, width)`):
+            Reference Lab, see [`AxialExemplarModel.forward`].
+        labels (`torch.FloatTensor` of shape `(batch_size, 2, height, width)`, *optional*):
+            The target's true ab scaled by 1/110; when given, the loss of Eq. 4 (without its adversarial term) is
+            returned.
+        """
+        outputs = self.axial_exemplar(pixel_values, reference_values)
+        pyramid_ab = tuple(head(state) for head, state in zip(self.heads, outputs.decoder_hidden_states))
+        loss = pixel = histogram = variation = None
+        if labels is not None:
+            if labels.shape != pyramid_ab[0].shape:
+                raise ValueError(f"labels must have shape {tuple(pyramid_ab[0].shape)}, got {tuple(labels.shape)}")
+            loss, pixel, histogram, variation = self.colorization_losses(pyramid_ab, labels, reference_values[:, 1:])
+        if not return_dict:
+            return tuple(value for value in (loss, pyramid_ab[0], pyramid_ab) if value is not None)
+        return AxialExemplarColorizationOutput(
+            loss=loss,
+            ab=pyramid_ab[0],
+            pyramid_ab=pyramid_ab,
+            pixel_loss=pixel,
+            histogram_loss=histogram,
+            tv_loss=variation,
+        )
+
+
+__all__ = [
+    "AxialExemplarModel",
+    "AxialExemplarForColorization",
+    "AxialExemplarPreTrainedModel",
+    "load_vgg19_from_hub",
+]
