@@ -73,10 +73,13 @@ def bilateral_propagation(images: list[EvalImage], count: int) -> list[torch.Ten
     return outputs
 
 
+def takes_hints(model: torch.nn.Module) -> bool:
+    return "hints" in FAMILY_CAPABILITIES.get(model.config.model_type, frozenset())
+
+
 def model_method(model: torch.nn.Module) -> Method:
     """Batched colorization by a point-hint model with k hints, or by an automatic model (k ignored)."""
-    takes_hints = "hints" in FAMILY_CAPABILITIES.get(model.config.model_type, frozenset())
-    colorize_batch = colorize_with_hints if takes_hints else colorize_automatic
+    colorize_batch = colorize_with_hints if takes_hints(model) else colorize_automatic
 
     def colorize(images: list[EvalImage], count: int) -> list[torch.Tensor]:
         outputs = []
@@ -88,10 +91,14 @@ def model_method(model: torch.nn.Module) -> Method:
 
 
 def evaluate_folder(
-    methods: dict[str, Method], folder: Path, known: dict | None = None, counts: Sequence[int] = HINT_COUNTS
+    methods: dict[str, Method],
+    folder: Path,
+    known: dict | None = None,
+    counts: Sequence[int] = HINT_COUNTS,
+    automatic: frozenset[str] = frozenset(),
 ) -> dict[str, dict[str, dict[str, float]]]:
-    """``scores[method][k][metric]`` for each ``k`` of ``counts`` on every image file of ``folder``; methods in
-    ``known`` are not re-run."""
+    """``scores[method][k][metric]`` for each ``k`` of ``counts`` on every image file of ``folder`` (``k = 0``
+    alone for the ``automatic`` methods, which take no hints); methods in ``known`` are not re-run."""
     images = [load_eval_image(path) for path in sorted(folder.iterdir()) if path.is_file()]
     targets = [image.target_rgb for image in images]
     scores = {}
@@ -100,21 +107,26 @@ def evaluate_folder(
             scores[name] = known[name]
             continue
         label = f"{name} on {folder.parent.name}/{folder.name}"
-        scores[name] = {str(k): score_outputs(method(images, k), targets) for k in tqdm(counts, desc=label)}
+        method_counts = [0] if name in automatic else counts
+        scores[name] = {str(k): score_outputs(method(images, k), targets) for k in tqdm(method_counts, desc=label)}
     scores["ground truth"] = {"colorfulness": statistics.mean(colorfulness(target) for target in targets)}
     return scores
 
 
-def folder_tables(scores: dict, methods: list[str]) -> list[str]:
-    """The PSNR@k table and, for each tabled k, the all-metrics table of ``methods`` on one folder."""
+def folder_tables(scores: dict, methods: list[str], tabled: Sequence[int] = TABLED_COUNTS) -> list[str]:
+    """The PSNR@k table and, for each ``tabled`` k, the all-metrics table of ``methods`` on one folder; with
+    ``tabled = (0,)``, the k = 0 table alone."""
     counts = [str(k) for k in HINT_COUNTS]
-    psnr_rows = {name: {k: scores[name][k]["psnr"] for k in counts} for name in methods}
-    lines = ["PSNR (dB) with k hints:", "", markdown_table(psnr_rows, counts, [f"k={k}" for k in counts])]
-    for count in TABLED_COUNTS:
-        rows = {name: scores[name][str(count)] for name in methods}
-        lines += ["", f"All metrics at k = {count} (PEV: lower is better):", ""]
-        lines.append(markdown_table(rows, list(METRIC_LABELS), list(METRIC_LABELS.values())))
-    lines += ["", f"Colourfulness of the ground truth: {scores['ground truth']['colorfulness']:.2f}."]
+    psnr_rows = {name: {k: scores[name][k]["psnr"] for k in counts if k in scores[name]} for name in methods}
+    lines = []
+    if tabled != (0,):
+        lines += ["PSNR (dB) with k hints (-: an automatic model, which takes none):", ""]
+        lines += [markdown_table(psnr_rows, counts, [f"k={k}" for k in counts]), ""]
+    for count in tabled:
+        rows = {name: scores[name][str(count)] for name in methods if str(count) in scores[name]}
+        lines += [f"All metrics at k = {count} (PEV: lower is better):", ""]
+        lines += [markdown_table(rows, list(METRIC_LABELS), list(METRIC_LABELS.values())), ""]
+    lines += [f"Colourfulness of the ground truth: {scores['ground truth']['colorfulness']:.2f}."]
     return lines
 
 
@@ -132,12 +144,14 @@ def markdown(results: dict, methods: list[str]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def card_tables(results: dict, model: str) -> str:
-    """The evaluation section of one model's card: its rows next to the baselines, per test folder."""
+def card_tables(results: dict, model: str, automatic: bool = False) -> str:
+    """The evaluation section of one model's card: its rows next to the baselines (the grey one alone, at k = 0,
+    for an ``automatic`` model), per test folder."""
     lines = []
+    baselines, tabled = (("grey",), (0,)) if automatic else (BASELINES, TABLED_COUNTS)
     for folder, scores in results["folders"].items():
         lines += [f"### `{folder}` ({results['counts'][folder]} images)", ""]
-        lines += folder_tables(scores, [name for name in (*BASELINES, model) if name in scores]) + [""]
+        lines += folder_tables(scores, [name for name in (*baselines, model) if name in scores], tabled) + [""]
     return "\n".join(lines)
 
 
@@ -173,6 +187,7 @@ def main() -> None:
         path = hf_colorize.BUNDLED_MODELS.get(model, model)
         models[model_name(path)] = AutoModelForImageToImage.from_pretrained(path).eval()
         methods[model_name(path)] = model_method(models[model_name(path)])
+    automatic = frozenset(name for name, model in models.items() if not takes_hints(model))
     results = {"protocol": PROTOCOL, "folders": {}, "counts": {}}
     known = {folder: {} for folder in FOLDERS}
     if args.reuse_baselines:
@@ -186,7 +201,7 @@ def main() -> None:
     for folder in FOLDERS:
         path = Path(args.corpus) / folder
         with torch.no_grad():
-            results["folders"][folder] = evaluate_folder(methods, path, known[folder])
+            results["folders"][folder] = evaluate_folder(methods, path, known[folder], automatic=automatic)
         results["counts"][folder] = sum(1 for p in path.iterdir() if p.is_file())
     output = Path(args.output)
     output.parent.mkdir(parents=True, exist_ok=True)
@@ -195,7 +210,7 @@ def main() -> None:
     cards = output.parent / "cards"
     cards.mkdir(exist_ok=True)
     for name in models:
-        (cards / f"{name.split(' ')[0]}.md").write_text(card_tables(results, name))
+        (cards / f"{name.split(' ')[0]}.md").write_text(card_tables(results, name, name in automatic))
     print(markdown(results, list(methods)))
 
 

@@ -47,9 +47,11 @@ METRIC_FORMATS = {"ssim": ".3f"}
 
 def markdown_table(rows: dict[str, dict[str, float]], columns: Sequence[str], headers: Sequence[str]) -> str:
     """``rows[name][column]`` as a Markdown table with the given column headers; 2 decimals unless
-    :data:`METRIC_FORMATS` says otherwise."""
+    :data:`METRIC_FORMATS` says otherwise, ``-`` where a row has no value for a column."""
     lines = ["| method | " + " | ".join(headers) + " |", "|---|" + "---|" * len(columns)]
     for name, values in rows.items():
-        cells = [format(values[column], METRIC_FORMATS.get(column, ".2f")) for column in columns]
+        cells = [
+            format(values[column], METRIC_FORMATS.get(column, ".2f")) if column in values else "-" for column in columns
+        ]
         lines.append(f"| {name} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
