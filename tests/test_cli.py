@@ -90,3 +90,9 @@ def test_unknown_model(tmp_path, inputs, capsys):
 def test_reference_to_a_hint_model(tmp_path, inputs, tiny_model_dir, capsys):
     code, out, err = run([inputs / "a.png", "--model", tiny_model_dir, "--reference", inputs / "a.png"], capsys)
     assert code == 2 and "does not take a reference image" in err
+
+
+def test_bundled_models_by_name(tmp_path, inputs, capsys):
+    target = tmp_path / "auto.png"
+    code, out, err = run([inputs / "a.png", "-o", target, "--model", "smsanet-small"], capsys)
+    assert code == 0 and err == "" and Image.open(target).size == Image.open(inputs / "a.png").size

@@ -76,3 +76,14 @@ def test_default_model_loads_offline(color_image):
     assert pipe.model.name_or_path == hf_colorize.DEFAULT_MODEL
     assert pipe.model.dtype == torch.float32
     assert pipe(color_image, hints=[(5, 5, "#ff0000")]).size == color_image.size
+
+
+def test_bundled_automatic_model_colorizes_offline(color_image):
+    pipe = pipeline("image-colorization", model=hf_colorize.BUNDLED_MODELS["smsanet-small"])
+    assert pipe.model.config.model_type == "smsanet" and pipe.model.dtype == torch.float32
+    output = pipe(color_image)
+    assert output.size == color_image.size
+    assert (lightness(output) - lightness(color_image)).abs().mean() < 0.5
+    assert rgb_to_lab(torch.from_numpy(np.asarray(output) / 255.0).permute(2, 0, 1))[1:].abs().mean() > 1  # not grey
+    with pytest.raises(ValueError, match="use a 'dlsa' model"):
+        pipe(color_image, hints=[(1, 1, "#ff0000")])
