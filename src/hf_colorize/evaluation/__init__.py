@@ -7,6 +7,7 @@ from .protocol import (
     EvalImage,
     colorize_automatic,
     colorize_with_hints,
+    colorize_with_reference,
     grey_prediction,
     load_eval_image,
 )
@@ -22,6 +23,7 @@ __all__ = [
     "EvalImage",
     "load_eval_image",
     "colorize_with_hints",
+    "colorize_with_reference",
     "colorize_automatic",
     "grey_prediction",
 ]
