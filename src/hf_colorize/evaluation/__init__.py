@@ -1,6 +1,6 @@
 """Evaluation: the fixed benchmark protocol, its metrics and reports."""
 
-from .metrics import boundary_psnr, colorfulness, patch_error_variance, psnr, ssim
+from .metrics import boundary_psnr, colorfulness, histogram_intersection, patch_error_variance, psnr, ssim
 from .protocol import (
     EVAL_CROP,
     HINT_COUNTS,
@@ -18,6 +18,7 @@ __all__ = [
     "boundary_psnr",
     "patch_error_variance",
     "colorfulness",
+    "histogram_intersection",
     "EVAL_CROP",
     "HINT_COUNTS",
     "EvalImage",

@@ -266,6 +266,15 @@ class AxialExemplarPreTrainedModel(PreTrainedModel):
     main_input_name = "pixel_values"
     supports_gradient_checkpointing = False
 
+    @property
+    def dummy_inputs(self) -> dict[str, torch.Tensor]:
+        """Zero inputs of one target and reference at ``config.image_size``: for cost counts."""
+        size = self.config.image_size
+        return {
+            "pixel_values": torch.zeros(1, 1, size, size, device=self.device),
+            "reference_values": torch.zeros(1, 3, size, size, device=self.device),
+        }
+
     def _init_weights(self, module: nn.Module) -> None:
         if isinstance(module, AxialExemplarAbRegression):  # start from grey (ab = 0), in tanh's linear range
             nn.init.zeros_(module.weight)
