@@ -24,12 +24,21 @@ from hf_colorize.profiling import count_macs, count_parameters
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = Path(__file__).parent / "results"
-VARIANTS = ["dlsa-tiny", "dlsa-small", "smsanet-base", "smsanet-small"]
+VARIANTS = [
+    "dlsa-tiny",
+    "dlsa-small",
+    "smsanet-base",
+    "smsanet-small",
+    "axial-exemplar-base",
+    "axial-exemplar-small",
+]
 PAPER_COSTS = {
-    "dlsa-tiny": {"name": "Ours-T", "gflops": 1.01, "ms_ctest10k": 89},
-    "dlsa-small": {"name": "Ours-S", "gflops": 3.47, "ms_ctest10k": 187},
+    "dlsa-tiny": {"name": "Ours-T", "gflops": 1.01, "ms_gpu": 89},
+    "dlsa-small": {"name": "Ours-S", "gflops": 3.47, "ms_gpu": 187},
+    "axial-exemplar-base": {"name": "Ours axial att.", "gflops": "-", "ms_gpu": 20},
 }
-"""Table 1 of the dlsa paper; the smsanet paper reports no costs."""
+"""Table 1 of the dlsa paper; the smsanet paper reports no costs; the exemplar paper reports 20 ms per image on an
+RTX 2080 Ti (Fig. 4) and no operation count."""
 
 
 def cpu_name() -> str:
@@ -42,14 +51,14 @@ def cpu_name() -> str:
     return platform.processor() or platform.machine()
 
 
-def median_latency_ms(model: torch.nn.Module, pixel_values: torch.Tensor, warmup: int, runs: int) -> float:
+def median_latency_ms(model: torch.nn.Module, inputs: dict[str, torch.Tensor], warmup: int, runs: int) -> float:
     with torch.inference_mode():
         for _ in range(warmup):
-            model(pixel_values)
+            model(**inputs)
         timings = []
         for _ in range(runs):
             start = time.perf_counter()
-            model(pixel_values)
+            model(**inputs)
             timings.append((time.perf_counter() - start) * 1000)
     return statistics.median(timings)
 
@@ -57,11 +66,11 @@ def median_latency_ms(model: torch.nn.Module, pixel_values: torch.Tensor, warmup
 def measure(variant: str, warmup: int, runs: int) -> dict:
     config = AutoConfig.from_pretrained(ROOT / "hub_configs" / variant)
     model = AutoModelForImageToImage.from_config(config).eval()
-    pixel_values = torch.zeros(1, config.num_channels, 224, 224)
+    inputs = model.dummy_inputs  # one image at the config's 224x224
     return {
         "parameters": count_parameters(model),
-        "gmacs_224": count_macs(model, pixel_values=pixel_values) / 1e9,
-        "cpu_latency_ms": median_latency_ms(model, pixel_values, warmup, runs),
+        "gmacs_224": count_macs(model, **inputs) / 1e9,
+        "cpu_latency_ms": median_latency_ms(model, inputs, warmup, runs),
         "paper": PAPER_COSTS.get(variant),
     }
 
@@ -78,15 +87,15 @@ def markdown(results: dict) -> str:
     for variant, row in results["variants"].items():
         paper = row["paper"]
         name = f"{variant} ({paper['name']})" if paper else variant
-        gflops, milliseconds = (paper["gflops"], paper["ms_ctest10k"]) if paper else ("-", "-")
+        gflops, milliseconds = (paper["gflops"], paper["ms_gpu"]) if paper else ("-", "-")
         lines.append(
             f"| {name} | {row['parameters'] / 1e6:.2f}M | {row['gmacs_224']:.3f} | "
             f"{gflops} | {row['cpu_latency_ms']:.1f} | {milliseconds} |"
         )
     lines += [
         "",
-        "Paper figures: dlsa Table 1, times on an RTX-5000 GPU (ctest10k column), not comparable to CPU times; "
-        "the smsanet paper reports no costs.",
+        "Paper figures: dlsa Table 1, times on an RTX-5000 GPU (ctest10k column); exemplar paper Fig. 4, time on "
+        "an RTX 2080 Ti; GPU times are not comparable to CPU times. The smsanet paper reports no costs.",
     ]
     return "\n".join(lines) + "\n"
 

@@ -10,7 +10,6 @@ The bundle goes to ``src/hf_colorize/weights/<variant>`` (the config folder's na
 import argparse
 from pathlib import Path
 
-import torch
 from transformers import AutoConfig, AutoImageProcessor, AutoModelForImageToImage
 
 import hf_colorize
@@ -48,7 +47,7 @@ def main() -> None:
         Path(args.config) / "card_template.md",
         config.model_type,
         repo_id=args.repo_id or f"hf-colorize/{variant}",
-        gmacs=count_macs(model, pixel_values=torch.zeros(1, config.num_channels, 224, 224)) / 1e9,
+        gmacs=count_macs(model, **model.dummy_inputs) / 1e9,
         parameters=count_parameters(model),
         training_summary=args.training_summary,
         evaluation_table=table,

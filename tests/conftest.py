@@ -10,6 +10,8 @@ from PIL import Image  # noqa: E402
 import hf_colorize  # noqa: E402, F401
 from hf_colorize import (  # noqa: E402
     AxialExemplarConfig,
+    AxialExemplarForColorization,
+    AxialExemplarImageProcessor,
     DlsaConfig,
     DlsaForColorization,
     DlsaImageProcessor,
@@ -71,6 +73,19 @@ def tiny_model_dir(tmp_path_factory):
     DlsaForColorization(tiny_config()).save_pretrained(folder)
     DlsaImageProcessor(size={"height": TINY_SIZE, "width": TINY_SIZE}).save_pretrained(folder)
     return str(folder)
+
+
+@pytest.fixture(scope="session")
+def tiny_exemplar_dir(tmp_path_factory):
+    """A tiny random axial_exemplar model (heads away from the all-grey start) and processor, saved."""
+    torch.manual_seed(0)
+    folder = tmp_path_factory.mktemp("tiny-exemplar")
+    model = AxialExemplarForColorization(tiny_axial_exemplar_config())
+    for head in model.heads:
+        torch.nn.init.normal_(head[-1].weight, std=0.05)
+    model.eval().save_pretrained(folder)
+    AxialExemplarImageProcessor(size={"height": TINY_SIZE, "width": TINY_SIZE}).save_pretrained(folder)
+    return folder
 
 
 @pytest.fixture(scope="session")

@@ -96,3 +96,26 @@ def test_bundled_models_by_name(tmp_path, inputs, capsys):
     target = tmp_path / "auto.png"
     code, out, err = run([inputs / "a.png", "-o", target, "--model", "smsanet-small"], capsys)
     assert code == 0 and err == "" and Image.open(target).size == Image.open(inputs / "a.png").size
+
+
+def test_exemplar_model_with_a_reference(tmp_path, inputs, tiny_exemplar_dir, capsys):
+    out_dir = tmp_path / "out"
+    reference = inputs / "a.png"
+    code, out, err = run([inputs, "-o", out_dir, "--model", tiny_exemplar_dir, "--reference", reference], capsys)
+    assert code == 0 and err == ""
+    assert Image.open(out_dir / "in" / "sub" / "b.png").size == Image.open(inputs / "sub" / "b.jpg").size
+
+
+@pytest.mark.parametrize(
+    "extra, message",
+    [
+        ([], "the 'axial_exemplar' model needs --reference IMG"),
+        (["--reference", "sub/b.jpg"], "b.jpg: the reference is grey"),
+        (["--reference", "missing.png"], "missing.png: file not found"),
+    ],
+)
+def test_exemplar_model_refuses_a_missing_or_bad_reference(tmp_path, inputs, tiny_exemplar_dir, capsys, extra, message):
+    extra = [str(inputs / value) if value.endswith((".jpg", ".png")) else value for value in extra]
+    code, out, err = run([inputs / "a.png", "-o", tmp_path / "o.png", "--model", tiny_exemplar_dir, *extra], capsys)
+    assert code == 2 and message in err and len(err.strip().splitlines()) == 1
+    assert not (tmp_path / "o.png").exists()

@@ -5,7 +5,16 @@ import pytest
 import torch
 from skimage.metrics import structural_similarity
 
-from hf_colorize.evaluation.metrics import boundary_psnr, colorfulness, patch_error_variance, psnr, ssim
+from hf_colorize.evaluation.metrics import (
+    ab_histogram,
+    boundary_psnr,
+    colorfulness,
+    histogram_intersection,
+    patch_error_variance,
+    psnr,
+    ssim,
+)
+from hf_colorize.evaluation.transfer import reinhard_transfer
 
 PAIR_METRICS = [psnr, ssim, boundary_psnr, patch_error_variance]
 SIZE = 32
@@ -178,3 +187,32 @@ def test_colorfulness_rejects_bad_inputs():
         colorfulness(image[0])
     with pytest.raises(ValueError, match=r"must have shape \(3, H, W\)"):
         colorfulness(torch.cat([image, image[:1]]))
+
+
+def solid(rgb: tuple[int, int, int], height: int = 4, width: int = 6) -> torch.Tensor:
+    return torch.tensor(rgb, dtype=torch.uint8).view(3, 1, 1).expand(3, height, width).contiguous()
+
+
+def test_histogram_intersection():
+    red, blue = solid((220, 30, 30)), solid((30, 40, 220), height=8)
+    assert histogram_intersection(red, red) == pytest.approx(1.0)
+    assert histogram_intersection(red, blue) == pytest.approx(0.0)
+    half = torch.cat([red, solid((30, 40, 220))], dim=1)  # half red, half blue, another size
+    assert histogram_intersection(half, red) == pytest.approx(0.5)
+    assert histogram_intersection(half, blue) == pytest.approx(0.5)
+    histogram = ab_histogram(half)
+    assert histogram.shape == (441,) and histogram.sum() == pytest.approx(1.0)
+
+
+def test_reinhard_transfer_matches_the_reference_statistics():
+    generator = torch.Generator().manual_seed(0)
+    target = torch.randn(3, 8, 8, generator=generator) * torch.tensor([10.0, 5.0, 3.0]).view(3, 1, 1) + 40
+    reference = torch.randn(3, 6, 10, generator=generator) * torch.tensor([20.0, 30.0, 15.0]).view(3, 1, 1) - 5
+    moved = reinhard_transfer(target, reference)
+    assert torch.allclose(moved.mean(dim=(1, 2)), reference.mean(dim=(1, 2)), atol=1e-4)
+    assert torch.allclose(moved.std(dim=(1, 2), correction=0), reference.std(dim=(1, 2), correction=0), atol=1e-4)
+    grey = target.clone()
+    grey[1:] = 0  # a grey target: its ab take the reference's mean colour
+    assert torch.allclose(
+        reinhard_transfer(grey, reference)[1:], reference[1:].mean(dim=(1, 2)).view(2, 1, 1).expand(2, 8, 8)
+    )

@@ -1,6 +1,8 @@
+from pathlib import Path
+
 import pytest
 import torch
-from conftest import TINY_SIZE, tiny_axial_exemplar_config
+from conftest import tiny_axial_exemplar_config
 from transformers import AutoConfig, AutoImageProcessor, AutoModel, AutoModelForImageToImage, pipeline
 
 from hf_colorize import (
@@ -191,18 +193,6 @@ def test_vgg19_weights_from_the_hub():
     assert "head.fc.weight" in load_vgg19_from_hub(backbone)
 
 
-@pytest.fixture(scope="module")
-def tiny_exemplar_dir(tmp_path_factory):
-    torch.manual_seed(0)
-    folder = tmp_path_factory.mktemp("tiny-exemplar")
-    model = AxialExemplarForColorization(tiny_axial_exemplar_config())
-    for head in model.heads:
-        torch.nn.init.normal_(head[-1].weight, std=0.05)
-    model.eval().save_pretrained(folder)
-    AxialExemplarImageProcessor(size={"height": TINY_SIZE, "width": TINY_SIZE}).save_pretrained(folder)
-    return folder
-
-
 def test_save_and_auto_load_round_trip(tiny_exemplar_dir):
     assert isinstance(AutoConfig.from_pretrained(tiny_exemplar_dir), AxialExemplarConfig)
     assert isinstance(AutoModel.from_pretrained(tiny_exemplar_dir), AxialExemplarModel)
@@ -242,3 +232,13 @@ def test_pipeline_refuses_bad_requests(tiny_exemplar_dir, color_image, tmp_path)
         pipe(color_image, reference=str(tmp_path / "broken.jpg"))
     with pytest.raises(ValueError, match="does not take colour hints: use a 'dlsa' model"):
         pipe(color_image, reference=color_image, hints=[(1, 1, "#ff0000")])
+
+
+@pytest.mark.parametrize("variant, widths, hidden", [("axial-exemplar-base", 1, 256), ("axial-exemplar-small", 4, 32)])
+def test_published_variants(variant, widths, hidden):
+    folder = Path(__file__).parent.parent / "hub_configs" / variant
+    config = AutoConfig.from_pretrained(folder)
+    assert isinstance(config, AxialExemplarConfig) and config.attention_levels == [3, 4, 5]
+    assert config.backbone_hidden_sizes == [size // widths for size in (64, 128, 256, 512, 512)]
+    assert config.hidden_size == hidden and config.backbone_depths == [2, 2, 4, 4, 4]
+    assert isinstance(AutoImageProcessor.from_pretrained(folder), AxialExemplarImageProcessor)

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from conftest import tiny_config, tiny_smsanet_config
+from conftest import tiny_axial_exemplar_config, tiny_config, tiny_smsanet_config
 from huggingface_hub import ModelCard
 from huggingface_hub.utils import filter_repo_objects
 from PIL import Image
@@ -19,7 +19,7 @@ from transformers import AutoModelForImageToImage, pipeline
 from hf_colorize import DlsaForColorization
 from hf_colorize.training import TRAINING_FAMILIES, TrainingArgumentError, build_parser, main, train
 from hf_colorize.training.export import export_half_precision, load_checkpoint_into
-from hf_colorize.training.trainer import Adversary, checkpoint_steps
+from hf_colorize.training.trainer import PAIR_INDEX, Adversary, adversarial_losses, checkpoint_steps
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -106,12 +106,15 @@ def test_empty_folder_and_unknown_model_type_exit_2(tmp_path, capsys):
     assert stop.value.code == 2
 
 
-@pytest.mark.parametrize("variant", ["dlsa-tiny", "dlsa-small", "smsanet-base", "smsanet-small"])
+@pytest.mark.parametrize(
+    "variant",
+    ["dlsa-tiny", "dlsa-small", "smsanet-base", "smsanet-small", "axial-exemplar-base", "axial-exemplar-small"],
+)
 def test_card_templates_render(variant):
     from hf_colorize.training.card import render_model_card
 
     template = Path(__file__).parent.parent / "hub_configs" / variant / "card_template.md"
-    model_type = variant.split("-")[0]
+    model_type = json.loads((template.parent / "config.json").read_text())["model_type"]
     card = render_model_card(template, model_type, f"org/{variant}", 1.0, 3_270_000, "Trained on X.", "| k | 10 |")
     assert card.data.pipeline_tag == "image-to-image"
     assert {"image-colorization", "hf-colorize"} <= set(card.data.tags)
@@ -268,3 +271,55 @@ def test_automatic_family_trains_with_the_example_script(image_folder, tmp_path,
     assert set(json.loads((output_dir / "eval_results.json").read_text())["model"]) == {"0"}
     card = ModelCard.load(output_dir / "README.md")
     assert "smsanet" in card.data.tags and "Stacked multi-scale attention" in card.text
+
+
+class MeanDiscriminator(torch.nn.Module):
+    """Judges each scale by its mean over channels: logits that are easy to compute by hand."""
+
+    def forward(self, images):
+        return tuple(image.mean(dim=1, keepdim=True) for image in images)
+
+
+def test_least_squares_and_multi_scale_adversarial_losses():
+    real = (torch.full((1, 3, 4, 4), 1.0), torch.full((1, 3, 2, 2), 0.5))
+    fake = (torch.full((1, 3, 4, 4), 0.25, requires_grad=True), torch.zeros(1, 3, 2, 2, requires_grad=True))
+    generator_loss, discriminator_loss = adversarial_losses(MeanDiscriminator(), real, fake, "lsgan")
+    assert torch.isclose(generator_loss, torch.tensor(0.75**2 + 1.0))  # (D(fake) - 1)^2, summed over scales
+    assert torch.isclose(discriminator_loss, torch.tensor(0.5**2 + 0.25**2))  # (D(real) - 1)^2 + D(fake)^2
+    generator_loss.backward()
+    assert fake[0].grad is not None and fake[1].grad is not None
+
+
+def exemplar_arguments(image_folder, config_dir, output_dir, *extra):
+    return build_parser().parse_args(
+        [
+            "--config", str(config_dir), "--train_data_dir", str(image_folder), "--output_dir", str(output_dir),
+            "--resolution", "64", "--train_batch_size", "2", "--checkpointing_steps", "2", "--report_to", "none",
+            *extra,
+        ]
+    )  # fmt: skip
+
+
+def test_exemplar_family_trains_with_reference_pairs_and_resumes_exactly(image_folder, tmp_path, color_image):
+    config_dir, full, resumed = tmp_path / "config", tmp_path / "full", tmp_path / "resumed"
+    tiny_axial_exemplar_config().save_pretrained(config_dir)
+    train(exemplar_arguments(image_folder, config_dir, full, "--max_train_steps", "4"))
+    nearest = json.loads((full / PAIR_INDEX).read_text())["nearest"]
+    assert len(nearest) == 6 and all(neighbour != index for index, neighbour in enumerate(nearest))
+    discriminator = read_weights(full / "checkpoint-4" / "model_1.safetensors")
+    assert any(name.startswith("scales.3.") for name in discriminator)  # one patch discriminator per level
+
+    resumed.mkdir()
+    shutil.copytree(full / "checkpoint-2", resumed / "checkpoint-2")
+    train(
+        exemplar_arguments(
+            image_folder, config_dir, resumed, "--max_train_steps", "4", "--resume_from_checkpoint", "latest"
+        )
+    )
+    for name in ("model.safetensors", "model_1.safetensors"):
+        assert_same_weights(full / "checkpoint-4" / name, resumed / "checkpoint-4" / name)
+
+    pipe = pipeline("image-colorization", model=str(full))
+    assert pipe(color_image, reference=color_image).size == color_image.size
+    with pytest.raises(TrainingArgumentError, match="reference_proportions"):
+        train(exemplar_arguments(image_folder, config_dir, tmp_path / "bad", "--reference_proportions", "0", "0", "0"))

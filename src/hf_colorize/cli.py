@@ -100,6 +100,15 @@ def load_pipeline(model: str | None, device: str):
         raise UsageError(f"--model {model}: unknown or unreadable model ({first_line})") from None
 
 
+def check_requirements(model_type: str, call_options: dict) -> None:
+    """Stop when the model cannot colorize without an option the call lacks (an exemplar model's reference)."""
+    from .models import FAMILY_REQUIREMENTS
+
+    flags = {"reference": "--reference IMG"}
+    for request in sorted(FAMILY_REQUIREMENTS.get(model_type, frozenset()) - set(call_options)):
+        raise UsageError(f"the {model_type!r} model needs {flags[request]}")
+
+
 def colorize_all(args: argparse.Namespace) -> int:
     try:
         hints = [parse_hint_string(text) for text in args.hint]
@@ -114,8 +123,11 @@ def colorize_all(args: argparse.Namespace) -> int:
         call_options["seed"] = args.seed
     try:
         pipe._sanitize_parameters(**call_options)
+    except InvalidImageError as error:
+        raise UsageError(f"--reference {error}") from None
     except ValueError as error:
         raise UsageError(str(error)) from None
+    check_requirements(pipe.model.config.model_type, call_options)
 
     images = list(iter_images(args.inputs))
     output = Path(args.output)

@@ -62,6 +62,9 @@ class ImageColorizationPipeline(Pipeline):
         if num_samples is not None and num_samples != 1:
             requested.add("samples")
         check_request(self.model.config.model_type, requested)
+        if reference is not None:  # a bad reference fails once, before any image is read
+            for item in reference if isinstance(reference, (list, tuple)) else [reference]:
+                self.image_processor.encode_reference(item)
         preprocess_params = {
             name: value for name, value in (("hints", hints), ("reference", reference)) if value is not None
         }

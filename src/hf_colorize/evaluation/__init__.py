@@ -1,12 +1,13 @@
 """Evaluation: the fixed benchmark protocol, its metrics and reports."""
 
-from .metrics import boundary_psnr, colorfulness, patch_error_variance, psnr, ssim
+from .metrics import boundary_psnr, colorfulness, histogram_intersection, patch_error_variance, psnr, ssim
 from .protocol import (
     EVAL_CROP,
     HINT_COUNTS,
     EvalImage,
     colorize_automatic,
     colorize_with_hints,
+    colorize_with_reference,
     grey_prediction,
     load_eval_image,
 )
@@ -17,11 +18,13 @@ __all__ = [
     "boundary_psnr",
     "patch_error_variance",
     "colorfulness",
+    "histogram_intersection",
     "EVAL_CROP",
     "HINT_COUNTS",
     "EvalImage",
     "load_eval_image",
     "colorize_with_hints",
+    "colorize_with_reference",
     "colorize_automatic",
     "grey_prediction",
 ]

@@ -10,6 +10,7 @@ import math
 import torch
 import torch.nn.functional as F
 
+from ..color import rgb_to_lab
 from ..filters import gaussian_kernel
 
 MAX_PIXEL_VALUE = 255.0
@@ -22,6 +23,10 @@ SSIM_K2 = 0.03
 
 # Weight of the mean chroma term in the colourfulness of Hasler & Suesstrunk 2003, Sec. 3.
 COLORFULNESS_MEAN_WEIGHT = 0.3
+
+# ab histogram of the histogram intersection similarity: 21 x 21 bins over [-110, 110] (paper 002's Q = 441).
+HISTOGRAM_BINS = 21
+HISTOGRAM_AB_LIMIT = 110.0
 
 # ViT patch size of the patch grid for B-PSNR and PEV, as in the reference evaluation of iColoriT (Yun et al. 2023).
 PATCH_SIZE = 16
@@ -123,6 +128,23 @@ def colorfulness(image: torch.Tensor) -> float:
     spread = math.hypot(rg.std(correction=0).item(), yb.std(correction=0).item())
     mean = math.hypot(rg.mean().item(), yb.mean().item())
     return spread + COLORFULNESS_MEAN_WEIGHT * mean
+
+
+def ab_histogram(image: torch.Tensor, bins: int = HISTOGRAM_BINS) -> torch.Tensor:
+    """Normalised histogram of the CIE ab values of one uint8 RGB tensor over ``bins`` x ``bins`` equal bins
+    covering [-110, 110]^2 (values outside go to the edge bins); ``(bins * bins,)`` float64 summing to 1."""
+    _check_image(image)
+    ab = rgb_to_lab(image.double() / MAX_PIXEL_VALUE)[1:].flatten(1)
+    index = ((ab + HISTOGRAM_AB_LIMIT) * bins / (2 * HISTOGRAM_AB_LIMIT)).floor().long().clamp(0, bins - 1)
+    counts = torch.bincount(index[0] * bins + index[1], minlength=bins * bins).double()
+    return counts / counts.sum()
+
+
+def histogram_intersection(prediction: torch.Tensor, reference: torch.Tensor) -> float:
+    """Histogram intersection similarity (HIS, Swain & Ballard 1991, as paper 002's Table 1 scores colour transfer)
+    of two uint8 RGB tensors of any sizes: the sum over ab bins of the smaller share, 1 for identical colour
+    distributions, 0 for disjoint ones."""
+    return torch.minimum(ab_histogram(prediction), ab_histogram(reference)).sum().item()
 
 
 def _patch_boundary_mask(height: int, width: int, patch_size: int) -> torch.Tensor:

@@ -73,10 +73,18 @@ def grey_prediction(image: EvalImage) -> torch.Tensor:
     return compose(image, torch.zeros_like(image.lab[1:]))
 
 
-def colorize_inputs(model: torch.nn.Module, images: list[EvalImage], pixel_values: torch.Tensor) -> list[torch.Tensor]:
-    """uint8 RGB of each image's true L with the ab the model predicts from ``pixel_values``."""
-    ab = model(pixel_values=pixel_values).ab
+def colorize_inputs(
+    model: torch.nn.Module, images: list[EvalImage], pixel_values: torch.Tensor, **model_inputs: torch.Tensor
+) -> list[torch.Tensor]:
+    """uint8 RGB of each image's true L with the ab the model predicts from ``pixel_values`` (and any other
+    inputs the model takes)."""
+    ab = model(pixel_values=pixel_values, **model_inputs).ab
     return [compose(image, prediction) for image, prediction in zip(images, ab)]
+
+
+def normalized_lab(image: EvalImage) -> torch.Tensor:
+    """The crop's Lab as an exemplar model's ``reference_values``: L scaled to [-1, 1], ab by 1/110."""
+    return torch.cat([normalize_lightness(image.lab[:1]), normalize_ab(image.lab[1:])])
 
 
 @torch.no_grad()
@@ -97,3 +105,19 @@ def colorize_automatic(model: torch.nn.Module, images: list[EvalImage], count: i
     """
     pixel_values = torch.stack([normalize_lightness(image.lab[:1]) for image in images])
     return colorize_inputs(model, images, pixel_values)
+
+
+@torch.no_grad()
+def colorize_with_reference(
+    model: torch.nn.Module, images: list[EvalImage], count: int = 0, references: list[EvalImage] | None = None
+) -> list[torch.Tensor]:
+    """An exemplar model's uint8 RGB outputs for ``images``, each coloured from its reference: by default the image
+    itself (its true colours as the reference, the upper bound of exemplar colorization).
+
+    ``count`` is ignored: it keeps the signature of :func:`colorize_with_hints`, so that this serves as a training
+    family's validation colorizer.
+    """
+    references = images if references is None else references
+    pixel_values = torch.stack([normalize_lightness(image.lab[:1]) for image in images])
+    reference_values = torch.stack([normalized_lab(reference) for reference in references])
+    return colorize_inputs(model, images, pixel_values, reference_values=reference_values)

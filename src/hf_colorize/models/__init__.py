@@ -14,6 +14,9 @@ FAMILY_CAPABILITIES: dict[str, frozenset[str]] = {
 }
 """Which optional requests (``hints``, ``reference``, ``samples``) each registered family honours."""
 
+FAMILY_REQUIREMENTS: dict[str, frozenset[str]] = {"axial_exemplar": frozenset({"reference"})}
+"""Requests a family cannot colorize without (an exemplar model needs its reference picture)."""
+
 __all__ = [
     "AxialExemplarConfig",
     "AxialExemplarModel",
@@ -28,4 +31,5 @@ __all__ = [
     "SmsanetForColorization",
     "SmsanetImageProcessor",
     "FAMILY_CAPABILITIES",
+    "FAMILY_REQUIREMENTS",
 ]

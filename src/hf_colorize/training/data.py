@@ -90,6 +90,15 @@ def automatic_model_inputs(rgb: torch.Tensor) -> dict[str, torch.Tensor]:
     return {"pixel_values": lightness, "labels": ab}
 
 
+def exemplar_model_inputs(rgb: torch.Tensor, references: torch.Tensor) -> dict[str, torch.Tensor]:
+    """``pixel_values`` (the target's lightness), ``reference_values`` (the reference's normalised Lab) and
+    ``labels`` (the target's ab) for an exemplar family."""
+    lightness, ab = lab_targets(rgb)
+    reference_lightness, reference_ab = lab_targets(references)
+    reference_values = torch.cat([reference_lightness, reference_ab], dim=1)
+    return {"pixel_values": lightness, "reference_values": reference_values, "labels": ab}
+
+
 def sample_hint_count(max_hints: int) -> int:
     """Hints for one training image: uniform over 0..max_hints (iColoriT), so 0 hints is learned too."""
     return int(torch.randint(0, max_hints + 1, (1,)))

@@ -21,8 +21,11 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from ..evaluation import HINT_COUNTS, colorize_automatic, colorize_with_hints
+from ..evaluation import HINT_COUNTS, colorize_automatic, colorize_with_hints, colorize_with_reference
 from ..models import (
+    AxialExemplarConfig,
+    AxialExemplarForColorization,
+    AxialExemplarImageProcessor,
     DlsaConfig,
     DlsaForColorization,
     DlsaImageProcessor,
@@ -30,7 +33,26 @@ from ..models import (
     SmsanetForColorization,
     SmsanetImageProcessor,
 )
-from .data import DataError, automatic_model_inputs, hint_model_inputs, load_image_dataset, random_resized_crop
+from ..models.axial_exemplar import AxialExemplarDiscriminator
+from ..models.axial_exemplar.modeling_axial_exemplar import pyramid, pyramid_lab
+from .data import (
+    DataError,
+    automatic_model_inputs,
+    exemplar_model_inputs,
+    hint_model_inputs,
+    load_image_dataset,
+    random_resized_crop,
+)
+from .pairs import (
+    DEFAULT_PROPORTIONS,
+    Describe,
+    ReferenceSampler,
+    backbone_fingerprint,
+    describe_images,
+    jitter_colours,
+    load_or_build_pair_index,
+    nearest_neighbours,
+)
 from .validation import Colorizer
 
 logger = logging.getLogger(__name__)
@@ -48,36 +70,50 @@ def lightness_and_ab(batch: dict[str, torch.Tensor], outputs) -> tuple[torch.Ten
     return torch.cat([lightness, batch["labels"]], dim=1), torch.cat([lightness, outputs.ab], dim=1)
 
 
+Images = torch.Tensor | tuple[torch.Tensor, ...]
+"""What a discriminator judges: one batch of images, or one per scale for a multi-scale discriminator."""
+
+
 @dataclass(frozen=True)
 class Adversary:
-    """How an adversarial family trains a discriminator next to its model (hinge GAN loss).
+    """How an adversarial family trains a discriminator next to its model.
 
     ``build`` makes the discriminator from the model's config; ``images`` picks the real and the generated
-    images out of a batch and the model's outputs; ``weight`` scales the generator's adversarial loss,
-    added to the model's own loss.
+    images out of a batch and the model's outputs (one tensor each, or one tuple of tensors per scale, which the
+    discriminator takes whole and answers with one tuple of logits); ``weight`` scales the generator's
+    adversarial loss, added to the model's own loss (a number, or a function of the model's config); ``loss`` is
+    ``"hinge"`` or ``"lsgan"`` (least squares, Mao et al. 2017).
     """
 
     build: Callable[[object], torch.nn.Module]
-    images: Callable[[dict[str, torch.Tensor], object], tuple[torch.Tensor, torch.Tensor]] = lightness_and_ab
-    weight: float = 0.01
+    images: Callable[[dict[str, torch.Tensor], object], tuple[Images, Images]] = lightness_and_ab
+    weight: float | Callable[[object], float] = 0.01
+    loss: str = "hinge"
+
+    def generator_weight(self, config) -> float:
+        return self.weight(config) if callable(self.weight) else self.weight
 
 
 @dataclass(frozen=True)
 class TrainingFamily:
     """What the trainer needs of a model family.
 
-    Its classes; ``make_inputs`` builds a batch (model inputs and ``labels``) from RGB crops; ``colorize``
-    runs the model on protocol images with ``k`` hints for validation; ``hint_counts`` are the ``k`` the
-    evaluation table reports ((0,) for automatic families); ``adversary`` is set for GAN families.
+    Its classes; ``make_inputs`` builds a batch (model inputs and ``labels``) from RGB crops (and, for an
+    exemplar family, the reference crops, else ``None``); ``colorize`` runs the model on protocol images with
+    ``k`` hints for validation; ``hint_counts`` are the ``k`` the evaluation table reports ((0,) for automatic
+    families); ``adversary`` is set for GAN families; ``describe_references`` is set for exemplar families: it
+    gives the model's image descriptor, which pairs each training image with its nearest neighbour
+    (:mod:`hf_colorize.training.pairs`).
     """
 
     config_class: type
     model_class: type
     processor_class: type
-    make_inputs: Callable[[torch.Tensor, argparse.Namespace], dict[str, torch.Tensor]]
+    make_inputs: Callable[[torch.Tensor, argparse.Namespace, torch.Tensor | None], dict[str, torch.Tensor]]
     colorize: Colorizer
     hint_counts: tuple[int, ...] = (0,)
     adversary: Adversary | None = None
+    describe_references: Callable[[torch.nn.Module], Describe] | None = None
 
 
 TRAINING_FAMILIES: dict[str, TrainingFamily] = {
@@ -85,7 +121,7 @@ TRAINING_FAMILIES: dict[str, TrainingFamily] = {
         DlsaConfig,
         DlsaForColorization,
         DlsaImageProcessor,
-        make_inputs=lambda rgb, args: hint_model_inputs(rgb, args.max_hints),
+        make_inputs=lambda rgb, args, references: hint_model_inputs(rgb, args.max_hints),
         colorize=colorize_with_hints,
         hint_counts=HINT_COUNTS,
     ),
@@ -93,9 +129,26 @@ TRAINING_FAMILIES: dict[str, TrainingFamily] = {
         SmsanetConfig,
         SmsanetForColorization,
         SmsanetImageProcessor,
-        make_inputs=lambda rgb, args: automatic_model_inputs(rgb),
+        make_inputs=lambda rgb, args, references: automatic_model_inputs(rgb),
         colorize=colorize_automatic,
         hint_counts=(0,),
+    ),
+    "axial_exemplar": TrainingFamily(
+        AxialExemplarConfig,
+        AxialExemplarForColorization,
+        AxialExemplarImageProcessor,
+        make_inputs=lambda rgb, args, references: exemplar_model_inputs(rgb, references),
+        colorize=colorize_with_reference,
+        adversary=Adversary(
+            build=AxialExemplarDiscriminator,
+            images=lambda batch, outputs: (
+                pyramid_lab(batch["pixel_values"], pyramid(batch["labels"], len(outputs.pyramid_ab))),
+                pyramid_lab(batch["pixel_values"], outputs.pyramid_ab),
+            ),
+            weight=lambda config: config.adversarial_loss_weight,
+            loss="lsgan",
+        ),
+        describe_references=lambda model: model.describe,
     ),
 }
 
@@ -115,6 +168,15 @@ def build_parser() -> argparse.ArgumentParser:
     data.add_argument("--resolution", type=int, default=224, help="side of the square training crops")
     data.add_argument("--crop_min_scale", type=float, default=0.25, help="smallest crop area fraction")
     data.add_argument("--max_hints", type=int, default=128, help="hint families: hints per image ~ U(0, max)")
+    data.add_argument(
+        "--reference_proportions",
+        type=float,
+        nargs=3,
+        default=list(DEFAULT_PROPORTIONS),
+        metavar=("SELF", "NEAREST", "RANDOM"),
+        help="exemplar families: how often a target's reference is its own re-cropped, colour-jittered picture, "
+        "its nearest neighbour by backbone features, or a random image (paper 002's alpha: 0.6 0.3 0.1)",
+    )
     data.add_argument("--dataloader_num_workers", type=int, default=0)
     data.add_argument("--validation_images", nargs="+", help="image files or folders shown and scored during training")
     data.add_argument("--validation_steps", type=int, default=500, help="log a validation grid every N steps")
@@ -251,28 +313,98 @@ def check_ema_matches(checkpoint: Path, use_ema: bool) -> None:
         raise TrainingArgumentError(f"{checkpoint} was saved {flag} --use_ema: resume {flag} it")
 
 
-def collate_images(examples: list[dict]) -> list:
-    """Batches stay lists of decoded images: the random crops and hints are drawn in the training loop."""
-    return [example["image"] for example in examples]
+def collate_examples(examples: list[dict]) -> list[dict]:
+    """Batches stay lists of examples (decoded image, dataset index): the random crops, hints and references are
+    drawn in the training loop."""
+    return examples
 
 
-def make_batch(family: TrainingFamily, images: list, args: argparse.Namespace, device) -> dict[str, torch.Tensor]:
-    """Random crops and the family's inputs, drawn from torch's global generator in the training loop.
+def reference_crops(sampler: ReferenceSampler, examples: list[dict], args: argparse.Namespace) -> torch.Tensor:
+    """One reference crop per target: drawn by ``sampler``, randomly cropped; the target's own picture is also
+    colour-jittered."""
+    crops = []
+    for example in examples:
+        kind, image = sampler.draw(example["index"])
+        crop = random_resized_crop(image, args.resolution, (args.crop_min_scale, 1.0))
+        crops.append(jitter_colours(crop) if kind == "self" else crop)
+    return torch.stack(crops)
+
+
+PAIR_INDEX = "pair_index.json"
+"""In the output folder: each training image's nearest neighbour, cached for resumed runs."""
+
+
+def reference_sampler(
+    family: TrainingFamily, model: torch.nn.Module, dataset, args: argparse.Namespace
+) -> ReferenceSampler:
+    """Pairs each training image with its nearest neighbour under the model's descriptor (computed once, cached in
+    ``OUTPUT_DIR/pair_index.json``) and draws references with ``--reference_proportions``."""
+    describe = family.describe_references(model)
+    key = {"dataset": dataset._fingerprint, "model": backbone_fingerprint(model), "resolution": args.resolution}
+
+    def build() -> list[int]:
+        logger.info("pairing %d training images with their nearest neighbours", len(dataset))
+        return nearest_neighbours(describe_images(dataset, describe, args.resolution))
+
+    nearest = load_or_build_pair_index(Path(args.output_dir) / PAIR_INDEX, key, build)
+    try:
+        return ReferenceSampler(dataset, nearest, args.reference_proportions)
+    except ValueError as error:
+        raise TrainingArgumentError(f"--reference_proportions: {error}") from None
+
+
+def make_batch(
+    family: TrainingFamily,
+    examples: list[dict],
+    args: argparse.Namespace,
+    device,
+    sampler: ReferenceSampler | None = None,
+) -> dict[str, torch.Tensor]:
+    """Random crops (and references) and the family's inputs, drawn from torch's global generator in the loop.
 
     Not in the data loader: ``accelerate`` fetches one batch ahead, so randomness drawn there would run ahead of
     the random state a checkpoint saves, and a resumed run would draw other crops than an uninterrupted one.
     """
-    crops = torch.stack([random_resized_crop(image, args.resolution, (args.crop_min_scale, 1.0)) for image in images])
-    return {name: value.to(device) for name, value in family.make_inputs(crops, args).items()}
+    scale = (args.crop_min_scale, 1.0)
+    crops = torch.stack([random_resized_crop(example["image"], args.resolution, scale) for example in examples])
+    references = reference_crops(sampler, examples, args) if sampler is not None else None
+    return {name: value.to(device) for name, value in family.make_inputs(crops, args, references).items()}
 
 
-def hinge_losses(discriminator: torch.nn.Module, real: torch.Tensor, fake: torch.Tensor) -> tuple[torch.Tensor, ...]:
-    """Hinge GAN losses: the generator's (its gradients reach ``fake`` only, not the discriminator's weights)
-    and the discriminator's (on ``fake`` detached)."""
+def judge(discriminator: torch.nn.Module, images: Images) -> tuple[torch.Tensor, ...]:
+    """The discriminator's logits as a tuple (one entry per scale)."""
+    logits = discriminator(images)
+    return tuple(logits) if isinstance(logits, (tuple, list)) else (logits,)
+
+
+def detach(images: Images) -> Images:
+    return tuple(image.detach() for image in images) if isinstance(images, tuple) else images.detach()
+
+
+GAN_LOSSES = {
+    # kind: (generator loss on fake logits, discriminator loss on real logits, on fake logits)
+    "hinge": (lambda fake: -fake.mean(), lambda real: F.relu(1 - real).mean(), lambda fake: F.relu(1 + fake).mean()),
+    "lsgan": (
+        lambda fake: (fake - 1).pow(2).mean(),
+        lambda real: (real - 1).pow(2).mean(),
+        lambda fake: fake.pow(2).mean(),
+    ),
+}
+"""Hinge loss, and least squares with real = 1, fake = 0 (Mao et al. 2017), summed over scales."""
+
+
+def adversarial_losses(
+    discriminator: torch.nn.Module, real: Images, fake: Images, kind: str = "hinge"
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """The generator's loss (its gradients reach ``fake`` only, not the discriminator's weights) and the
+    discriminator's (on ``fake`` detached)."""
+    generator_term, real_term, fake_term = GAN_LOSSES[kind]
     discriminator.requires_grad_(False)
-    generator_loss = -discriminator(fake).mean()
+    generator_loss = sum(generator_term(logits) for logits in judge(discriminator, fake))
     discriminator.requires_grad_(True)
-    discriminator_loss = F.relu(1 - discriminator(real)).mean() + F.relu(1 + discriminator(fake.detach())).mean()
+    discriminator_loss = sum(real_term(logits) for logits in judge(discriminator, real)) + sum(
+        fake_term(logits) for logits in judge(discriminator, detach(fake))
+    )
     return generator_loss, discriminator_loss
 
 
@@ -309,6 +441,13 @@ def training_summary(args: argparse.Namespace, steps: int) -> str:
     )
 
 
+def validation_setting(family: TrainingFamily) -> str:
+    """What the model is given for validation, in the words of the card."""
+    if family.describe_references:
+        return "each image's own colour picture as the reference"
+    return "k hints of the true colour" if max(family.hint_counts) > 0 else "from the lightness alone"
+
+
 def write_model_card(model, family: TrainingFamily, args: argparse.Namespace, validation_images, steps: int) -> None:
     """``output_dir/README.md``: metadata, training arguments, and PSNR on the validation images if given."""
     import json
@@ -322,13 +461,14 @@ def write_model_card(model, family: TrainingFamily, args: argparse.Namespace, va
         scores = psnr_table(model, family.colorize, validation_images, family.hint_counts)
         (output_dir / "eval_results.json").write_text(json.dumps(scores, indent=2) + "\n")
         evaluation = (
-            f"PSNR (dB) on the {len(validation_images)} `--validation_images` (centre crops, k hints of the true "
-            f"colour, `hf_colorize.evaluation.protocol`):\n\n{psnr_markdown(scores)}"
+            f"PSNR (dB) on the {len(validation_images)} `--validation_images` (centre crops, "
+            f"{validation_setting(family)}, `hf_colorize.evaluation.protocol`):\n\n{psnr_markdown(scores)}"
         )
     else:
         (output_dir / "eval_results.json").unlink(missing_ok=True)  # a previous run's, not this model's
         evaluation = "Not evaluated: the run had no `--validation_images`."
-    example = family.make_inputs(torch.rand(1, 3, args.resolution, args.resolution), args)
+    shape = (1, 3, args.resolution, args.resolution)
+    example = family.make_inputs(torch.rand(shape), args, torch.rand(shape) if family.describe_references else None)
     example = {name: value.to(model.device) for name, value in example.items() if name != "labels"}
     arguments = "\n".join(f"{key}: {value}" for key, value in sorted(public_arguments(args).items()))
     card = render_model_card(
@@ -379,6 +519,8 @@ def train(args: argparse.Namespace) -> Path:
     )
     set_seed(args.seed)  # again: the data's random stream does not depend on what building the model drew
     output_dir.mkdir(parents=True, exist_ok=True)
+    dataset = dataset.add_column("index", list(range(len(dataset))))
+    sampler = reference_sampler(family, model, dataset, args) if family.describe_references else None
     if accelerator.is_main_process:  # half-written checkpoints of a killed run
         for leftover in output_dir.glob(".tmp-checkpoint-*"):
             shutil.rmtree(leftover, ignore_errors=True)
@@ -393,7 +535,7 @@ def train(args: argparse.Namespace) -> Path:
         batch_size=args.train_batch_size,
         shuffle=True,
         drop_last=len(dataset) >= args.train_batch_size,
-        collate_fn=collate_images,
+        collate_fn=collate_examples,
         # Its own generator: making an iterator (as a resumed run does mid-epoch) must not draw from the global one.
         generator=torch.Generator().manual_seed(args.seed),
         num_workers=args.dataloader_num_workers,
@@ -412,6 +554,7 @@ def train(args: argparse.Namespace) -> Path:
             discriminator.parameters(), lr=args.learning_rate, betas=(0.5, 0.999)
         )
         discriminator, discriminator_optimizer = accelerator.prepare(discriminator, discriminator_optimizer)
+        adversary_weight = family.adversary.generator_weight(accelerator.unwrap_model(model).config)
     ema = None
     if args.use_ema:
         from diffusers.training_utils import EMAModel
@@ -436,8 +579,8 @@ def train(args: argparse.Namespace) -> Path:
         dataloader.set_epoch(epoch)
         batches = accelerator.skip_first_batches(dataloader, batches_done) if batches_done else dataloader
         batches_done = 0
-        for images in batches:
-            batch = make_batch(family, images, args, accelerator.device)
+        for examples in batches:
+            batch = make_batch(family, examples, args, accelerator.device, sampler)
             trained = [model] if discriminator is None else [model, discriminator]
             with accelerator.accumulate(*trained):
                 outputs = model(**batch)
@@ -445,8 +588,10 @@ def train(args: argparse.Namespace) -> Path:
                 logs = {"loss": loss.detach()}
                 if discriminator is not None:
                     real, fake = family.adversary.images(batch, outputs)
-                    generator_loss, discriminator_loss = hinge_losses(discriminator, real, fake)
-                    loss = loss + family.adversary.weight * generator_loss
+                    generator_loss, discriminator_loss = adversarial_losses(
+                        discriminator, real, fake, family.adversary.loss
+                    )
+                    loss = loss + adversary_weight * generator_loss
                     logs.update(generator_loss=generator_loss.detach(), discriminator_loss=discriminator_loss.detach())
                 accelerator.backward(loss)
                 if discriminator is not None:

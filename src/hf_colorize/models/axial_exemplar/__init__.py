@@ -1,5 +1,6 @@
 from .configuration_axial_exemplar import AxialExemplarConfig
 from .modeling_axial_exemplar import (
+    AxialExemplarDiscriminator,
     AxialExemplarForColorization,
     AxialExemplarModel,
     AxialExemplarPreTrainedModel,
@@ -7,6 +8,7 @@ from .modeling_axial_exemplar import (
 )
 
 __all__ = [
+    "AxialExemplarDiscriminator",
     "AxialExemplarConfig",
     "AxialExemplarModel",
     "AxialExemplarForColorization",

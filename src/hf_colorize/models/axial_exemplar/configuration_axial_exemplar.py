@@ -48,6 +48,8 @@ class AxialExemplarConfig(PretrainedConfig):
       ([42]) defines it. The histogram (Eq. 3) soft-bins ab over ``histogram_bins`` x ``histogram_bins`` bins
       (441 = 21 x 21) spanning [-1, 1] with bilinear weights, as Xiao et al. ([31]) approximate it. Total
       variation is the mean squared difference of neighbouring ab values, Johnson et al.'s ([23]) form.
+    - Adversary (Sec. 3.3): one pix2pix patch discriminator ([22]) per prediction level, each judging (L, ab)
+      at its scale, the true ab as real; LSGAN losses summed over the levels.
 
     Args:
         image_size (`int`, *optional*, defaults to 224):
@@ -86,6 +88,10 @@ class AxialExemplarConfig(PretrainedConfig):
             Bins per ab axis of the colour histogram; Q = `histogram_bins` squared (Sec. 4.1: Q = 441).
         histogram_epsilon (`float`, *optional*, defaults to 1e-5):
             epsilon of Eq. 3.
+        discriminator_hidden_size (`int`, *optional*, defaults to 64):
+            Channels of the first layer of each scale's patch discriminator (pix2pix's 64), doubling per layer.
+        discriminator_layers (`int`, *optional*, defaults to 3):
+            Stride-2 layers of each patch discriminator: one logit per 8x8 patch at every scale.
     """
 
     model_type = "axial_exemplar"
@@ -108,6 +114,8 @@ class AxialExemplarConfig(PretrainedConfig):
         adversarial_loss_weight: float = 1.0,
         histogram_bins: int = 21,
         histogram_epsilon: float = 1e-5,
+        discriminator_hidden_size: int = 64,
+        discriminator_layers: int = 3,
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -127,6 +135,8 @@ class AxialExemplarConfig(PretrainedConfig):
         self.adversarial_loss_weight = adversarial_loss_weight
         self.histogram_bins = histogram_bins
         self.histogram_epsilon = histogram_epsilon
+        self.discriminator_hidden_size = discriminator_hidden_size
+        self.discriminator_layers = discriminator_layers
         for name in ("backbone_hidden_sizes", "backbone_depths"):
             if len(getattr(self, name)) != self.num_levels:
                 raise ValueError(

@@ -90,14 +90,18 @@ def total_variation_loss(ab: torch.Tensor) -> torch.Tensor:
     return vertical + horizontal
 
 
+def imagenet_normalize(rgb: torch.Tensor) -> torch.Tensor:
+    """sRGB ``(B, 3, H, W)`` in [0, 1] normalised as the published VGG-19 weights expect."""
+    mean = torch.tensor(IMAGENET_MEAN, device=rgb.device, dtype=rgb.dtype).view(1, 3, 1, 1)
+    std = torch.tensor(IMAGENET_STD, device=rgb.device, dtype=rgb.dtype).view(1, 3, 1, 1)
+    return (rgb - mean) / std
+
+
 def backbone_rgb(lab: torch.Tensor) -> torch.Tensor:
     """Normalised Lab (L in [-1, 1], ab scaled by 1/110; a target has no ab: grey) as ImageNet-normalised sRGB."""
     lightness = denormalize_lightness(lab[:, :1])
     ab = denormalize_ab(lab[:, 1:]) if lab.shape[1] == 3 else torch.zeros_like(lightness).expand(-1, 2, -1, -1)
-    rgb = lab_to_rgb(torch.cat([lightness, ab], dim=1))
-    mean = torch.tensor(IMAGENET_MEAN, device=lab.device, dtype=lab.dtype).view(1, 3, 1, 1)
-    std = torch.tensor(IMAGENET_STD, device=lab.device, dtype=lab.dtype).view(1, 3, 1, 1)
-    return (rgb - mean) / std
+    return imagenet_normalize(lab_to_rgb(torch.cat([lightness, ab], dim=1)))
 
 
 class AxialExemplarVgg19(nn.Module):
@@ -262,6 +266,15 @@ class AxialExemplarPreTrainedModel(PreTrainedModel):
     main_input_name = "pixel_values"
     supports_gradient_checkpointing = False
 
+    @property
+    def dummy_inputs(self) -> dict[str, torch.Tensor]:
+        """Zero inputs of one target and reference at ``config.image_size``: for cost counts."""
+        size = self.config.image_size
+        return {
+            "pixel_values": torch.zeros(1, 1, size, size, device=self.device),
+            "reference_values": torch.zeros(1, 3, size, size, device=self.device),
+        }
+
     def _init_weights(self, module: nn.Module) -> None:
         if isinstance(module, AxialExemplarAbRegression):  # start from grey (ab = 0), in tanh's linear range
             nn.init.zeros_(module.weight)
@@ -377,6 +390,14 @@ class AxialExemplarForColorization(AxialExemplarPreTrainedModel):
         self.heads = nn.ModuleList(AxialExemplarPredictionHead(config) for _ in range(config.num_levels - 1))
         self.post_init()
 
+    @torch.no_grad()
+    def describe(self, rgb: torch.Tensor) -> torch.Tensor:
+        """One descriptor per RGB image ``(B, 3, H, W)`` in [0, 1]: the backbone's relu5_1 features, averaged over
+        the image. Training pairs each image with its nearest neighbour by it (Sec. 4.1 retrieves references by
+        VGG-19 features)."""
+        taps, _ = self.axial_exemplar.backbone(imagenet_normalize(rgb))
+        return taps[-1].mean(dim=(-2, -1))
+
     def colorization_losses(
         self, pyramid_ab: tuple[torch.Tensor, ...], labels: torch.Tensor, reference_ab: torch.Tensor
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -427,7 +448,46 @@ class AxialExemplarForColorization(AxialExemplarPreTrainedModel):
         )
 
 
+class AxialExemplarPatchDiscriminator(nn.Sequential):
+    """A patch discriminator of pix2pix (Isola et al. 2017, the paper's [22]) for one scale: 4x4 stride-2
+    convolutions (LeakyReLU 0.2, batch norm after the first), then a 3x3 convolution to one logit per patch."""
+
+    def __init__(self, config: AxialExemplarConfig):
+        layers: list[nn.Module] = []
+        in_channels = 1 + config.num_output_channels
+        for index in range(config.discriminator_layers):
+            channels = config.discriminator_hidden_size * 2**index
+            layers.append(nn.Conv2d(in_channels, channels, kernel_size=4, stride=2, padding=1))
+            layers += [nn.BatchNorm2d(channels)] if index else []
+            layers.append(nn.LeakyReLU(0.2))
+            in_channels = channels
+        layers.append(nn.Conv2d(in_channels, 1, kernel_size=3, padding=1))
+        super().__init__(*layers)
+
+
+class AxialExemplarDiscriminator(nn.Module):
+    """The multi-scale adversary of Sec. 3.3: one patch discriminator per prediction level, each judging
+    (L, ab) at its scale (normalised Lab). Trained next to the model by ``examples/train.py`` (LSGAN)."""
+
+    def __init__(self, config: AxialExemplarConfig):
+        super().__init__()
+        self.scales = nn.ModuleList(AxialExemplarPatchDiscriminator(config) for _ in range(config.num_levels - 1))
+
+    def forward(self, images: tuple[torch.Tensor, ...]) -> tuple[torch.Tensor, ...]:
+        """Patch logits for each scale's ``(B, 3, H_l, W_l)`` image, finest first."""
+        if len(images) != len(self.scales):
+            raise ValueError(f"expected {len(self.scales)} scales of (L, ab) images, got {len(images)}")
+        return tuple(discriminator(image) for discriminator, image in zip(self.scales, images))
+
+
+def pyramid_lab(lightness: torch.Tensor, pyramid_ab: tuple[torch.Tensor, ...]) -> tuple[torch.Tensor, ...]:
+    """(L, ab) at each level of a prediction pyramid, the lightness average-pooled alike: what the
+    discriminator judges."""
+    return tuple(torch.cat([level, ab], dim=1) for level, ab in zip(pyramid(lightness, len(pyramid_ab)), pyramid_ab))
+
+
 __all__ = [
+    "AxialExemplarDiscriminator",
     "AxialExemplarModel",
     "AxialExemplarForColorization",
     "AxialExemplarPreTrainedModel",

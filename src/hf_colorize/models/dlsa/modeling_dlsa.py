@@ -372,6 +372,12 @@ class DlsaPreTrainedModel(PreTrainedModel):
     main_input_name = "pixel_values"
     supports_gradient_checkpointing = False
 
+    @property
+    def dummy_inputs(self) -> dict[str, torch.Tensor]:
+        """Zero inputs of one image at ``config.image_size`` (lightness, hint ab, hint mask): for cost counts."""
+        size = self.config.image_size
+        return {"pixel_values": torch.zeros(1, self.config.num_channels, size, size, device=self.device)}
+
     def _init_weights(self, module: nn.Module) -> None:
         std = self.config.initializer_range
         if isinstance(module, (nn.Linear, nn.Conv2d)):

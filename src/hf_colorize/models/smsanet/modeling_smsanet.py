@@ -240,6 +240,12 @@ class SmsanetPreTrainedModel(PreTrainedModel):
     main_input_name = "pixel_values"
     supports_gradient_checkpointing = False
 
+    @property
+    def dummy_inputs(self) -> dict[str, torch.Tensor]:
+        """Zero inputs of one image at ``config.image_size`` (its lightness): for cost counts."""
+        size = self.config.image_size
+        return {"pixel_values": torch.zeros(1, self.config.num_channels, size, size, device=self.device)}
+
     def _init_weights(self, module: nn.Module) -> None:
         if isinstance(module, SmsanetRegressionHead):  # the model starts from grey, ab = 0, in tanh's linear range
             nn.init.zeros_(module.weight)
