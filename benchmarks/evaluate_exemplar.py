@@ -18,7 +18,6 @@ Writes ``OUTPUT.json`` and ``OUTPUT.md``.
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
 import time
 from collections.abc import Callable
@@ -42,7 +41,7 @@ from hf_colorize.evaluation import (
     ssim,
 )
 from hf_colorize.evaluation.protocol import compose
-from hf_colorize.evaluation.report import markdown_table
+from hf_colorize.evaluation.report import markdown_table, write_results
 from hf_colorize.evaluation.transfer import reinhard_transfer
 
 BATCH = 8
@@ -163,11 +162,7 @@ def main() -> None:
                 "other_reference": {label: other_reference_scores(method, images) for label, method in methods.items()},
             }
     results["speed"] = {"seconds_per_image": seconds_per_image(model), "cpu": cpu_name(), "threads": 2}
-    output = Path(args.output)
-    output.parent.mkdir(parents=True, exist_ok=True)
-    output.with_suffix(".json").write_text(json.dumps(results, indent=2) + "\n")
-    output.with_suffix(".md").write_text(markdown(results))
-    print(markdown(results))
+    write_results(args.output, results, markdown(results))
 
 
 if __name__ == "__main__":

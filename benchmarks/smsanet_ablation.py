@@ -28,7 +28,7 @@ from evaluate_quality import CORPUS, FOLDERS, PROTOCOL, RESULTS, Method, evaluat
 from transformers import AutoConfig, AutoModelForImageToImage
 
 import hf_colorize  # noqa: F401  (registers the families)
-from hf_colorize.evaluation.report import METRIC_LABELS, markdown_table
+from hf_colorize.evaluation.report import METRIC_LABELS, markdown_table, write_results
 from hf_colorize.training import TrainingArgumentError, build_parser, train
 from hf_colorize.training.trainer import checkpoint_steps
 
@@ -211,11 +211,7 @@ def main() -> None:
         raise SystemExit(f"training: {error}") from None
     scores, counts = evaluate(runs_dir, Path(args.corpus))
     results = {"protocol": PROTOCOL, "k": 0, "training": settings, "rows": rows, "folders": scores, "counts": counts}
-    output = Path(args.output)
-    output.parent.mkdir(parents=True, exist_ok=True)
-    output.with_suffix(".json").write_text(json.dumps(results, indent=2) + "\n")
-    output.with_suffix(".md").write_text(markdown(results))
-    print(markdown(results))
+    write_results(args.output, results, markdown(results))
 
 
 if __name__ == "__main__":

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import math
 import statistics
 from collections.abc import Sequence
+from pathlib import Path
 
 import torch
 
@@ -55,3 +57,13 @@ def markdown_table(rows: dict[str, dict[str, float]], columns: Sequence[str], he
         ]
         lines.append(f"| {name} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
+
+
+def write_results(output: str | Path, results: dict, tables: str) -> None:
+    """A benchmark's ``OUTPUT.json`` (its results) and ``OUTPUT.md`` (their Markdown ``tables``), folders made as
+    needed; the tables are printed too."""
+    output = Path(output)
+    output.parent.mkdir(parents=True, exist_ok=True)
+    output.with_suffix(".json").write_text(json.dumps(results, indent=2) + "\n")
+    output.with_suffix(".md").write_text(tables)
+    print(tables)
