@@ -1,4 +1,5 @@
-"""What every family's modeling file shares: the check of its input tensor and the ab regression loss."""
+"""What every family's modeling file shares: the check of its input tensors, zero inputs for cost counts and the
+ab regression loss."""
 
 from __future__ import annotations
 
@@ -22,6 +23,12 @@ def check_pixel_values(pixel_values: torch.Tensor, num_channels: int, stride: in
             f"input size {width}x{height} is not a multiple of the model's stride {stride}; "
             "the image processor resizes images to a valid size"
         )
+
+
+def zero_image_inputs(image_size: int, device: torch.device, **channels: int) -> dict[str, torch.Tensor]:
+    """One image of zeros at ``image_size`` per named model input, ``channels`` deep: a family's ``dummy_inputs``
+    for cost counts."""
+    return {name: torch.zeros(1, count, image_size, image_size, device=device) for name, count in channels.items()}
 
 
 def ab_huber_loss(

@@ -7,7 +7,7 @@ match, alpha 0.6 by default); its nearest neighbour by backbone features (0.3); 
 
 Nearest neighbours come from the cosine similarity of globally average-pooled backbone features of each
 image's grey centre crop (the target side of the model, as the paper retrieves with VGG-19 features). The index
-is computed once and cached as JSON next to the run, keyed by the dataset's fingerprint and the backbone's
+is computed once and cached as JSON next to the run, keyed by the dataset's fingerprint and the model's
 weights, so a resumed run reads it back instead of recomputing it.
 """
 
@@ -69,8 +69,8 @@ def describe_images(dataset, describe: Describe, size: int, batch_size: int = 16
     return torch.cat(rows)
 
 
-def backbone_fingerprint(module: torch.nn.Module) -> str:
-    """A short hash of a module's weights: the pair index is only reused with the backbone that made it."""
+def weights_fingerprint(module: torch.nn.Module) -> str:
+    """A short hash of a module's weights: the pair index is only reused with the model weights that made it."""
     digest = hashlib.sha256()
     for name, tensor in sorted(module.state_dict().items()):
         digest.update(name.encode())

@@ -47,11 +47,11 @@ from .pairs import (
     DEFAULT_PROPORTIONS,
     Describe,
     ReferenceSampler,
-    backbone_fingerprint,
     describe_images,
     jitter_colours,
     load_or_build_pair_index,
     nearest_neighbours,
+    weights_fingerprint,
 )
 from .validation import Colorizer
 
@@ -340,7 +340,7 @@ def reference_sampler(
     """Pairs each training image with its nearest neighbour under the model's descriptor (computed once, cached in
     ``OUTPUT_DIR/pair_index.json``) and draws references with ``--reference_proportions``."""
     describe = family.describe_references(model)
-    key = {"dataset": dataset._fingerprint, "model": backbone_fingerprint(model), "resolution": args.resolution}
+    key = {"dataset": dataset._fingerprint, "model": weights_fingerprint(model), "resolution": args.resolution}
 
     def build() -> list[int]:
         logger.info("pairing %d training images with their nearest neighbours", len(dataset))

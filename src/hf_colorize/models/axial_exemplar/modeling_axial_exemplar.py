@@ -18,7 +18,7 @@ from transformers import PreTrainedModel
 from transformers.utils import ModelOutput
 
 from ...color import denormalize_ab, denormalize_lightness, lab_to_rgb
-from ...modeling_utils import check_pixel_values
+from ...modeling_utils import check_pixel_values, zero_image_inputs
 from .configuration_axial_exemplar import AxialExemplarConfig
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
@@ -269,11 +269,7 @@ class AxialExemplarPreTrainedModel(PreTrainedModel):
     @property
     def dummy_inputs(self) -> dict[str, torch.Tensor]:
         """Zero inputs of one target and reference at ``config.image_size``: for cost counts."""
-        size = self.config.image_size
-        return {
-            "pixel_values": torch.zeros(1, 1, size, size, device=self.device),
-            "reference_values": torch.zeros(1, 3, size, size, device=self.device),
-        }
+        return zero_image_inputs(self.config.image_size, self.device, pixel_values=1, reference_values=3)
 
     def _init_weights(self, module: nn.Module) -> None:
         if isinstance(module, AxialExemplarAbRegression):  # start from grey (ab = 0), in tanh's linear range

@@ -16,7 +16,7 @@ from torch import nn
 from transformers import PreTrainedModel
 from transformers.utils import ModelOutput
 
-from ...modeling_utils import ab_huber_loss, check_pixel_values
+from ...modeling_utils import ab_huber_loss, check_pixel_values, zero_image_inputs
 from ...propagation import propagate_hints
 from .configuration_dlsa import DlsaConfig
 
@@ -375,8 +375,7 @@ class DlsaPreTrainedModel(PreTrainedModel):
     @property
     def dummy_inputs(self) -> dict[str, torch.Tensor]:
         """Zero inputs of one image at ``config.image_size`` (lightness, hint ab, hint mask): for cost counts."""
-        size = self.config.image_size
-        return {"pixel_values": torch.zeros(1, self.config.num_channels, size, size, device=self.device)}
+        return zero_image_inputs(self.config.image_size, self.device, pixel_values=self.config.num_channels)
 
     def _init_weights(self, module: nn.Module) -> None:
         std = self.config.initializer_range

@@ -16,7 +16,7 @@ from transformers import PreTrainedModel
 from transformers.utils import ModelOutput
 
 from ...color import AB_SCALE
-from ...modeling_utils import ab_huber_loss, check_pixel_values
+from ...modeling_utils import ab_huber_loss, check_pixel_values, zero_image_inputs
 from ...saliency import SaliencyFn, spectral_residual_saliency
 from .configuration_smsanet import NUM_BLOCKS, NUM_DOWNSAMPLINGS, SmsanetConfig
 
@@ -243,8 +243,7 @@ class SmsanetPreTrainedModel(PreTrainedModel):
     @property
     def dummy_inputs(self) -> dict[str, torch.Tensor]:
         """Zero inputs of one image at ``config.image_size`` (its lightness): for cost counts."""
-        size = self.config.image_size
-        return {"pixel_values": torch.zeros(1, self.config.num_channels, size, size, device=self.device)}
+        return zero_image_inputs(self.config.image_size, self.device, pixel_values=self.config.num_channels)
 
     def _init_weights(self, module: nn.Module) -> None:
         if isinstance(module, SmsanetRegressionHead):  # the model starts from grey, ab = 0, in tanh's linear range
