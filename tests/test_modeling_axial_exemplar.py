@@ -1,5 +1,6 @@
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 from conftest import tiny_axial_exemplar_config
@@ -217,6 +218,25 @@ def test_pipeline_with_a_reference_of_any_size_and_mode(tiny_exemplar_dir, color
     assert rgb_to_lab(load_rgb(output))[1:].abs().mean() > 1  # in colour
     outputs = pipe([color_image, {"image": color_image, "reference": reference.rotate(90)}], reference=reference)
     assert [image.size for image in outputs] == [color_image.size] * 2
+
+
+def test_pipeline_reads_a_reference_file_once_for_every_target(tiny_exemplar_dir, color_image, tmp_path, monkeypatch):
+    import hf_colorize.images as images
+
+    reference_path = tmp_path / "reference.png"
+    color_image.rotate(90).save(reference_path)
+    opened = []
+    open_path = images._open_path
+    monkeypatch.setattr(images, "_open_path", lambda path: opened.append(path.name) or open_path(path))
+    pipe = pipeline("image-colorization", model=str(tiny_exemplar_dir))
+    outputs = pipe([color_image] * 3, reference=str(reference_path))
+    assert opened == ["reference.png"]
+    processor = AutoImageProcessor.from_pretrained(tiny_exemplar_dir)
+    inputs = processor(color_image, reference=str(reference_path))
+    with torch.no_grad():
+        ab = pipe.model(inputs["pixel_values"], inputs["reference_values"]).ab
+    expected = processor.post_process_colorization(ab, inputs["lightness"])[0]
+    assert all(np.array_equal(np.asarray(output), np.asarray(expected)) for output in outputs)
 
 
 def test_pipeline_refuses_bad_requests(tiny_exemplar_dir, color_image, tmp_path):

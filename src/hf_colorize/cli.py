@@ -121,13 +121,15 @@ def colorize_all(args: argparse.Namespace) -> int:
     call_options = {name: value for name, value in requests.items() if value not in (None, 1)}
     if args.seed is not None:
         call_options["seed"] = args.seed
-    try:
-        pipe._sanitize_parameters(**call_options)
+    try:  # checks the request once; the reference is read here and reused for every input
+        preprocess_params, _, _ = pipe._sanitize_parameters(**call_options)
     except InvalidImageError as error:
         raise UsageError(f"--reference {error}") from None
     except ValueError as error:
         raise UsageError(str(error)) from None
     check_requirements(pipe.model.config.model_type, call_options)
+    if "reference" in preprocess_params:
+        call_options["reference"] = preprocess_params["reference"]
 
     images = list(iter_images(args.inputs))
     output = Path(args.output)

@@ -62,9 +62,11 @@ class ImageColorizationPipeline(Pipeline):
         if num_samples is not None and num_samples != 1:
             requested.add("samples")
         check_request(self.model.config.model_type, requested)
-        if reference is not None:  # a bad reference fails once, before any image is read
-            for item in reference if isinstance(reference, (list, tuple)) else [reference]:
-                self.image_processor.encode_reference(item)
+        if reference is not None:  # read once; a bad reference fails here, before any target is read
+            if isinstance(reference, (list, tuple)):
+                reference = [self.image_processor.load_reference(item) for item in reference]
+            else:
+                reference = self.image_processor.load_reference(reference)
         preprocess_params = {
             name: value for name, value in (("hints", hints), ("reference", reference)) if value is not None
         }

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import numpy as np
 import torch
 from transformers.feature_extraction_utils import BatchFeature
 
@@ -49,18 +50,28 @@ class AxialExemplarImageProcessor(ColorizationImageProcessor):
             {"pixel_values": pixel_values, "reference_values": reference_values, "lightness": lightness}
         )
 
+    def load_reference(self, reference: ImageLike) -> np.ndarray:
+        """A reference picture read and checked once, as float RGB ``(h, w, 3)`` in [0, 1] at model resolution:
+        the form a pipeline keeps to give the same reference to many targets without decoding it again.
+
+        Raises:
+            InvalidImageError: the reference cannot be read, or it is grey (no colour to transfer).
+        """
+        width, height = self.model_size
+        rgb = resize_channels(load_rgb(reference), height, width)
+        chroma = rgb_to_lab(rgb)[1:].norm(dim=0).mean().item()
+        if chroma < MIN_REFERENCE_CHROMA:
+            raise InvalidImageError(
+                f"{describe(reference)}: the reference is grey (mean chroma {chroma:.1f}); "
+                "it needs colours to give the target"
+            )
+        return rgb.clamp(0, 1).permute(1, 2, 0).numpy()
+
     def encode_reference(self, reference: ImageLike) -> torch.Tensor:
         """``(3, h, w)`` normalised Lab of a reference picture at model resolution.
 
         Raises:
             InvalidImageError: the reference cannot be read, or it is grey (no colour to transfer).
         """
-        width, height = self.model_size
-        lab = rgb_to_lab(resize_channels(load_rgb(reference), height, width))
-        chroma = lab[1:].norm(dim=0).mean().item()
-        if chroma < MIN_REFERENCE_CHROMA:
-            raise InvalidImageError(
-                f"{describe(reference)}: the reference is grey (mean chroma {chroma:.1f}); "
-                "it needs colours to give the target"
-            )
+        lab = rgb_to_lab(torch.from_numpy(self.load_reference(reference)).permute(2, 0, 1))
         return torch.cat([normalize_lightness(lab[:1]), normalize_ab(lab[1:])])
