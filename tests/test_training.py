@@ -17,9 +17,11 @@ from PIL import Image
 from transformers import AutoModelForImageToImage, pipeline
 
 from hf_colorize import DlsaForColorization
+from hf_colorize.evaluation import grey_prediction, psnr
 from hf_colorize.training import TRAINING_FAMILIES, TrainingArgumentError, build_parser, main, train
 from hf_colorize.training.export import export_half_precision, load_checkpoint_into
 from hf_colorize.training.trainer import PAIR_INDEX, Adversary, adversarial_losses, checkpoint_steps
+from hf_colorize.training.validation import GRID_ROWS, load_validation_images, validate
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -158,7 +160,13 @@ def test_resume_continues_exactly(reference_run, image_folder, config_dir, tmp_p
 
 
 def test_logs_validation_grid_and_card(reference_run, image_folder):
-    assert list((reference_run / "logs").rglob("events.out.tfevents.*"))
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    runs = [
+        EventAccumulator(str(events)).Reload() for events in (reference_run / "logs").rglob("events.out.tfevents.*")
+    ]
+    (run,) = [run for run in runs if "validation_psnr" in run.Tags()["scalars"]]
+    assert [event.step for event in run.Scalars("validation_psnr")] == [2, 4]
     grid = Image.open(reference_run / "validation" / "step-4.png")
     assert grid.size == (3 * 64, len(list(image_folder.iterdir())) * 64)  # grey | colorized | truth per image
     card = ModelCard.load(reference_run / "README.md")
@@ -323,3 +331,14 @@ def test_exemplar_family_trains_with_reference_pairs_and_resumes_exactly(image_f
     assert pipe(color_image, reference=color_image).size == color_image.size
     with pytest.raises(TrainingArgumentError, match="reference_proportions"):
         train(exemplar_arguments(image_folder, config_dir, tmp_path / "bad", "--reference_proportions", "0", "0", "0"))
+
+
+def test_validation_scores_every_image_and_shows_at_most_grid_rows(image_folder):
+    images = load_validation_images([str(image_folder)], 32) * 6
+
+    def colorize_grey(model, images, count):
+        return [grey_prediction(image) for image in images]
+
+    grid, mean_psnr = validate(torch.nn.Linear(1, 1), colorize_grey, images, 0)
+    assert len(images) > GRID_ROWS and grid.size == (3 * 32, GRID_ROWS * 32)
+    assert mean_psnr == pytest.approx(np.mean([psnr(grey_prediction(image), image.target_rgb) for image in images]))

@@ -409,11 +409,14 @@ def adversarial_losses(
 
 
 def log_validation(accelerator, model, family: TrainingFamily, images, args, step: int) -> None:
-    """Save the validation grid as ``output_dir/validation/step-N.png`` and log it to TensorBoard."""
-    from .validation import validation_grid
+    """Log the mean validation PSNR and save the validation grid as ``output_dir/validation/step-N.png`` (and to
+    TensorBoard)."""
+    from .validation import validate
 
     count = args.validation_hints if max(family.hint_counts) > 0 else 0
-    grid = validation_grid(accelerator.unwrap_model(model), family.colorize, images, count)
+    grid, mean_psnr = validate(accelerator.unwrap_model(model), family.colorize, images, count)
+    logger.info(f"step {step}: validation PSNR {mean_psnr:.2f} dB on {len(images)} images ({count} hints)")
+    accelerator.log({"validation_psnr": mean_psnr}, step=step)
     folder = Path(args.output_dir) / "validation"
     folder.mkdir(exist_ok=True)
     grid.save(folder / f"step-{step}.png")

@@ -51,14 +51,23 @@ def evaluation_mode(model: torch.nn.Module) -> Iterator[None]:
         model.train(was_training)
 
 
-def validation_grid(model: torch.nn.Module, colorize: Colorizer, images: list[EvalImage], count: int) -> Image.Image:
-    """One row per image: the grey input, the model's colorization with ``count`` hints, the ground truth."""
+GRID_ROWS = 16
+"""Most images a validation grid shows (every validation image is scored)."""
+
+
+def validate(
+    model: torch.nn.Module, colorize: Colorizer, images: list[EvalImage], count: int
+) -> tuple[Image.Image, float]:
+    """The model's mean PSNR over ``images`` with ``count`` hints, and a grid of the first :data:`GRID_ROWS`
+    of them, one row per image: the grey input, the model's colorization, the ground truth."""
     with evaluation_mode(model):
         outputs = colorize(model, images, count)
     rows = [
-        torch.cat([grey_prediction(image), output, image.target_rgb], dim=-1) for image, output in zip(images, outputs)
+        torch.cat([grey_prediction(image), output, image.target_rgb], dim=-1)
+        for image, output in zip(images[:GRID_ROWS], outputs)
     ]
-    return Image.fromarray(torch.cat(rows, dim=-2).permute(1, 2, 0).numpy())
+    grid = Image.fromarray(torch.cat(rows, dim=-2).permute(1, 2, 0).numpy())
+    return grid, statistics.mean(psnr(output, image.target_rgb) for output, image in zip(outputs, images))
 
 
 def psnr_table(
