@@ -79,6 +79,18 @@ def test_scribble_alpha_marks_hints():
         assert hint_ab[:, 4:, :].abs().sum() == 0
 
 
+def test_points_and_a_scribble_together_points_win_where_they_overlap():
+    scribble = np.zeros((40, 80, 4), dtype=np.uint8)
+    scribble[0:20, 0:40] = (0, 200, 0, 255)
+    hint_ab, hint_mask = encode_hints(
+        [(0, 0, "#ff0000"), Image.fromarray(scribble), (70, 30, "#0000ff")], (80, 40), (16, 8)
+    )
+    assert hint_mask.sum() == 32 + 2 * 2  # the scribble's block (the red point inside it) and the blue point
+    assert torch.allclose(hint_ab[:, 0, 0], expected_ab((255, 0, 0)), atol=1e-5)
+    assert torch.allclose(hint_ab[:, 3, 7], expected_ab((0, 200, 0)), atol=1e-5)
+    assert torch.allclose(hint_ab[:, 6, 14], expected_ab((0, 0, 255)), atol=1e-5)
+
+
 def test_scribble_errors_name_the_problem():
     with pytest.raises(InvalidHintError, match="must be RGBA"):
         encode_hints(Image.new("RGB", (8, 8)), (8, 8), (8, 8))

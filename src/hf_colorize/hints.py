@@ -1,7 +1,8 @@
 """User colour hints: parsing, validation and encoding into the model's hint channels.
 
 A hint is a point ``(x, y, colour)`` in input-image pixels, the colour given as ``"#rrggbb"`` or ``(r, g, b)``
-in 0-255, or an RGBA scribble image of the input's size whose pixels with alpha > 0 are hints. Hints are
+in 0-255, or an RGBA scribble image of the input's size whose pixels with alpha > 0 are hints; a list may hold
+both (a point wins where they overlap). Hints are
 encoded at model resolution as a 2-channel ab map (scaled by 1/110, zero elsewhere) and a 1-channel mask;
 a point covers a 2x2 square, the hint size of Zhang et al. 2017 used by every point-hint paper here.
 """
@@ -140,17 +141,30 @@ def encode_scribble(
     return hint_ab, hint_mask
 
 
+def _is_scribble(hint: object) -> bool:
+    return isinstance(hint, Image.Image) or (isinstance(hint, np.ndarray) and hint.ndim == 3)
+
+
 def encode_hints(
     hints: HintsLike, image_size: tuple[int, int], model_size: tuple[int, int]
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """Encode point hints, a scribble image, or ``None`` (no hints) at model resolution."""
+    """Encode point hints, a scribble image, a list holding both, or ``None`` (no hints) at model resolution.
+
+    Where a point hint and a scribble overlap, the point's colour is kept.
+    """
     if hints is None:
-        return encode_point_hints([], image_size, model_size)
-    if isinstance(hints, (Image.Image, np.ndarray)):
-        return encode_scribble(hints, image_size, model_size)
+        hints = []
+    if _is_scribble(hints):
+        hints = [hints]
     if isinstance(hints, (str, bytes)) or not isinstance(hints, Sequence):
         raise InvalidHintError(f"hints must be a list of (x, y, colour) or an RGBA image, got {type(hints).__name__}")
-    return encode_point_hints(parse_hints(hints, *image_size), image_size, model_size)
+    points = [hint for hint in hints if not _is_scribble(hint)]
+    hint_ab, hint_mask = encode_point_hints(parse_hints(points, *image_size), image_size, model_size)
+    for scribble in (hint for hint in hints if _is_scribble(hint)):
+        scribble_ab, scribble_mask = encode_scribble(scribble, image_size, model_size)
+        hint_ab = torch.where(hint_mask > 0, hint_ab, scribble_ab)
+        hint_mask = torch.maximum(hint_mask, scribble_mask)
+    return hint_ab, hint_mask
 
 
 def sample_hint_positions(
