@@ -22,7 +22,7 @@ from .models import (
     SmsanetImageProcessor,
     SmsanetModel,
 )
-from .pipeline import ImageColorizationPipeline, register_pipeline
+from .pipeline import ImageColorizationPipeline, load_colorization_pipeline, register_pipeline
 
 __version__ = "0.1.0"
 
@@ -59,6 +59,7 @@ __all__ = [
     "BUNDLED_MODELS",
     "DEFAULT_MODEL",
     "ImageColorizationPipeline",
+    "load_colorization_pipeline",
     "DlsaConfig",
     "DlsaModel",
     "DlsaForColorization",

@@ -80,24 +80,19 @@ def output_path(output: Path, relative: Path, single: bool) -> Path:
 def load_pipeline(model: str | None, device: str):
     """The colorization pipeline, with a clear error for a model id that cannot be loaded."""
     import torch
-    from transformers import pipeline
     from transformers.utils import logging
 
-    from . import BUNDLED_MODELS, DEFAULT_MODEL
+    from .pipeline import load_colorization_pipeline
 
     logging.set_verbosity_error()
     logging.disable_progress_bar()
 
     if device == "cuda" and not torch.cuda.is_available():
         raise UsageError("--device cuda: no CUDA device is available")
-    model = model or DEFAULT_MODEL
-    if model in BUNDLED_MODELS and not Path(model).exists():
-        model = BUNDLED_MODELS[model]
     try:
-        return pipeline("image-colorization", model=model, device=device)
-    except (OSError, ValueError) as error:
-        first_line = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-        raise UsageError(f"--model {model}: unknown or unreadable model ({first_line})") from None
+        return load_colorization_pipeline(model, device)
+    except ValueError as error:
+        raise UsageError(f"--model {error}") from None
 
 
 def check_requirements(model_type: str, call_options: dict) -> None:

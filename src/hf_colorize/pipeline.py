@@ -7,6 +7,7 @@ size and joins it with the input's own full-resolution L, so the output keeps th
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from PIL import Image
@@ -104,3 +105,24 @@ def register_pipeline(default_model: str) -> None:
         default={"model": (default_model, None)},
         type="image",
     )
+
+
+def load_colorization_pipeline(model: str | None = None, device: str | None = None) -> ImageColorizationPipeline:
+    """The ``image-colorization`` pipeline for a bundled model's name, a saved model folder or a Hub id (default:
+    the bundled default model).
+
+    Raises:
+        ValueError: the model cannot be found or read; the message names it.
+    """
+    from transformers import pipeline
+
+    from . import BUNDLED_MODELS, DEFAULT_MODEL
+
+    model = model or DEFAULT_MODEL
+    if model in BUNDLED_MODELS and not Path(model).exists():
+        model = BUNDLED_MODELS[model]
+    try:
+        return pipeline(TASK, model=model, device=device)
+    except (OSError, ValueError) as error:
+        first_line = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        raise ValueError(f"{model}: unknown or unreadable model ({first_line})") from None

@@ -1,0 +1,84 @@
+"""The Gradio Space, driven through its API with ``gradio_client`` against the app launched on 127.0.0.1."""
+
+import importlib.util
+import sys
+from pathlib import Path
+
+import pytest
+from gradio_client import Client, handle_file
+from gradio_client.exceptions import AppError
+from PIL import Image
+
+SPACE = Path(__file__).parent.parent / "spaces" / "hf-colorize"
+
+
+def load_app_module():
+    spec = importlib.util.spec_from_file_location("hf_colorize_space", SPACE / "app.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # Gradio reads the source of the app's component classes
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope="module")
+def space():
+    module = load_app_module()
+    app = module.launch(module.build_app(), server_name="127.0.0.1", prevent_thread_lock=True, quiet=True)
+    try:
+        yield Client(app.local_url, verbose=False)
+    finally:
+        app.close()
+
+
+@pytest.fixture
+def photo(tmp_path, color_image):
+    path = tmp_path / "photo.png"
+    color_image.convert("L").save(path)
+    return path
+
+
+def colorize(space, model, image, hints="", reference=None, samples=1, seed=0):
+    reference = handle_file(str(reference)) if reference is not None else None
+    return space.predict(
+        str(model), handle_file(str(image)), hints, None, reference, samples, seed, api_name="/colorize"
+    )
+
+
+def assert_colorized(result, size):
+    (before, after), gallery, download, notice = result
+    assert Image.open(after).size == size and Image.open(download).size == size
+    assert Image.open(before).size == size
+    return Image.open(download).convert("RGB")
+
+
+def test_automatic_model(space, photo):
+    assert_colorized(colorize(space, "smsanet-small", photo), Image.open(photo).size)
+
+
+def test_point_hints_change_the_colours(space, photo):
+    size = Image.open(photo).size
+    plain = assert_colorized(colorize(space, "dlsa-tiny", photo), size)
+    hinted = assert_colorized(colorize(space, "dlsa-tiny", photo, hints="10,10,#ff0000\n60,30,#00ff00"), size)
+    assert plain.tobytes() != hinted.tobytes()
+
+
+def test_reference_model(space, photo, tmp_path, tiny_exemplar_dir, color_image):
+    reference = tmp_path / "reference.jpg"
+    color_image.resize((50, 90)).save(reference)
+    assert_colorized(colorize(space, tiny_exemplar_dir, photo, reference=reference), Image.open(photo).size)
+    with pytest.raises(AppError, match="reference picture"):
+        colorize(space, tiny_exemplar_dir, photo)
+
+
+def test_bad_inputs_are_errors_and_the_app_keeps_working(space, photo, tmp_path):
+    corrupt = tmp_path / "corrupt.jpg"
+    corrupt.write_bytes(b"\xff\xd8\xff\xe0 this is not really a jpeg")
+    with pytest.raises(AppError, match="^'?corrupt.jpg: cannot be read"):
+        colorize(space, "dlsa-tiny", corrupt)
+    with pytest.raises(AppError, match="outside the 80x48 image"):
+        colorize(space, "dlsa-tiny", photo, hints="500,10,#ff0000")
+    with pytest.raises(AppError, match="hint"):
+        colorize(space, "dlsa-tiny", photo, hints="10,10,red-ish")
+    with pytest.raises(AppError, match="no-such-model"):
+        colorize(space, "no-such-model", photo)
+    assert_colorized(colorize(space, "dlsa-tiny", photo), Image.open(photo).size)
