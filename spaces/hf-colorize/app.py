@@ -44,17 +44,21 @@ FAMILY_DESCRIPTIONS = {
 }
 
 
-class UploadedImage(gr.Image):
-    """An image input that hands the uploaded file to the app even when PIL cannot open it, so that the package's
-    loader names the problem (Gradio's own check would answer with a bare PIL exception)."""
+def image_input(**options: Any) -> gr.Image:
+    """An image input (file path) that hands the upload to the app even when PIL cannot open it, so that the
+    package's loader names the problem; Gradio's own check would answer with a bare PIL exception. (A subclass
+    would do the same, but Gradio writes a ``.pyi`` stub next to the source of every component subclass.)"""
+    component = gr.Image(type="filepath", image_mode=None, **options)
+    preprocess = component.preprocess
 
-    is_template = True  # drawn by the frontend of gr.Image
-
-    def preprocess(self, payload):
+    def preprocess_or_pass_the_path(payload):
         try:
-            return super().preprocess(payload)
+            return preprocess(payload)
         except OSError:  # PIL's UnidentifiedImageError and truncated files
             return str(payload.path)
+
+    component.preprocess = preprocess_or_pass_the_path
+    return component
 
 
 def launch(app: gr.Blocks, **options: Any) -> gr.Blocks:
@@ -253,16 +257,16 @@ def build_app() -> gr.Blocks:
                     allow_custom_value=True,
                 )
                 description = gr.Markdown(show_controls(DEFAULT_MODEL)[3])
-                image = UploadedImage(
-                    type="filepath",
-                    image_mode=None,
+                image = image_input(
                     sources=["upload", "webcam", "clipboard"],
                     label="Grey photo or drawing (click on it to place a hint)",
                     elem_id="input-image",
                 )
                 gr.Examples(EXAMPLES, inputs=image)
                 with gr.Group(visible=True) as hint_controls:
-                    colour = gr.ColorPicker("#f08020", label="Hint colour (then click on the image)")
+                    colour = gr.ColorPicker(
+                        "#f08020", label="Hint colour (then click on the image)", elem_id="hint-colour"
+                    )
                     hints = gr.Textbox(
                         label="Placed hints: x,y,#rrggbb per line (delete a line to remove that hint)",
                         lines=3,
@@ -272,16 +276,16 @@ def build_app() -> gr.Blocks:
                     with gr.Accordion("Scribbles: paint colour strokes", open=False):
                         scribbles = gr.ImageEditor(type="pil", label="Paint on the image", layers=False)
                 with gr.Group(visible=False) as reference_controls:
-                    reference = UploadedImage(type="filepath", image_mode=None, label="Colour reference")
+                    reference = image_input(label="Colour reference")
                     gr.Examples(REFERENCE_EXAMPLES, inputs=reference)
                 with gr.Group(visible=False) as sample_controls:
                     num_samples = gr.Slider(1, 8, value=4, step=1, label="Samples")
                     seed = gr.Number(0, precision=0, label="Seed")
                 run = gr.Button("Colorize", variant="primary", elem_id="colorize")
             with gr.Column():
-                comparison = gr.ImageSlider(label="Before / after", type="pil", elem_id="output-image")
+                comparison = gr.ImageSlider(label="Before / after", type="pil", elem_id="output-image", slider_position=25)
                 gallery = gr.Gallery(label="Samples", visible=False)
-                download = gr.File(label="Full-resolution PNG")
+                download = gr.File(label="Full-resolution PNG", elem_id="download")
                 notice = gr.Markdown(elem_id="notice")
 
         model.change(show_controls, model, [hint_controls, reference_controls, sample_controls, description])
