@@ -283,7 +283,9 @@ def build_app() -> gr.Blocks:
                     seed = gr.Number(0, precision=0, label="Seed")
                 run = gr.Button("Colorize", variant="primary", elem_id="colorize")
             with gr.Column():
-                comparison = gr.ImageSlider(label="Before / after", type="pil", elem_id="output-image", slider_position=25)
+                comparison = gr.ImageSlider(
+                    label="Before / after", type="pil", elem_id="output-image", slider_position=25
+                )
                 gallery = gr.Gallery(label="Samples", visible=False)
                 download = gr.File(label="Full-resolution PNG", elem_id="download")
                 notice = gr.Markdown(elem_id="notice")
