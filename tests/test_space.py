@@ -82,3 +82,40 @@ def test_bad_inputs_are_errors_and_the_app_keeps_working(space, photo, tmp_path)
     with pytest.raises(AppError, match="no-such-model"):
         colorize(space, "no-such-model", photo)
     assert_colorized(colorize(space, "dlsa-tiny", photo), Image.open(photo).size)
+
+
+def test_scribbles_are_hints(space, photo, tmp_path):
+    size = Image.open(photo).size
+    layer = Image.new("RGBA", size)
+    layer.paste((0, 0, 255, 255), (0, 0, size[0] // 2, size[1]))
+    layer.save(tmp_path / "layer.png")
+    editor = {"background": handle_file(str(photo)), "layers": [handle_file(str(tmp_path / "layer.png"))]}
+    editor["composite"] = None
+    plain = assert_colorized(colorize(space, "dlsa-tiny", photo), size)
+    painted = space.predict("dlsa-tiny", handle_file(str(photo)), "", editor, None, 1, 0, api_name="/colorize")
+    assert assert_colorized(painted, size).tobytes() != plain.tobytes()
+
+
+def test_large_inputs_get_a_notice_and_keep_their_size(space, tmp_path, color_image):
+    large = tmp_path / "large.png"
+    color_image.convert("L").resize((1400, 900)).save(large)
+    result = colorize(space, "smsanet-small", large)
+    assert_colorized(result, (1400, 900))
+    assert "downscaled to 224x224 for the model" in result[3] and "1400x900" in result[3]
+
+
+def test_small_inputs_get_no_notice(space, photo):
+    assert colorize(space, "smsanet-small", photo)[3] == ""
+
+
+def test_controls_follow_the_family(tiny_exemplar_dir):
+    module = load_app_module()
+    visible = {}
+    for model in ("dlsa-tiny", "smsanet-small", str(tiny_exemplar_dir)):
+        hints, reference, samples, description = module.show_controls(model)
+        visible[model] = (hints["visible"], reference["visible"], samples["visible"])
+    assert visible == {
+        "dlsa-tiny": (True, False, False),
+        "smsanet-small": (False, False, False),
+        str(tiny_exemplar_dir): (False, True, False),
+    }

@@ -16,7 +16,10 @@ from test_space import SPACE, load_app_module
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 EXAMPLE = SPACE / "examples" / "fruits-grey.jpg"
 
-pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="needs Debian's chromium (apt-get install chromium)")
+pytestmark = pytest.mark.skipif(
+    CHROMIUM is None and not os.environ.get("HF_COLORIZE_REQUIRE_BROWSER"),
+    reason="needs Debian's chromium (apt-get install chromium); .ci/run installs it and requires this test",
+)
 
 
 def pick_colour(page, colour: str) -> None:
@@ -43,6 +46,7 @@ def space_url():
 def test_upload_click_two_hints_and_colorize(space_url, tmp_path):
     screenshot = Path(os.environ.get("SPACE_SCREENSHOT", tmp_path / "space.png"))
     with sync_playwright() as playwright:
+        assert CHROMIUM is not None, "no chromium on PATH: apt-get install chromium"
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
         page = browser.new_page(viewport={"width": 1280, "height": 1000})
         page.goto(space_url)
