@@ -12,6 +12,9 @@ from hf_colorize import (  # noqa: E402
     AxialExemplarConfig,
     AxialExemplarForColorization,
     AxialExemplarImageProcessor,
+    CartoonColtranConfig,
+    CartoonColtranForColorization,
+    CartoonColtranImageProcessor,
     DlsaConfig,
     DlsaForColorization,
     DlsaImageProcessor,
@@ -63,6 +66,37 @@ def tiny_axial_exemplar_config(**overrides) -> AxialExemplarConfig:
     )
     options.update(overrides)
     return AxialExemplarConfig(**options)
+
+
+def tiny_cartoon_config(**overrides) -> CartoonColtranConfig:
+    options = dict(
+        image_size=32,
+        coarse_size=8,
+        hidden_size=16,
+        num_attention_heads=2,
+        intermediate_size=32,
+        encoder_layers=1,
+        outer_decoder_layers=1,
+        inner_decoder_layers=1,
+        upgrader_hidden_sizes=[8, 16],
+        upgrader_residual_blocks=1,
+        discriminator_hidden_size=8,
+        discriminator_layers=2,
+    )
+    options.update(overrides)
+    return CartoonColtranConfig(**options)
+
+
+@pytest.fixture(scope="session")
+def tiny_cartoon_dir(tmp_path_factory):
+    """A tiny random cartoon_coltran model (upgrader output away from the plain interpolation) and processor."""
+    torch.manual_seed(0)
+    folder = tmp_path_factory.mktemp("tiny-cartoon")
+    model = CartoonColtranForColorization(tiny_cartoon_config())
+    torch.nn.init.normal_(model.upgrader.decoder[-1].weight, std=0.05)
+    model.eval().save_pretrained(folder)
+    CartoonColtranImageProcessor(size={"height": 32, "width": 32}).save_pretrained(folder)
+    return folder
 
 
 @pytest.fixture(scope="session")

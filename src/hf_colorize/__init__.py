@@ -13,6 +13,10 @@ from .models import (
     AxialExemplarForColorization,
     AxialExemplarImageProcessor,
     AxialExemplarModel,
+    CartoonColtranConfig,
+    CartoonColtranForColorization,
+    CartoonColtranImageProcessor,
+    CartoonColtranModel,
     DlsaConfig,
     DlsaForColorization,
     DlsaImageProcessor,
@@ -40,6 +44,7 @@ _FAMILIES = (
     (DlsaConfig, DlsaModel, DlsaForColorization, DlsaImageProcessor),
     (SmsanetConfig, SmsanetModel, SmsanetForColorization, SmsanetImageProcessor),
     (AxialExemplarConfig, AxialExemplarModel, AxialExemplarForColorization, AxialExemplarImageProcessor),
+    (CartoonColtranConfig, CartoonColtranModel, CartoonColtranForColorization, CartoonColtranImageProcessor),
 )
 """Each family's config, base model, colorization model and image processor."""
 
@@ -72,5 +77,9 @@ __all__ = [
     "AxialExemplarModel",
     "AxialExemplarForColorization",
     "AxialExemplarImageProcessor",
+    "CartoonColtranConfig",
+    "CartoonColtranModel",
+    "CartoonColtranForColorization",
+    "CartoonColtranImageProcessor",
     "__version__",
 ]

@@ -10,6 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import torch
 from PIL import Image
 from transformers import AutoModelForImageToImage, Pipeline
 from transformers.pipelines import PIPELINE_REGISTRY
@@ -34,7 +35,9 @@ class ImageColorizationPipeline(Pipeline):
     """Colorize images: ``pipe(image, hints=[(x, y, "#rrggbb"), ...])`` returns an RGB ``PIL.Image``.
 
     Inputs are paths, PIL images or numpy arrays, or dicts ``{"image": ..., "hints": ...}`` (or ``"reference"``)
-    to give each image of a batch its own hints or reference. A list of inputs returns a list of images.
+    to give each image of a batch its own hints or reference. A list of inputs returns a list of images. A family
+    that samples (``cartoon_coltran``) takes ``num_samples=N, seed=S, temperature=T`` and returns a list of N
+    images per input when N > 1.
     """
 
     _load_processor = False
@@ -48,21 +51,28 @@ class ImageColorizationPipeline(Pipeline):
         reference: Any = None,
         num_samples: int | None = None,
         seed: int | None = None,
+        temperature: float | None = None,
         **kwargs: Any,
     ) -> tuple[dict, dict, dict]:
         if kwargs:
             raise TypeError(
                 f"unknown argument(s) {', '.join(sorted(kwargs))}: the image-colorization pipeline takes "
-                "hints, reference, num_samples, seed and batch_size"
+                "hints, reference, num_samples, seed, temperature and batch_size"
             )
         requested = set()
         if hints is not None:
             requested.add("hints")
         if reference is not None:
             requested.add("reference")
-        if num_samples is not None and num_samples != 1:
+        if (num_samples is not None and num_samples != 1) or temperature is not None:
             requested.add("samples")
         check_request(self.model.config.model_type, requested)
+        if num_samples is not None and (
+            isinstance(num_samples, bool) or not isinstance(num_samples, int) or num_samples < 1
+        ):
+            raise ValueError(f"num_samples must be a whole number of at least 1, got {num_samples!r}")
+        if temperature is not None and not temperature > 0:
+            raise ValueError(f"temperature must be positive, got {temperature!r}")
         if reference is not None:  # read once; a bad reference fails here, before any target is read
             if isinstance(reference, (list, tuple)):
                 reference = [self.image_processor.load_reference(item) for item in reference]
@@ -71,7 +81,10 @@ class ImageColorizationPipeline(Pipeline):
         preprocess_params = {
             name: value for name, value in (("hints", hints), ("reference", reference)) if value is not None
         }
-        return preprocess_params, {}, {}
+        forward_params = {}
+        if "samples" in FAMILY_CAPABILITIES.get(self.model.config.model_type, frozenset()):
+            forward_params = {"num_samples": num_samples or 1, "seed": seed, "temperature": temperature or 1.0}
+        return preprocess_params, forward_params, {"as_list": num_samples is not None and num_samples > 1}
 
     def preprocess(self, image: Any, **request: Any) -> dict[str, Any]:
         """Model inputs for one image; ``request`` holds the call's ``hints`` / ``reference``, which a dict input's
@@ -87,13 +100,23 @@ class ImageColorizationPipeline(Pipeline):
         model_inputs = {name: inputs[name].to(self.dtype) for name in self.image_processor.model_input_names}
         return {**model_inputs, "lightness": inputs["lightness"]}
 
-    def _forward(self, model_inputs: dict[str, Any]) -> dict[str, Any]:
+    def _forward(self, model_inputs: dict[str, Any], **sampling: Any) -> dict[str, Any]:
+        """ab ``(batch, samples, 2, h, w)``: one sample per image, or ``num_samples`` drawn with a generator seeded
+        by ``seed`` (the same seed, the same samples) for a family that samples."""
         lightness = model_inputs.pop("lightness")
+        num_samples = 1
+        if sampling:
+            num_samples, seed = sampling["num_samples"], sampling["seed"]
+            generator = torch.Generator().manual_seed(seed) if seed is not None else None
+            model_inputs.update(num_samples=num_samples, generator=generator, temperature=sampling["temperature"])
         ab = self.model(**model_inputs).ab
-        return {"ab": ab, "lightness": lightness}
+        return {"ab": ab.unflatten(0, (-1, num_samples)), "lightness": lightness}
 
-    def postprocess(self, model_outputs: dict[str, Any]) -> Image.Image:
-        return self.image_processor.post_process_colorization(model_outputs["ab"], model_outputs["lightness"])[0]
+    def postprocess(self, model_outputs: dict[str, Any], as_list: bool = False) -> Image.Image | list[Image.Image]:
+        """One image, or with ``num_samples`` > 1 the list of an image's samples."""
+        ab = model_outputs["ab"].flatten(0, 1)
+        images = self.image_processor.post_process_colorization(ab, model_outputs["lightness"] * len(ab))
+        return images if as_list else images[0]
 
 
 def register_pipeline(default_model: str) -> None:

@@ -2,6 +2,8 @@
 
 from .axial_exemplar import AxialExemplarConfig, AxialExemplarForColorization, AxialExemplarModel
 from .axial_exemplar.image_processing_axial_exemplar import AxialExemplarImageProcessor
+from .cartoon_coltran import CartoonColtranConfig, CartoonColtranForColorization, CartoonColtranModel
+from .cartoon_coltran.image_processing_cartoon_coltran import CartoonColtranImageProcessor
 from .dlsa import DlsaConfig, DlsaForColorization, DlsaModel
 from .dlsa.image_processing_dlsa import DlsaImageProcessor
 from .smsanet import SmsanetConfig, SmsanetForColorization, SmsanetModel
@@ -11,6 +13,7 @@ FAMILY_CAPABILITIES: dict[str, frozenset[str]] = {
     "dlsa": frozenset({"hints"}),
     "smsanet": frozenset(),
     "axial_exemplar": frozenset({"reference"}),
+    "cartoon_coltran": frozenset({"samples"}),
 }
 """Which optional requests (``hints``, ``reference``, ``samples``) each registered family honours."""
 
@@ -22,6 +25,10 @@ __all__ = [
     "AxialExemplarModel",
     "AxialExemplarForColorization",
     "AxialExemplarImageProcessor",
+    "CartoonColtranConfig",
+    "CartoonColtranModel",
+    "CartoonColtranForColorization",
+    "CartoonColtranImageProcessor",
     "DlsaConfig",
     "DlsaModel",
     "DlsaForColorization",

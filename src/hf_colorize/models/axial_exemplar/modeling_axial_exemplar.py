@@ -18,7 +18,7 @@ from transformers import PreTrainedModel
 from transformers.utils import ModelOutput
 
 from ...color import denormalize_ab, denormalize_lightness, lab_to_rgb
-from ...modeling_utils import check_pixel_values, zero_image_inputs
+from ...modeling_utils import PatchDiscriminator, check_pixel_values, zero_image_inputs
 from .configuration_axial_exemplar import AxialExemplarConfig
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
@@ -444,30 +444,18 @@ class AxialExemplarForColorization(AxialExemplarPreTrainedModel):
         )
 
 
-class AxialExemplarPatchDiscriminator(nn.Sequential):
-    """A patch discriminator of pix2pix (Isola et al. 2017, the paper's [22]) for one scale: 4x4 stride-2
-    convolutions (LeakyReLU 0.2, batch norm after the first), then a 3x3 convolution to one logit per patch."""
-
-    def __init__(self, config: AxialExemplarConfig):
-        layers: list[nn.Module] = []
-        in_channels = 1 + config.num_output_channels
-        for index in range(config.discriminator_layers):
-            channels = config.discriminator_hidden_size * 2**index
-            layers.append(nn.Conv2d(in_channels, channels, kernel_size=4, stride=2, padding=1))
-            layers += [nn.BatchNorm2d(channels)] if index else []
-            layers.append(nn.LeakyReLU(0.2))
-            in_channels = channels
-        layers.append(nn.Conv2d(in_channels, 1, kernel_size=3, padding=1))
-        super().__init__(*layers)
-
-
 class AxialExemplarDiscriminator(nn.Module):
-    """The multi-scale adversary of Sec. 3.3: one patch discriminator per prediction level, each judging
-    (L, ab) at its scale (normalised Lab). Trained next to the model by ``examples/train.py`` (LSGAN)."""
+    """The multi-scale adversary of Sec. 3.3: one patch discriminator per prediction level (pix2pix's, the paper's
+    [22]), each judging (L, ab) at its scale (normalised Lab). Trained next to the model by ``examples/train.py``
+    (LSGAN)."""
 
     def __init__(self, config: AxialExemplarConfig):
         super().__init__()
-        self.scales = nn.ModuleList(AxialExemplarPatchDiscriminator(config) for _ in range(config.num_levels - 1))
+        channels = 1 + config.num_output_channels
+        self.scales = nn.ModuleList(
+            PatchDiscriminator(channels, config.discriminator_hidden_size, config.discriminator_layers)
+            for _ in range(config.num_levels - 1)
+        )
 
     def forward(self, images: tuple[torch.Tensor, ...]) -> tuple[torch.Tensor, ...]:
         """Patch logits for each scale's ``(B, 3, H_l, W_l)`` image, finest first."""
