@@ -10,13 +10,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from conftest import tiny_axial_exemplar_config, tiny_config, tiny_smsanet_config
+from conftest import tiny_axial_exemplar_config, tiny_cartoon_config, tiny_config, tiny_smsanet_config
 from huggingface_hub import ModelCard
 from huggingface_hub.utils import filter_repo_objects
 from PIL import Image
 from transformers import AutoModelForImageToImage, pipeline
 
-from hf_colorize import DlsaForColorization
+from hf_colorize import CartoonColtranForColorization, DlsaForColorization
 from hf_colorize.evaluation import grey_prediction, psnr
 from hf_colorize.training import TRAINING_FAMILIES, TrainingArgumentError, build_parser, main, train
 from hf_colorize.training.export import export_half_precision, load_checkpoint_into
@@ -342,3 +342,35 @@ def test_validation_scores_every_image_and_shows_at_most_grid_rows(image_folder)
     grid, mean_psnr = validate(torch.nn.Linear(1, 1), colorize_grey, images, 0)
     assert len(images) > GRID_ROWS and grid.size == (3 * 32, GRID_ROWS * 32)
     assert mean_psnr == pytest.approx(np.mean([psnr(grey_prediction(image), image.target_rgb) for image in images]))
+
+
+def test_cartoon_family_trains_stage_by_stage(image_folder, config_dir, tmp_path, color_image):
+    dlsa_config_dir = config_dir
+    config_dir, colorizer, upgrader = tmp_path / "config", tmp_path / "colorizer", tmp_path / "upgrader"
+    tiny_cartoon_config().save_pretrained(config_dir)
+    with pytest.raises(TrainingArgumentError, match="give --stage colorizer or upgrader"):
+        train(exemplar_arguments(image_folder, config_dir, tmp_path / "no-stage", "--max_train_steps", "2"))
+    common = ["--resolution", "32", "--max_train_steps", "2", "--validation_images", str(image_folder)]
+    train(exemplar_arguments(image_folder, config_dir, colorizer, "--stage", "colorizer", *common))
+    after_stage_1 = read_weights(colorizer / "model.safetensors")
+    initial = CartoonColtranForColorization(tiny_cartoon_config()).state_dict()
+    assert not torch.equal(after_stage_1["cartoon_coltran.head.weight"], initial["cartoon_coltran.head.weight"])
+    assert "one sample (seed 0)" in (colorizer / "README.md").read_text()
+
+    stage_2 = exemplar_arguments(image_folder, config_dir, upgrader, "--stage", "upgrader", *common)
+    stage_2.config, stage_2.pretrained_model_name_or_path = None, str(colorizer)
+    train(stage_2)
+    after_stage_2 = read_weights(upgrader / "model.safetensors")
+    discriminator = read_weights(upgrader / "checkpoint-2" / "model_1.safetensors")
+    assert any(name.endswith(".weight") for name in discriminator)  # the patch discriminator trained beside it
+    for name, weight in after_stage_2.items():  # stage 2 leaves the colour transformer as stage 1 left it
+        if name.startswith("cartoon_coltran."):
+            assert torch.equal(weight, after_stage_1[name]), name
+    upgrader_names = [name for name in after_stage_2 if name.startswith("upgrader.")]
+    assert any(not torch.equal(after_stage_2[name], after_stage_1[name]) for name in upgrader_names)
+    assert "own 3-bit colours" in (upgrader / "README.md").read_text()
+    samples = pipeline("image-colorization", model=str(upgrader))(color_image, num_samples=2, seed=0)
+    assert [sample.size for sample in samples] == [color_image.size] * 2
+
+    with pytest.raises(TrainingArgumentError, match="--stage upgrader: the dlsa family trains in one stage"):
+        train(arguments(image_folder, dlsa_config_dir, tmp_path / "dlsa", "--stage", "upgrader"))

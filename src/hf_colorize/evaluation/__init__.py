@@ -6,10 +6,12 @@ from .protocol import (
     HINT_COUNTS,
     EvalImage,
     colorize_automatic,
+    colorize_by_sampling,
     colorize_with_hints,
     colorize_with_reference,
     grey_prediction,
     load_eval_image,
+    upgrade_own_colors,
 )
 
 __all__ = [
@@ -26,5 +28,7 @@ __all__ = [
     "colorize_with_hints",
     "colorize_with_reference",
     "colorize_automatic",
+    "colorize_by_sampling",
+    "upgrade_own_colors",
     "grey_prediction",
 ]

@@ -121,3 +121,27 @@ def colorize_with_reference(
     pixel_values = torch.stack([normalize_lightness(image.lab[:1]) for image in images])
     reference_values = torch.stack([normalized_lab(reference) for reference in references])
     return colorize_inputs(model, images, pixel_values, reference_values=reference_values)
+
+
+@torch.no_grad()
+def colorize_by_sampling(model: torch.nn.Module, images: list[EvalImage], count: int = 0) -> list[torch.Tensor]:
+    """A sampling (cartoon) model's uint8 RGB outputs: one colouring per image, drawn with seed 0.
+
+    ``count`` is ignored: it keeps the signature of :func:`colorize_with_hints`.
+    """
+    pixel_values = torch.stack([normalize_lightness(image.lab[:1]) for image in images])
+    generator = torch.Generator().manual_seed(0)
+    return colorize_inputs(model, images, pixel_values, generator=generator)
+
+
+@torch.no_grad()
+def upgrade_own_colors(model: torch.nn.Module, images: list[EvalImage], count: int = 0) -> list[torch.Tensor]:
+    """A cartoon model's upgrading network alone, fed each image's own 3-bit colours (paper 003, Table I).
+
+    ``count`` is ignored: it keeps the signature of :func:`colorize_with_hints`.
+    """
+    from ..models.cartoon_coltran.modeling_cartoon_coltran import coarse_colors
+
+    pixel_values = torch.stack([normalize_lightness(image.lab[:1]) for image in images])
+    rgb = torch.stack([lab_to_rgb(image.lab) for image in images])
+    return colorize_inputs(model, images, pixel_values, coarse_colors=coarse_colors(rgb, model.config))

@@ -14,18 +14,28 @@ import os
 import re
 import shutil
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
-from ..evaluation import HINT_COUNTS, colorize_automatic, colorize_with_hints, colorize_with_reference
+from ..evaluation import (
+    HINT_COUNTS,
+    colorize_automatic,
+    colorize_by_sampling,
+    colorize_with_hints,
+    colorize_with_reference,
+    upgrade_own_colors,
+)
 from ..models import (
     AxialExemplarConfig,
     AxialExemplarForColorization,
     AxialExemplarImageProcessor,
+    CartoonColtranConfig,
+    CartoonColtranForColorization,
+    CartoonColtranImageProcessor,
     DlsaConfig,
     DlsaForColorization,
     DlsaImageProcessor,
@@ -35,9 +45,12 @@ from ..models import (
 )
 from ..models.axial_exemplar import AxialExemplarDiscriminator
 from ..models.axial_exemplar.modeling_axial_exemplar import pyramid, pyramid_lab
+from ..models.cartoon_coltran import CartoonColtranDiscriminator
 from .data import (
     DataError,
     automatic_model_inputs,
+    cartoon_colorizer_inputs,
+    cartoon_upgrader_inputs,
     exemplar_model_inputs,
     hint_model_inputs,
     load_image_dataset,
@@ -82,7 +95,7 @@ class Adversary:
     images out of a batch and the model's outputs (one tensor each, or one tuple of tensors per scale, which the
     discriminator takes whole and answers with one tuple of logits); ``weight`` scales the generator's
     adversarial loss, added to the model's own loss (a number, or a function of the model's config); ``loss`` is
-    ``"hinge"`` or ``"lsgan"`` (least squares, Mao et al. 2017).
+    ``"hinge"``, ``"lsgan"`` (least squares, Mao et al. 2017) or ``"vanilla"`` (the log loss of the original GAN).
     """
 
     build: Callable[[object], torch.nn.Module]
@@ -99,21 +112,56 @@ class TrainingFamily:
     """What the trainer needs of a model family.
 
     Its classes; ``make_inputs`` builds a batch (model inputs and ``labels``) from RGB crops (and, for an
-    exemplar family, the reference crops, else ``None``); ``colorize`` runs the model on protocol images with
-    ``k`` hints for validation; ``hint_counts`` are the ``k`` the evaluation table reports ((0,) for automatic
-    families); ``adversary`` is set for GAN families; ``describe_references`` is set for exemplar families: it
-    gives the model's image descriptor, which pairs each training image with its nearest neighbour
-    (:mod:`hf_colorize.training.pairs`).
+    exemplar family, the reference crops, else ``None``) and the model's config; ``colorize`` runs the model on
+    protocol images with ``k`` hints for validation; ``hint_counts`` are the ``k`` the evaluation table reports
+    ((0,) for automatic families); ``adversary`` is set for GAN families; ``describe_references`` is set for
+    exemplar families: it gives the model's image descriptor, which pairs each training image with its nearest
+    neighbour (:mod:`hf_colorize.training.pairs`); ``validation_setting`` says in the card what validation gives
+    the model, where the hint count does not. A family trained in stages (``--stage``) lists them in ``stages``,
+    each a family of its own.
     """
 
     config_class: type
     model_class: type
     processor_class: type
-    make_inputs: Callable[[torch.Tensor, argparse.Namespace, torch.Tensor | None], dict[str, torch.Tensor]]
+    make_inputs: Callable[[torch.Tensor, argparse.Namespace, torch.Tensor | None, object], dict[str, torch.Tensor]]
     colorize: Colorizer
     hint_counts: tuple[int, ...] = (0,)
     adversary: Adversary | None = None
     describe_references: Callable[[torch.nn.Module], Describe] | None = None
+    validation_setting: str | None = None
+    stages: dict[str, TrainingFamily] | None = None
+
+
+CARTOON_STAGES = {
+    "colorizer": TrainingFamily(
+        CartoonColtranConfig,
+        CartoonColtranForColorization,
+        CartoonColtranImageProcessor,
+        make_inputs=lambda rgb, args, references, config: cartoon_colorizer_inputs(rgb, config),
+        colorize=colorize_by_sampling,
+        validation_setting="one sample (seed 0) from the lightness alone, upgraded by stage 2 as it stands",
+    ),
+    "upgrader": TrainingFamily(
+        CartoonColtranConfig,
+        CartoonColtranForColorization,
+        CartoonColtranImageProcessor,
+        make_inputs=lambda rgb, args, references, config: cartoon_upgrader_inputs(rgb, config),
+        colorize=upgrade_own_colors,
+        adversary=Adversary(
+            build=CartoonColtranDiscriminator,
+            images=lambda batch, outputs: (
+                torch.cat([batch["pixel_values"], outputs.upsampled_ab, batch["labels"]], dim=1),
+                torch.cat([batch["pixel_values"], outputs.upsampled_ab, outputs.ab], dim=1),
+            ),
+            weight=lambda config: config.adversarial_loss_weight,
+            loss="vanilla",
+        ),
+        validation_setting="each image's own 3-bit colours, upgraded (paper 003, Table I)",
+    ),
+}
+"""The cartoon family's two stages (``--stage``): the colour transformer, then the upgrading network with its
+discriminator (Eq. 10)."""
 
 
 TRAINING_FAMILIES: dict[str, TrainingFamily] = {
@@ -121,7 +169,7 @@ TRAINING_FAMILIES: dict[str, TrainingFamily] = {
         DlsaConfig,
         DlsaForColorization,
         DlsaImageProcessor,
-        make_inputs=lambda rgb, args, references: hint_model_inputs(rgb, args.max_hints),
+        make_inputs=lambda rgb, args, references, config: hint_model_inputs(rgb, args.max_hints),
         colorize=colorize_with_hints,
         hint_counts=HINT_COUNTS,
     ),
@@ -129,7 +177,7 @@ TRAINING_FAMILIES: dict[str, TrainingFamily] = {
         SmsanetConfig,
         SmsanetForColorization,
         SmsanetImageProcessor,
-        make_inputs=lambda rgb, args, references: automatic_model_inputs(rgb),
+        make_inputs=lambda rgb, args, references, config: automatic_model_inputs(rgb),
         colorize=colorize_automatic,
         hint_counts=(0,),
     ),
@@ -137,7 +185,7 @@ TRAINING_FAMILIES: dict[str, TrainingFamily] = {
         AxialExemplarConfig,
         AxialExemplarForColorization,
         AxialExemplarImageProcessor,
-        make_inputs=lambda rgb, args, references: exemplar_model_inputs(rgb, references),
+        make_inputs=lambda rgb, args, references, config: exemplar_model_inputs(rgb, references),
         colorize=colorize_with_reference,
         adversary=Adversary(
             build=AxialExemplarDiscriminator,
@@ -149,7 +197,9 @@ TRAINING_FAMILIES: dict[str, TrainingFamily] = {
             loss="lsgan",
         ),
         describe_references=lambda model: model.describe,
+        validation_setting="each image's own colour picture as the reference",
     ),
+    "cartoon_coltran": replace(CARTOON_STAGES["colorizer"], stages=CARTOON_STAGES),
 }
 
 
@@ -159,6 +209,12 @@ def build_parser() -> argparse.ArgumentParser:
     model.add_argument("--model_type", choices=sorted(TRAINING_FAMILIES), help="family to train")
     model.add_argument("--config", help="folder or config.json of the variant to train from scratch")
     model.add_argument("--pretrained_model_name_or_path", help="saved model to fine-tune")
+    model.add_argument(
+        "--stage",
+        choices=sorted({stage for family in TRAINING_FAMILIES.values() for stage in family.stages or {}}),
+        help="for a family trained in stages (cartoon_coltran): colorizer (the colour transformer), then upgrader "
+        "(from the colorizer's output folder with --pretrained_model_name_or_path)",
+    )
     data = parser.add_argument_group("data")
     data.add_argument("--train_data_dir", nargs="+", help="image folder(s), loaded as imagefolder datasets")
     data.add_argument("--dataset_name", help="Hub dataset to train on instead of a folder")
@@ -232,6 +288,18 @@ def validate_args(args: argparse.Namespace) -> None:
         raise TrainingArgumentError(f"--resume_from_checkpoint {args.resume_from_checkpoint}: not found")
 
 
+def training_stage(family: TrainingFamily, model_type: str, stage: str | None) -> TrainingFamily:
+    """The family itself, or for a family trained in stages the one ``--stage`` names."""
+    if not family.stages:
+        if stage is not None:
+            raise TrainingArgumentError(f"--stage {stage}: the {model_type} family trains in one stage")
+        return family
+    if stage not in family.stages:
+        choices = " or ".join(family.stages)
+        raise TrainingArgumentError(f"the {model_type} family trains in stages: give --stage {choices}")
+    return family.stages[stage]
+
+
 def load_family_and_model(args: argparse.Namespace) -> tuple[TrainingFamily, torch.nn.Module, object]:
     """The family, a model (fresh from a config, or pretrained) and its image processor."""
     from transformers import AutoConfig
@@ -247,7 +315,7 @@ def load_family_and_model(args: argparse.Namespace) -> tuple[TrainingFamily, tor
         raise TrainingArgumentError(f"--model_type {args.model_type} but the config is a {config.model_type!r} model")
     if config.model_type not in TRAINING_FAMILIES:
         raise TrainingArgumentError(f"unknown model type {config.model_type!r}: one of {sorted(TRAINING_FAMILIES)}")
-    family = TRAINING_FAMILIES[config.model_type]
+    family = training_stage(TRAINING_FAMILIES[config.model_type], config.model_type, args.stage)
     stride = getattr(config, "stride", 1)
     if args.resolution % stride:
         raise TrainingArgumentError(
@@ -357,6 +425,7 @@ def make_batch(
     family: TrainingFamily,
     examples: list[dict],
     args: argparse.Namespace,
+    config,
     device,
     sampler: ReferenceSampler | None = None,
 ) -> dict[str, torch.Tensor]:
@@ -368,7 +437,7 @@ def make_batch(
     scale = (args.crop_min_scale, 1.0)
     crops = torch.stack([random_resized_crop(example["image"], args.resolution, scale) for example in examples])
     references = reference_crops(sampler, examples, args) if sampler is not None else None
-    return {name: value.to(device) for name, value in family.make_inputs(crops, args, references).items()}
+    return {name: value.to(device) for name, value in family.make_inputs(crops, args, references, config).items()}
 
 
 def judge(discriminator: torch.nn.Module, images: Images) -> tuple[torch.Tensor, ...]:
@@ -389,8 +458,14 @@ GAN_LOSSES = {
         lambda real: (real - 1).pow(2).mean(),
         lambda fake: fake.pow(2).mean(),
     ),
+    "vanilla": (
+        lambda fake: F.softplus(-fake).mean(),
+        lambda real: F.softplus(-real).mean(),
+        lambda fake: F.softplus(fake).mean(),
+    ),
 }
-"""Hinge loss, and least squares with real = 1, fake = 0 (Mao et al. 2017), summed over scales."""
+"""Hinge loss; least squares with real = 1, fake = 0 (Mao et al. 2017); and the log loss of Goodfellow et al.
+2014 (-log D(real) - log(1 - D(fake)), the generator's non-saturating -log D(fake)); summed over scales."""
 
 
 def adversarial_losses(
@@ -446,8 +521,8 @@ def training_summary(args: argparse.Namespace, steps: int) -> str:
 
 def validation_setting(family: TrainingFamily) -> str:
     """What the model is given for validation, in the words of the card."""
-    if family.describe_references:
-        return "each image's own colour picture as the reference"
+    if family.validation_setting:
+        return family.validation_setting
     return "k hints of the true colour" if max(family.hint_counts) > 0 else "from the lightness alone"
 
 
@@ -471,7 +546,8 @@ def write_model_card(model, family: TrainingFamily, args: argparse.Namespace, va
         (output_dir / "eval_results.json").unlink(missing_ok=True)  # a previous run's, not this model's
         evaluation = "Not evaluated: the run had no `--validation_images`."
     shape = (1, 3, args.resolution, args.resolution)
-    example = family.make_inputs(torch.rand(shape), args, torch.rand(shape) if family.describe_references else None)
+    references = torch.rand(shape) if family.describe_references else None
+    example = family.make_inputs(torch.rand(shape), args, references, model.config)
     example = {name: value.to(model.device) for name, value in example.items() if name != "labels"}
     arguments = "\n".join(f"{key}: {value}" for key, value in sorted(public_arguments(args).items()))
     card = render_model_card(
@@ -549,6 +625,7 @@ def train(args: argparse.Namespace) -> Path:
         num_warmup_steps=args.lr_warmup_steps * accelerator.num_processes,
         num_training_steps=args.max_train_steps * accelerator.num_processes,
     )
+    model_config = model.config
     model, optimizer, dataloader, scheduler = accelerator.prepare(model, optimizer, dataloader, scheduler)
     discriminator = discriminator_optimizer = None
     if family.adversary is not None:
@@ -583,7 +660,7 @@ def train(args: argparse.Namespace) -> Path:
         batches = accelerator.skip_first_batches(dataloader, batches_done) if batches_done else dataloader
         batches_done = 0
         for examples in batches:
-            batch = make_batch(family, examples, args, accelerator.device, sampler)
+            batch = make_batch(family, examples, args, model_config, accelerator.device, sampler)
             trained = [model] if discriminator is None else [model, discriminator]
             with accelerator.accumulate(*trained):
                 outputs = model(**batch)

@@ -52,6 +52,8 @@ class CartoonColtranColorizationOutput(ModelOutput):
             samples of an image are consecutive).
         coarse_colors (`torch.LongTensor` of shape `(batch_size * num_samples, coarse_size, coarse_size)`, *optional*):
             Stage 1's colour indices (given, or sampled).
+        upsampled_ab (`torch.FloatTensor` of the shape of `ab`, *optional*):
+            The coarse colours' ab upsampled bilinearly: the interpolation the upgrading network corrects.
         logits, auxiliary_logits (`torch.FloatTensor`, *optional*):
             Stage 1's predictions, see [`CartoonColtranModelOutput`].
         color_loss, auxiliary_loss, mse_loss (`torch.FloatTensor` of shape `()`, *optional*):
@@ -63,6 +65,7 @@ class CartoonColtranColorizationOutput(ModelOutput):
     loss: torch.FloatTensor | None = None
     ab: torch.FloatTensor | None = None
     coarse_colors: torch.LongTensor | None = None
+    upsampled_ab: torch.FloatTensor | None = None
     logits: torch.FloatTensor | None = None
     auxiliary_logits: torch.FloatTensor | None = None
     color_loss: torch.FloatTensor | None = None
@@ -85,6 +88,14 @@ def dequantize_colors(indices: torch.Tensor, bits: int) -> torch.Tensor:
     levels = 2**bits
     blue, green, red = indices % levels, indices // levels % levels, indices // levels**2
     return (torch.stack([red, green, blue], dim=-3).float() + 0.5) / levels
+
+
+def coarse_colors(rgb: torch.Tensor, config: CartoonColtranConfig, grid: int | None = None) -> torch.Tensor:
+    """3-bit colour indices ``(B, grid, grid)`` of RGB images ``(B, 3, H, W)``: area-averaged to the grid, then
+    quantised (Sec. III: 512x512 8-bit images down to 64x64 3-bit). The default grid keeps stage 2's ratio,
+    ``coarse_size`` at ``image_size``, for images of another size."""
+    grid = grid or rgb.shape[-1] * config.coarse_size // config.image_size
+    return quantize_colors(F.adaptive_avg_pool2d(rgb, grid), config.color_bits)
 
 
 def coarse_ab(indices: torch.Tensor, bits: int, size: int) -> torch.Tensor:
@@ -505,10 +516,11 @@ class CartoonColtranForColorization(CartoonColtranPreTrainedModel):
         weight = self.config.color_loss_lambda
         return weight * color + (1 - weight) * auxiliary, color, auxiliary
 
-    def upgrade(self, pixel_values: torch.Tensor, coarse_colors: torch.Tensor) -> torch.Tensor:
-        """Stage 2: ab ``(B, 2, H, W)`` from the lightness and the coarse colours ``(B, h, w)`` (Fig. 5)."""
+    def upgrade(self, pixel_values: torch.Tensor, coarse_colors: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Stage 2 (Fig. 5): ab ``(B, 2, H, W)`` from the lightness and the coarse colours ``(B, h, w)``, and the
+        coarse colours' ab upsampled bilinearly, which the network corrects."""
         upsampled = coarse_ab(coarse_colors, self.config.color_bits, pixel_values.shape[-1])
-        return self.upgrader(pixel_values, upsampled)
+        return self.upgrader(pixel_values, upsampled), upsampled
 
     def forward(
         self,
@@ -553,7 +565,7 @@ class CartoonColtranForColorization(CartoonColtranPreTrainedModel):
                 raise ValueError(f"num_samples must be at least 1, got {num_samples}")
             coarse_colors, calls = self.cartoon_coltran.sample(pixel_values, num_samples, generator, temperature)
             pixel_values = pixel_values.repeat_interleave(num_samples, dim=0)
-        ab = self.upgrade(pixel_values, coarse_colors)
+        ab, upsampled_ab = self.upgrade(pixel_values, coarse_colors)
         loss = mse = None
         if labels is not None:
             if labels.shape != ab.shape:
@@ -561,7 +573,7 @@ class CartoonColtranForColorization(CartoonColtranPreTrainedModel):
             mse = F.mse_loss(ab, labels)
             loss = self.config.mse_loss_weight * mse
         result = CartoonColtranColorizationOutput(
-            loss=loss, ab=ab, coarse_colors=coarse_colors, mse_loss=mse, model_calls=calls
+            loss=loss, ab=ab, coarse_colors=coarse_colors, upsampled_ab=upsampled_ab, mse_loss=mse, model_calls=calls
         )
         return result if return_dict else result.to_tuple()
 
