@@ -1,6 +1,7 @@
 import math
 import statistics
 
+import numpy as np
 import pytest
 import torch
 from skimage.metrics import structural_similarity
@@ -216,3 +217,30 @@ def test_reinhard_transfer_matches_the_reference_statistics():
     assert torch.allclose(
         reinhard_transfer(grey, reference)[1:], reference[1:].mean(dim=(1, 2)).view(2, 1, 1).expand(2, 8, 8)
     )
+
+
+def test_frechet_distance_is_exact_on_gaussians():
+    from hf_colorize.evaluation.frechet import frechet_distance
+
+    rng = np.random.default_rng(0)
+    features = rng.normal(size=(4000, 3))
+    assert frechet_distance(features, features) == pytest.approx(0, abs=1e-6)
+    assert frechet_distance(features, features + [2.0, 0.0, 0.0]) == pytest.approx(4.0, abs=1e-6)
+    # N(0, I) against N(0, 4 I) in 3 dimensions: Tr(I + 4I - 2 * 2I) = 3
+    assert frechet_distance(features, 2 * features) == pytest.approx(3.0 * features.var(axis=0).mean(), rel=0.05)
+    with pytest.raises(ValueError, match="same D"):
+        frechet_distance(features, features[:, :2])
+
+
+def test_colour_statistics_features_see_colour_not_lightness():
+    from hf_colorize.evaluation.frechet import colour_statistics_features
+
+    grey = torch.full((2, 3, 8, 8), 120, dtype=torch.uint8)
+    grey[1] = 30  # another grey
+    red = torch.zeros(1, 3, 8, 8, dtype=torch.uint8)
+    red[:, 0] = 200
+    features = colour_statistics_features(torch.cat([grey, red]))
+    assert features.shape == (3, 24)
+    torch.testing.assert_close(features[0], features[1], atol=1e-3, rtol=0)
+    assert (features[2] - features[0]).abs().max() > 0.5
+    torch.testing.assert_close(features[:, :16].sum(dim=1), torch.ones(3))
