@@ -119,3 +119,22 @@ def test_exemplar_model_refuses_a_missing_or_bad_reference(tmp_path, inputs, tin
     code, out, err = run([inputs / "a.png", "-o", tmp_path / "o.png", "--model", tiny_exemplar_dir, *extra], capsys)
     assert code == 2 and message in err and len(err.strip().splitlines()) == 1
     assert not (tmp_path / "o.png").exists()
+
+
+def test_samples_of_a_cartoon_model(tmp_path, inputs, tiny_cartoon_dir, capsys):
+    out_dir = tmp_path / "out"
+    drawing = inputs / "a.png"
+    code, out, err = run(
+        [drawing, "-o", str(out_dir) + "/", "--model", tiny_cartoon_dir, "--samples", "3", "--seed", "0"], capsys
+    )
+    assert code == 0 and err == ""
+    written = sorted(out_dir.iterdir())
+    assert [path.name for path in written] == ["a-1.png", "a-2.png", "a-3.png"]
+    assert all(Image.open(path).size == Image.open(drawing).size for path in written)
+    assert len({Image.open(path).tobytes() for path in written}) == 3
+    code, out, err = run(
+        [drawing, "-o", tmp_path / "again", "--model", tiny_cartoon_dir, "--samples", "3", "--seed", "0"], capsys
+    )
+    assert [Image.open(path).tobytes() for path in sorted((tmp_path / "again").iterdir())] == [
+        Image.open(path).tobytes() for path in written
+    ]

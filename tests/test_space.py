@@ -70,6 +70,17 @@ def test_reference_model(space, photo, tmp_path, tiny_exemplar_dir, color_image)
         colorize(space, tiny_exemplar_dir, photo)
 
 
+def test_samples_model(space, photo, tiny_cartoon_dir):
+    size = Image.open(photo).size
+    result = colorize(space, tiny_cartoon_dir, photo, samples=3, seed=0)
+    first = assert_colorized(result, size)
+    gallery = result[1]["value"]
+    assert result[1]["visible"] and len(gallery) == 3 and all(Image.open(item["image"]).size == size for item in gallery)
+    assert len({Image.open(item["image"]).tobytes() for item in gallery}) == 3
+    again = colorize(space, tiny_cartoon_dir, photo, samples=3, seed=0)
+    assert assert_colorized(again, size).tobytes() == first.tobytes()
+
+
 def test_bad_inputs_are_errors_and_the_app_keeps_working(space, photo, tmp_path):
     corrupt = tmp_path / "corrupt.jpg"
     corrupt.write_bytes(b"\xff\xd8\xff\xe0 this is not really a jpeg")
@@ -108,14 +119,15 @@ def test_small_inputs_get_no_notice(space, photo):
     assert colorize(space, "smsanet-small", photo)[3] == ""
 
 
-def test_controls_follow_the_family(tiny_exemplar_dir):
+def test_controls_follow_the_family(tiny_exemplar_dir, tiny_cartoon_dir):
     module = load_app_module()
     visible = {}
-    for model in ("dlsa-tiny", "smsanet-small", str(tiny_exemplar_dir)):
+    for model in ("dlsa-tiny", "smsanet-small", str(tiny_exemplar_dir), str(tiny_cartoon_dir)):
         hints, reference, samples, description = module.show_controls(model)
         visible[model] = (hints["visible"], reference["visible"], samples["visible"])
     assert visible == {
         "dlsa-tiny": (True, False, False),
         "smsanet-small": (False, False, False),
         str(tiny_exemplar_dir): (False, True, False),
+        str(tiny_cartoon_dir): (False, False, True),
     }

@@ -286,7 +286,7 @@ def build_app() -> gr.Blocks:
                 comparison = gr.ImageSlider(
                     label="Before / after", type="pil", elem_id="output-image", slider_position=25
                 )
-                gallery = gr.Gallery(label="Samples", visible=False)
+                gallery = gr.Gallery(label="Samples", visible=False, format="png")
                 download = gr.File(label="Full-resolution PNG", elem_id="download")
                 notice = gr.Markdown(elem_id="notice")
 

@@ -140,9 +140,18 @@ def colorize_all(args: argparse.Namespace) -> int:
             continue
         target = output_path(output, relative, single=len(images) == 1)
         target.parent.mkdir(parents=True, exist_ok=True)
-        colorized.save(target)
-        print(target)
+        for sample, sample_target in zip(*sample_targets(colorized, target)):
+            sample.save(sample_target)
+            print(sample_target)
     return status
+
+
+def sample_targets(colorized, target: Path) -> tuple[list, list[Path]]:
+    """The images to write and their paths: ``target`` for one image, ``NAME-1.png`` ... for several samples."""
+    if not isinstance(colorized, list):
+        return [colorized], [target]
+    paths = [target.with_name(f"{target.stem}-{number}{target.suffix}") for number in range(1, len(colorized) + 1)]
+    return colorized, paths
 
 
 def main(argv: list[str] | None = None) -> int:
