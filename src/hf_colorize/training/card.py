@@ -12,6 +12,9 @@ TRAINING_CARD_TEMPLATE = Path(__file__).with_name("card_template.md")
 PAPERS = {
     "dlsa": "Li, Bao & Qiang, Interactive image colorization method via dual local self-attention",
     "smsanet": "Jiang, Xu, Xia, Yang, Huang & Huang, Stacked multi-scale attention network for image colorization",
+    "axial_exemplar": "Gorriz Blanch, Khalifeh, Smeaton, O'Connor & Mrak, Attention-based stylisation for exemplar "
+    "image colourisation",
+    "cartoon_coltran": "Sun, Lin & Zhao, The colorization based on self-attention mechanism and GAN",
 }
 
 
