@@ -26,12 +26,10 @@ from pathlib import Path
 
 import torch
 import torch.nn.functional as F
-from evaluate_quality import CORPUS, RESULTS
+from evaluate_quality import CORPUS, RESULTS, load_model
 from model_costs import cpu_name
 from tqdm.auto import tqdm
-from transformers import AutoModelForImageToImage
 
-import hf_colorize
 from hf_colorize.color import lab_to_rgb, normalize_ab, normalize_lightness, rgb_to_lab
 from hf_colorize.evaluation import EvalImage, colorfulness, grey_prediction, load_eval_image, psnr, ssim
 from hf_colorize.evaluation.frechet import (
@@ -195,12 +193,9 @@ def main() -> None:
     parser.add_argument("--output", default=str(RESULTS / "cartoon"), help="output path without extension")
     args = parser.parse_args()
     torch.set_num_threads(2)
-    model = AutoModelForImageToImage.from_pretrained(hf_colorize.BUNDLED_MODELS.get(args.model, args.model)).eval()
-    if model.config.model_type != "cartoon_coltran":
-        parser.error(f"--model {args.model}: a {model.config.model_type!r} model, not a cartoon one")
+    model, name = load_model(args.model, "cartoon_coltran")
     extractor = torchscript_features(args.features) if args.features else colour_statistics_features
     features = f"FID, `{Path(args.features).name}` features" if args.features else f"FCD: {COLOUR_FEATURES_NAME}"
-    name = f"{args.model} (bundled)" if args.model in hf_colorize.BUNDLED_MODELS else Path(args.model).name
     paths = sorted(path for path in (Path(args.corpus) / FOLDER).iterdir() if path.is_file())
     images = [load_eval_image(path) for path in paths]
     real_features = extract_features([image.target_rgb for image in images], extractor)

@@ -24,11 +24,9 @@ from collections.abc import Callable
 from pathlib import Path
 
 import torch
-from evaluate_quality import CORPUS, FOLDERS, RESULTS
+from evaluate_quality import CORPUS, FOLDERS, RESULTS, load_model
 from model_costs import cpu_name
-from transformers import AutoModelForImageToImage
 
-import hf_colorize
 from hf_colorize.color import normalize_ab
 from hf_colorize.evaluation import (
     EvalImage,
@@ -139,10 +137,7 @@ def main() -> None:
     parser.add_argument("--output", default=str(RESULTS / "exemplar"), help="output path without extension")
     args = parser.parse_args()
     torch.set_num_threads(2)
-    model = AutoModelForImageToImage.from_pretrained(hf_colorize.BUNDLED_MODELS.get(args.model, args.model)).eval()
-    if model.config.model_type != "axial_exemplar":
-        parser.error(f"--model {args.model}: a {model.config.model_type!r} model, not an exemplar one")
-    name = f"{args.model} (bundled)" if args.model in hf_colorize.BUNDLED_MODELS else Path(args.model).name
+    model, name = load_model(args.model, "axial_exemplar")
     methods: dict[str, Method] = {"grey": grey, "Reinhard et al. 2001": reinhard, name: model_method(model)}
     results = {
         "protocol": (

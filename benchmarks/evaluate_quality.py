@@ -18,7 +18,7 @@ from pathlib import Path
 
 import torch
 from tqdm.auto import tqdm
-from transformers import AutoModelForImageToImage
+from transformers import AutoConfig, AutoModelForImageToImage
 
 import hf_colorize
 from hf_colorize.color import normalize_lightness
@@ -161,12 +161,28 @@ def model_name(path: str) -> str:
     return f"{bundled[path]} (bundled)" if path in bundled else Path(path).name
 
 
+def load_model(model: str, model_type: str | None = None) -> tuple[torch.nn.Module, str]:
+    """A bundled model's name, a folder or a Hub id, loaded for evaluation, and its name in the tables; stops with
+    a message naming it when it is not a ``model_type`` model."""
+    path = hf_colorize.BUNDLED_MODELS.get(model, model)
+    loaded = AutoModelForImageToImage.from_pretrained(path).eval()
+    if model_type and loaded.config.model_type != model_type:
+        raise SystemExit(f"--model {model}: a {loaded.config.model_type!r} model, not a {model_type!r} one")
+    return loaded, model_name(path)
+
+
+def hint_or_automatic(model: str) -> bool:
+    """Whether a bundled model colours from hints or from nothing (not from a reference, not by sampling)."""
+    family = AutoConfig.from_pretrained(hf_colorize.BUNDLED_MODELS[model]).model_type
+    return FAMILY_CAPABILITIES.get(family, frozenset()) <= {"hints"}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument(
         "--model",
         action="append",
-        help="model folders, Hub ids or bundled model names (default: every bundled model)",
+        help="model folders, Hub ids or bundled model names (default: every bundled hint or automatic model)",
     )
     parser.add_argument("--corpus", default=str(CORPUS))
     parser.add_argument("--output", default=str(RESULTS / "quality"), help="output path without extension")
@@ -183,10 +199,10 @@ def main() -> None:
         methods["levin"] = levin
     methods["bilateral propagation"] = bilateral_propagation
     models = {}
-    for model in args.model or list(hf_colorize.BUNDLED_MODELS):
-        path = hf_colorize.BUNDLED_MODELS.get(model, model)
-        models[model_name(path)] = AutoModelForImageToImage.from_pretrained(path).eval()
-        methods[model_name(path)] = model_method(models[model_name(path)])
+    for model in args.model or [name for name in hf_colorize.BUNDLED_MODELS if hint_or_automatic(name)]:
+        loaded, name = load_model(model)
+        models[name] = loaded
+        methods[name] = model_method(loaded)
     automatic = frozenset(name for name, model in models.items() if not takes_hints(model))
     results = {"protocol": PROTOCOL, "folders": {}, "counts": {}}
     known = {folder: {} for folder in FOLDERS}

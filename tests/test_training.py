@@ -108,19 +108,7 @@ def test_empty_folder_and_unknown_model_type_exit_2(tmp_path, capsys):
     assert stop.value.code == 2
 
 
-@pytest.mark.parametrize(
-    "variant",
-    [
-        "dlsa-tiny",
-        "dlsa-small",
-        "smsanet-base",
-        "smsanet-small",
-        "axial-exemplar-base",
-        "axial-exemplar-small",
-        "cartoon-coltran-base",
-        "cartoon-coltran-small",
-    ],
-)
+@pytest.mark.parametrize("variant", sorted(path.name for path in (ROOT / "hub_configs").iterdir()))
 def test_card_templates_render(variant):
     from hf_colorize.training.card import render_model_card
 

@@ -133,21 +133,28 @@ class TrainingFamily:
     stages: dict[str, TrainingFamily] | None = None
 
 
+def cartoon_stage(make_inputs, colorize: Colorizer, validation_setting: str, adversary=None) -> TrainingFamily:
+    return TrainingFamily(
+        CartoonColtranConfig,
+        CartoonColtranForColorization,
+        CartoonColtranImageProcessor,
+        make_inputs=lambda rgb, args, references, config: make_inputs(rgb, config),
+        colorize=colorize,
+        adversary=adversary,
+        validation_setting=validation_setting,
+    )
+
+
 CARTOON_STAGES = {
-    "colorizer": TrainingFamily(
-        CartoonColtranConfig,
-        CartoonColtranForColorization,
-        CartoonColtranImageProcessor,
-        make_inputs=lambda rgb, args, references, config: cartoon_colorizer_inputs(rgb, config),
-        colorize=colorize_by_sampling,
-        validation_setting="one sample (seed 0) from the lightness alone, upgraded by stage 2 as it stands",
+    "colorizer": cartoon_stage(
+        cartoon_colorizer_inputs,
+        colorize_by_sampling,
+        "one sample (seed 0) from the lightness alone, upgraded by stage 2 as it stands",
     ),
-    "upgrader": TrainingFamily(
-        CartoonColtranConfig,
-        CartoonColtranForColorization,
-        CartoonColtranImageProcessor,
-        make_inputs=lambda rgb, args, references, config: cartoon_upgrader_inputs(rgb, config),
-        colorize=upgrade_own_colors,
+    "upgrader": cartoon_stage(
+        cartoon_upgrader_inputs,
+        upgrade_own_colors,
+        "each image's own 3-bit colours, upgraded (paper 003, Table I)",
         adversary=Adversary(
             build=CartoonColtranDiscriminator,
             images=lambda batch, outputs: (
@@ -157,7 +164,6 @@ CARTOON_STAGES = {
             weight=lambda config: config.adversarial_loss_weight,
             loss="vanilla",
         ),
-        validation_setting="each image's own 3-bit colours, upgraded (paper 003, Table I)",
     ),
 }
 """The cartoon family's two stages (``--stage``): the colour transformer, then the upgrading network with its
