@@ -40,7 +40,7 @@ from hf_colorize.evaluation.frechet import (
     torchscript_features,
 )
 from hf_colorize.evaluation.protocol import compose, to_uint8
-from hf_colorize.evaluation.report import markdown_table, write_results
+from hf_colorize.evaluation.report import markdown_table, write_card_tables, write_results
 from hf_colorize.image_processing import resize_channels
 from hf_colorize.models.cartoon_coltran.modeling_cartoon_coltran import coarse_colors, dequantize_colors
 
@@ -217,6 +217,7 @@ def main() -> None:
         "cost": {**sampling_cost(model), "cpu": cpu_name()},
     }
     write_results(args.output, results, markdown(results))
+    write_card_tables(args.output, name, markdown(results))
 
 
 if __name__ == "__main__":

@@ -39,7 +39,7 @@ from hf_colorize.evaluation import (
     ssim,
 )
 from hf_colorize.evaluation.protocol import compose
-from hf_colorize.evaluation.report import markdown_table, write_results
+from hf_colorize.evaluation.report import markdown_table, write_card_tables, write_results
 from hf_colorize.evaluation.transfer import reinhard_transfer
 
 BATCH = 8
@@ -158,6 +158,7 @@ def main() -> None:
             }
     results["speed"] = {"seconds_per_image": seconds_per_image(model), "cpu": cpu_name(), "threads": 2}
     write_results(args.output, results, markdown(results))
+    write_card_tables(args.output, name, markdown(results))
 
 
 if __name__ == "__main__":

@@ -138,3 +138,13 @@ def test_samples_of_a_cartoon_model(tmp_path, inputs, tiny_cartoon_dir, capsys):
     assert [Image.open(path).tobytes() for path in sorted((tmp_path / "again").iterdir())] == [
         Image.open(path).tobytes() for path in written
     ]
+
+
+def test_bundled_exemplar_model_by_name(tmp_path, inputs, color_image, capsys):
+    reference = tmp_path / "reference.jpg"
+    color_image.save(reference)
+    target = tmp_path / "out.png"
+    code, out, err = run(
+        [inputs / "a.png", "--reference", reference, "--model", "axial-exemplar-small", "-o", target], capsys
+    )
+    assert code == 0 and err == "" and Image.open(target).size == Image.open(inputs / "a.png").size

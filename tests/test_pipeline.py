@@ -1,3 +1,5 @@
+from pathlib import Path
+
 import numpy as np
 import pytest
 import torch
@@ -8,6 +10,8 @@ import hf_colorize
 from hf_colorize.color import rgb_to_lab
 from hf_colorize.hints import InvalidHintError
 from hf_colorize.images import InvalidImageError
+
+EXAMPLES = Path(__file__).parent.parent / "examples" / "images"
 
 
 def lightness(image: Image.Image) -> torch.Tensor:
@@ -87,3 +91,16 @@ def test_bundled_automatic_model_colorizes_offline(color_image):
     assert rgb_to_lab(torch.from_numpy(np.asarray(output) / 255.0).permute(2, 0, 1))[1:].abs().mean() > 1  # not grey
     with pytest.raises(ValueError, match="use a 'dlsa' model"):
         pipe(color_image, hints=[(1, 1, "#ff0000")])
+
+
+def test_bundled_exemplar_model_takes_the_reference_palette(color_image):
+    pipe = pipeline("image-colorization", model=hf_colorize.BUNDLED_MODELS["axial-exemplar-small"])
+    assert pipe.model.config.model_type == "axial_exemplar" and pipe.model.dtype == torch.float32
+    target = Image.open(EXAMPLES / "fruits-grey.jpg")
+    mean_ab = {}
+    for name, colour in (("red", (200, 40, 40)), ("blue", (40, 70, 200))):
+        output = pipe(target, reference=Image.new("RGB", (96, 64), colour))
+        assert output.size == target.size
+        mean_ab[name] = rgb_to_lab(torch.from_numpy(np.asarray(output) / 255.0).permute(2, 0, 1))[1:].mean(dim=(1, 2))
+    assert mean_ab["red"][0] > mean_ab["blue"][0] + 5  # redder (a*) from the red reference
+    assert mean_ab["blue"][1] < mean_ab["red"][1] - 5  # bluer (lower b*) from the blue reference

@@ -67,3 +67,16 @@ def write_results(output: str | Path, results: dict, tables: str) -> None:
     output.with_suffix(".json").write_text(json.dumps(results, indent=2) + "\n")
     output.with_suffix(".md").write_text(tables)
     print(tables)
+
+
+def write_card_tables(output: str | Path, model_name: str, tables: str) -> None:
+    """A bundled model's evaluation tables for its card, ``cards/<variant>.md`` next to ``output`` (the results
+    file), without the tables' top-level title and with their sections one level down (inside the card's
+    "Evaluation"); nothing for other models."""
+    if not model_name.endswith(" (bundled)"):
+        return
+    cards = Path(output).parent / "cards"
+    cards.mkdir(parents=True, exist_ok=True)
+    body = tables.split("\n", 1)[1] if tables.startswith("# ") else tables
+    body = "\n".join("#" + line if line.startswith("## ") else line for line in body.lstrip().splitlines())
+    (cards / f"{model_name.split(' ')[0]}.md").write_text(body + "\n")
