@@ -148,3 +148,24 @@ def test_bundled_exemplar_model_by_name(tmp_path, inputs, color_image, capsys):
         [inputs / "a.png", "--reference", reference, "--model", "axial-exemplar-small", "-o", target], capsys
     )
     assert code == 0 and err == "" and Image.open(target).size == Image.open(inputs / "a.png").size
+
+
+def test_bundled_cartoon_model_writes_different_samples(tmp_path, inputs, capsys):
+    out_dir = tmp_path / "out"
+    arguments = [
+        inputs / "a.png",
+        "--model",
+        "cartoon-coltran-small",
+        "--samples",
+        "4",
+        "--seed",
+        "0",
+        "-o",
+        f"{out_dir}/",
+    ]
+    code, out, err = run(arguments, capsys)
+    assert code == 0 and err == ""
+    written = sorted(out_dir.iterdir())
+    assert [path.name for path in written] == ["a-1.png", "a-2.png", "a-3.png", "a-4.png"]
+    assert all(Image.open(path).size == Image.open(inputs / "a.png").size for path in written)
+    assert len({Image.open(path).tobytes() for path in written}) == 4

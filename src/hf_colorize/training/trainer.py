@@ -492,11 +492,13 @@ def adversarial_losses(
 def log_validation(accelerator, model, family: TrainingFamily, images, args, step: int) -> None:
     """Log the mean validation PSNR and save the validation grid as ``output_dir/validation/step-N.png`` (and to
     TensorBoard)."""
+    from tqdm.auto import tqdm
+
     from .validation import validate
 
     count = args.validation_hints if max(family.hint_counts) > 0 else 0
     grid, mean_psnr = validate(accelerator.unwrap_model(model), family.colorize, images, count)
-    logger.info(f"step {step}: validation PSNR {mean_psnr:.2f} dB on {len(images)} images ({count} hints)")
+    tqdm.write(f"step {step}: validation PSNR {mean_psnr:.2f} dB on {len(images)} images ({count} hints)")
     accelerator.log({"validation_psnr": mean_psnr}, step=step)
     folder = Path(args.output_dir) / "validation"
     folder.mkdir(exist_ok=True)
