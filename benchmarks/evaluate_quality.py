@@ -35,6 +35,7 @@ from hf_colorize.evaluation.levin import levin_colorize
 from hf_colorize.evaluation.protocol import compose
 from hf_colorize.evaluation.report import METRIC_LABELS, markdown_table, score_outputs
 from hf_colorize.models import FAMILY_CAPABILITIES
+from hf_colorize.pipeline import resolve_model
 from hf_colorize.propagation import propagate_hints
 
 RESULTS = Path(__file__).parent / "results"
@@ -164,7 +165,7 @@ def model_name(path: str) -> str:
 def load_model(model: str, model_type: str | None = None) -> tuple[torch.nn.Module, str]:
     """A bundled model's name, a folder or a Hub id, loaded for evaluation, and its name in the tables; stops with
     a message naming it when it is not a ``model_type`` model."""
-    path = hf_colorize.BUNDLED_MODELS.get(model, model)
+    path = resolve_model(model)
     loaded = AutoModelForImageToImage.from_pretrained(path).eval()
     if model_type and loaded.config.model_type != model_type:
         raise SystemExit(f"--model {model}: a {loaded.config.model_type!r} model, not a {model_type!r} one")
@@ -173,7 +174,7 @@ def load_model(model: str, model_type: str | None = None) -> tuple[torch.nn.Modu
 
 def hint_or_automatic(model: str) -> bool:
     """Whether a bundled model colours from hints or from nothing (not from a reference, not by sampling)."""
-    family = AutoConfig.from_pretrained(hf_colorize.BUNDLED_MODELS[model]).model_type
+    family = AutoConfig.from_pretrained(resolve_model(model)).model_type
     return FAMILY_CAPABILITIES.get(family, frozenset()) <= {"hints"}
 
 

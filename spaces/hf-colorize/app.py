@@ -19,7 +19,6 @@ from typing import Any
 
 import gradio as gr
 from PIL import Image, ImageDraw
-from transformers import AutoConfig
 
 import hf_colorize
 from hf_colorize.hints import InvalidHintError, parse_color, parse_hint_string
@@ -81,13 +80,9 @@ def load_pipeline(model: str):
         raise gr.Error(str(error)) from None
 
 
-@functools.lru_cache(maxsize=32)
 def family_of(model: str) -> str:
-    path = hf_colorize.BUNDLED_MODELS.get(model, model)
-    try:
-        return AutoConfig.from_pretrained(path).model_type
-    except (OSError, ValueError) as error:
-        raise gr.Error(f"{model}: unknown or unreadable model ({str(error).splitlines()[0]})") from None
+    """The model's family, from its pipeline (loaded once: choosing a model loads it for the next colorization)."""
+    return load_pipeline(model).model.config.model_type
 
 
 def capabilities(model: str) -> frozenset[str]:
@@ -96,8 +91,8 @@ def capabilities(model: str) -> frozenset[str]:
 
 def show_controls(model: str) -> tuple[dict, dict, dict, str]:
     """Show only the controls the chosen model's family honours."""
-    can = capabilities(model)
     family = family_of(model)
+    can = FAMILY_CAPABILITIES.get(family, frozenset())
     description = f"**{model}** (`{family}`): {FAMILY_DESCRIPTIONS.get(family, 'a colorization model.')}"
     return (
         gr.update(visible="hints" in can),
@@ -111,9 +106,14 @@ def show_controls(model: str) -> tuple[dict, dict, dict, str]:
 # person can read, edit or delete them and an API call can pass them as text
 
 
+def hint_lines(text: str) -> list[tuple[float, float, str]]:
+    """The hints of the text box (``InvalidHintError`` for a malformed line)."""
+    return [parse_hint_string(line) for line in text.splitlines() if line.strip()]
+
+
 def parse_hint_lines(text: str) -> list[tuple[float, float, str]]:
     try:
-        return [parse_hint_string(line) for line in text.splitlines() if line.strip()]
+        return hint_lines(text)
     except InvalidHintError as error:
         raise gr.Error(f"hint: {error}") from None
 
@@ -124,7 +124,7 @@ def hint_preview(image_path: str | None, text: str) -> Image.Image | None:
         return None
     try:
         preview = to_pil(load_rgb(image_path))
-        hints = [parse_hint_string(line) for line in text.splitlines() if line.strip()]
+        hints = hint_lines(text)
     except (InvalidImageError, InvalidHintError):
         return None
     draw = ImageDraw.Draw(preview)

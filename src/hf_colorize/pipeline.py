@@ -130,6 +130,15 @@ def register_pipeline(default_model: str) -> None:
     )
 
 
+def resolve_model(model: str | None = None) -> str:
+    """What ``from_pretrained`` loads for a bundled model's name (its folder), a saved model folder or a Hub id;
+    the bundled default model for ``None``. A folder of the same name as a bundled model wins."""
+    from . import BUNDLED_MODELS, DEFAULT_MODEL
+
+    model = model or DEFAULT_MODEL
+    return BUNDLED_MODELS[model] if model in BUNDLED_MODELS and not Path(model).exists() else model
+
+
 def load_colorization_pipeline(model: str | None = None, device: str | None = None) -> ImageColorizationPipeline:
     """The ``image-colorization`` pipeline for a bundled model's name, a saved model folder or a Hub id (default:
     the bundled default model).
@@ -139,11 +148,7 @@ def load_colorization_pipeline(model: str | None = None, device: str | None = No
     """
     from transformers import pipeline
 
-    from . import BUNDLED_MODELS, DEFAULT_MODEL
-
-    model = model or DEFAULT_MODEL
-    if model in BUNDLED_MODELS and not Path(model).exists():
-        model = BUNDLED_MODELS[model]
+    model = resolve_model(model)
     try:
         return pipeline(TASK, model=model, device=device)
     except (OSError, ValueError) as error:

@@ -82,6 +82,11 @@ def colorize_inputs(
     return [compose(image, prediction) for image, prediction in zip(images, ab)]
 
 
+def lightness_batch(images: list[EvalImage]) -> torch.Tensor:
+    """The crops' lightness scaled to [-1, 1], ``(B, 1, H, W)``: an automatic model's ``pixel_values``."""
+    return torch.stack([normalize_lightness(image.lab[:1]) for image in images])
+
+
 def normalized_lab(image: EvalImage) -> torch.Tensor:
     """The crop's Lab as an exemplar model's ``reference_values``: L scaled to [-1, 1], ab by 1/110."""
     return torch.cat([normalize_lightness(image.lab[:1]), normalize_ab(image.lab[1:])])
@@ -103,7 +108,7 @@ def colorize_automatic(model: torch.nn.Module, images: list[EvalImage], count: i
     ``count`` is ignored: it keeps the signature of :func:`colorize_with_hints`, so that either serves as a
     training family's validation colorizer.
     """
-    pixel_values = torch.stack([normalize_lightness(image.lab[:1]) for image in images])
+    pixel_values = lightness_batch(images)
     return colorize_inputs(model, images, pixel_values)
 
 
@@ -118,7 +123,7 @@ def colorize_with_reference(
     family's validation colorizer.
     """
     references = images if references is None else references
-    pixel_values = torch.stack([normalize_lightness(image.lab[:1]) for image in images])
+    pixel_values = lightness_batch(images)
     reference_values = torch.stack([normalized_lab(reference) for reference in references])
     return colorize_inputs(model, images, pixel_values, reference_values=reference_values)
 
@@ -129,7 +134,7 @@ def colorize_by_sampling(model: torch.nn.Module, images: list[EvalImage], count:
 
     ``count`` is ignored: it keeps the signature of :func:`colorize_with_hints`.
     """
-    pixel_values = torch.stack([normalize_lightness(image.lab[:1]) for image in images])
+    pixel_values = lightness_batch(images)
     generator = torch.Generator().manual_seed(0)
     return colorize_inputs(model, images, pixel_values, generator=generator)
 
@@ -142,6 +147,6 @@ def upgrade_own_colors(model: torch.nn.Module, images: list[EvalImage], count: i
     """
     from ..models.cartoon_coltran.modeling_cartoon_coltran import coarse_colors
 
-    pixel_values = torch.stack([normalize_lightness(image.lab[:1]) for image in images])
+    pixel_values = lightness_batch(images)
     rgb = torch.stack([lab_to_rgb(image.lab) for image in images])
     return colorize_inputs(model, images, pixel_values, coarse_colors=coarse_colors(rgb, model.config))

@@ -637,12 +637,12 @@ def train(args: argparse.Namespace) -> Path:
     model, optimizer, dataloader, scheduler = accelerator.prepare(model, optimizer, dataloader, scheduler)
     discriminator = discriminator_optimizer = None
     if family.adversary is not None:
-        discriminator = family.adversary.build(accelerator.unwrap_model(model).config)
+        discriminator = family.adversary.build(model_config)
         discriminator_optimizer = torch.optim.AdamW(
             discriminator.parameters(), lr=args.learning_rate, betas=(0.5, 0.999)
         )
         discriminator, discriminator_optimizer = accelerator.prepare(discriminator, discriminator_optimizer)
-        adversary_weight = family.adversary.generator_weight(accelerator.unwrap_model(model).config)
+        adversary_weight = family.adversary.generator_weight(model_config)
     ema = None
     if args.use_ema:
         from diffusers.training_utils import EMAModel

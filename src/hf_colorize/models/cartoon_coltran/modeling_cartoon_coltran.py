@@ -412,11 +412,8 @@ class CartoonColtranModel(CartoonColtranPreTrainedModel):
         self.post_init()
 
     def coarse_lightness(self, pixel_values: torch.Tensor) -> torch.Tensor:
-        """The lightness at stage 1's ``coarse_size`` (area average)."""
-        size = self.config.coarse_size
-        if pixel_values.shape[-1] == size and pixel_values.shape[-2] == size:
-            return pixel_values
-        return F.adaptive_avg_pool2d(pixel_values, size)
+        """The lightness at stage 1's ``coarse_size`` (area average; unchanged at that size)."""
+        return F.adaptive_avg_pool2d(pixel_values, self.config.coarse_size)
 
     def forward(
         self, pixel_values: torch.Tensor, color_labels: torch.Tensor, return_dict: bool = True
