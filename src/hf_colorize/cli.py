@@ -1,4 +1,4 @@
-"""``hf-colorize``: colorize images and folders from the command line.
+"""``hf-colorize``: colorize images, videos and folders from the command line.
 
 Exit code 0 when every input was colorized, 2 when any input or argument was bad; each bad input gets one
 line on stderr naming the file and the problem, nothing is written for it, and the other inputs go on.
@@ -16,6 +16,7 @@ from .hints import InvalidHintError, parse_hint_string
 from .images import InvalidImageError
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".gif", ".tif", ".tiff", ".webp"}
+VIDEO_SUFFIXES = {".avi", ".mp4", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg", ".wmv", ".flv"}
 BAD_INPUT = 2
 
 
@@ -28,14 +29,15 @@ def build_parser() -> argparse.ArgumentParser:
 
     parser = argparse.ArgumentParser(
         prog="hf-colorize",
-        description="Colorize grey images (files or folders) with an hf_colorize model.",
+        description="Colorize grey images and videos (files or folders) with an hf_colorize model.",
     )
-    parser.add_argument("inputs", nargs="+", metavar="INPUT", help="image files or folders (walked)")
+    parser.add_argument("inputs", nargs="+", metavar="INPUT", help="image or video files, or folders (walked)")
     parser.add_argument(
         "-o",
         "--output",
         default="colorized",
-        help="output folder, or a file name when there is a single input image (default: ./colorized)",
+        help="output folder, or a file name when there is a single input (default: ./colorized); "
+        "videos are written as MP4",
     )
     parser.add_argument(
         "--model",
@@ -46,14 +48,54 @@ def build_parser() -> argparse.ArgumentParser:
         "--hint",
         action="append",
         default=[],
-        metavar="X,Y,#RRGGBB",
-        help="a colour hint at pixel (X, Y) of every input; repeat for more",
+        metavar="X,Y,#RRGGBB[@FRAME]",
+        help="a colour hint at pixel (X, Y) of every input; repeat for more. For a video the hint is given on "
+        "frame FRAME (default 0) and carried forward until a scene cut",
     )
     parser.add_argument("--reference", metavar="IMG", help="colour reference picture (exemplar models)")
     parser.add_argument("--samples", type=int, default=1, metavar="N", help="diverse colorizations per input")
     parser.add_argument("--seed", type=int, help="random seed for sampling models")
+    parser.add_argument(
+        "--no-stabilize",
+        dest="stabilize",
+        action="store_false",
+        help="videos: colorize every frame on its own (no chroma smoothing or scene-cut detection)",
+    )
+    parser.add_argument(
+        "--onnx", metavar="FILE", help="run the model's exported ONNX graph (hf-colorize export) with onnxruntime"
+    )
     parser.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
     return parser
+
+
+def build_export_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="hf-colorize export",
+        description="Export a model to ONNX (fp32, free batch size), checked against PyTorch.",
+    )
+    parser.add_argument("--onnx", required=True, metavar="FILE", help="the ONNX file to write")
+    parser.add_argument("--model", help="saved model folder, Hub id, or bundled model name (default: dlsa-tiny)")
+    return parser
+
+
+def export(argv: list[str]) -> int:
+    """``hf-colorize export --onnx FILE [--model ID]``."""
+    from transformers import AutoModelForImageToImage
+
+    from .export import OnnxExportError, to_onnx
+    from .pipeline import resolve_model
+
+    args = build_export_parser().parse_args(argv)
+    path = resolve_model(args.model)
+    try:
+        model = AutoModelForImageToImage.from_pretrained(path)
+    except (OSError, ValueError) as error:
+        raise UsageError(f"--model {path}: unknown or unreadable model ({str(error).splitlines()[0]})") from None
+    try:
+        print(to_onnx(model, args.onnx))
+    except OnnxExportError as error:
+        raise UsageError(str(error)) from None
+    return 0
 
 
 def iter_images(inputs: list[str]) -> Iterator[tuple[Path, Path]]:
@@ -64,20 +106,43 @@ def iter_images(inputs: list[str]) -> Iterator[tuple[Path, Path]]:
             for root, _, files in sorted(os.walk(path)):
                 for name in sorted(files):
                     file = Path(root) / name
-                    if file.suffix.lower() in IMAGE_SUFFIXES:
+                    if file.suffix.lower() in IMAGE_SUFFIXES | VIDEO_SUFFIXES:
                         yield file, file.relative_to(path.parent)
         else:
             yield path, Path(path.name)
 
 
+def is_video(path: Path) -> bool:
+    return path.suffix.lower() in VIDEO_SUFFIXES
+
+
 def output_path(output: Path, relative: Path, single: bool) -> Path:
-    """Where the colorized image goes: ``output`` itself for one input given a file name, else inside it."""
-    if single and output.suffix.lower() in IMAGE_SUFFIXES:
-        return output
-    return output / relative.with_suffix(".png")
+    """Where the colorized image (PNG) or video (MP4) goes: ``output`` itself for one input given a file name of
+    the right kind, else inside it."""
+    suffixes, suffix = (VIDEO_SUFFIXES, ".mp4") if is_video(relative) else (IMAGE_SUFFIXES, ".png")
+    if single and output.suffix.lower() in suffixes:
+        return output.with_suffix(suffix) if is_video(relative) else output
+    return output / relative.with_suffix(suffix)
 
 
-def load_pipeline(model: str | None, device: str):
+def parse_video_hints(texts: list[str]) -> tuple[list, dict[int, list]]:
+    """The hints of ``--hint X,Y,#RRGGBB[@FRAME]``: those for images, and for videos by frame number."""
+    images, frames = [], {}
+    for text in texts:
+        hint_text, _, frame_text = text.partition("@")
+        hint = parse_hint_string(hint_text)
+        frame = 0
+        if frame_text:
+            if not frame_text.isdigit():
+                raise InvalidHintError(f"malformed hint {text!r}: FRAME after @ must be a frame number")
+            frame = int(frame_text)
+        else:
+            images.append(hint)
+        frames.setdefault(frame, []).append(hint)
+    return images, frames
+
+
+def load_pipeline(model: str | None, device: str, onnx: str | None = None):
     """The colorization pipeline, with a clear error for a model id that cannot be loaded."""
     import torch
     from transformers.utils import logging
@@ -90,9 +155,15 @@ def load_pipeline(model: str | None, device: str):
     if device == "cuda" and not torch.cuda.is_available():
         raise UsageError("--device cuda: no CUDA device is available")
     try:
-        return load_colorization_pipeline(model, device)
+        pipe = load_colorization_pipeline(model, device)
     except ValueError as error:
         raise UsageError(f"--model {error}") from None
+    if onnx is not None:
+        try:
+            pipe.use_onnx(onnx)
+        except ValueError as error:
+            raise UsageError(f"--onnx {error}") from None
+    return pipe
 
 
 def check_requirements(model_type: str, call_options: dict) -> None:
@@ -106,12 +177,12 @@ def check_requirements(model_type: str, call_options: dict) -> None:
 
 def colorize_all(args: argparse.Namespace) -> int:
     try:
-        hints = [parse_hint_string(text) for text in args.hint]
+        hints, video_hints = parse_video_hints(args.hint)
     except InvalidHintError as error:
         raise UsageError(f"--hint: {error}") from None
     if args.samples < 1:
         raise UsageError(f"--samples must be at least 1, got {args.samples}")
-    pipe = load_pipeline(args.model, args.device)
+    pipe = load_pipeline(args.model, args.device, args.onnx)
     requests = {"hints": hints or None, "reference": args.reference, "num_samples": args.samples}
     call_options = {name: value for name, value in requests.items() if value not in (None, 1)}
     if args.seed is not None:
@@ -123,13 +194,26 @@ def colorize_all(args: argparse.Namespace) -> int:
     except ValueError as error:
         raise UsageError(str(error)) from None
     check_requirements(pipe.model.config.model_type, call_options)
+    if video_hints:  # hints given only for video frames are checked here too
+        from .pipeline import check_request
+
+        try:
+            check_request(pipe.model.config.model_type, {"hints"})
+        except ValueError as error:
+            raise UsageError(str(error)) from None
     if "reference" in preprocess_params:
         call_options["reference"] = preprocess_params["reference"]
 
     images = list(iter_images(args.inputs))
+    if args.samples > 1 and any(is_video(image) for image, _ in images):
+        raise UsageError("--samples is for images; a video gets one colorization")
     output = Path(args.output)
     status = 0
     for image, relative in images:
+        if is_video(image):
+            target = output_path(output, relative, single=len(images) == 1)
+            status = max(status, colorize_one_video(pipe, image, target, video_hints, call_options, args.stabilize))
+            continue
         try:
             colorized = pipe(str(image), **call_options)
         except (InvalidImageError, InvalidHintError) as error:
@@ -146,6 +230,30 @@ def colorize_all(args: argparse.Namespace) -> int:
     return status
 
 
+def colorize_one_video(
+    pipe, video: Path, target: Path, hints: dict[int, list], call_options: dict, stabilize: bool
+) -> int:
+    """Colorize one video into ``target``; 0, or ``BAD_INPUT`` with a line on stderr when it cannot be read."""
+    from .video import InvalidVideoError, colorize_video
+
+    try:
+        result = colorize_video(
+            video,
+            target,
+            hints=hints or None,
+            reference=call_options.get("reference"),
+            stabilize=stabilize,
+            pipe=pipe,
+        )
+    except (InvalidVideoError, InvalidHintError) as error:
+        message = str(error)
+        prefix = "" if message.startswith(str(video)) else f"{video}: "
+        print(f"hf-colorize: {prefix}{message}", file=sys.stderr)
+        return BAD_INPUT
+    print(f"{result.output} ({result.frames} frames, {result.frames_per_second:.1f} frames/s)")
+    return 0
+
+
 def sample_targets(colorized, target: Path) -> tuple[list, list[Path]]:
     """The images to write and their paths: ``target`` for one image, ``NAME-1.png`` ... for several samples."""
     if not isinstance(colorized, list):
@@ -155,10 +263,11 @@ def sample_targets(colorized, target: Path) -> tuple[list, list[Path]]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    argv = sys.argv[1:] if argv is None else argv
     try:
-        return colorize_all(args)
+        if argv[:1] == ["export"]:
+            return export(argv[1:])
+        return colorize_all(build_parser().parse_args(argv))
     except UsageError as error:
         print(f"hf-colorize: {error}", file=sys.stderr)
         return BAD_INPUT

@@ -1,7 +1,10 @@
-"""What every family's modeling file shares: the check of its input tensors, zero inputs for cost counts, the
-ab regression loss and the patch discriminator of the adversarial families."""
+"""What every family's modeling file shares: the check of its input tensors, zero inputs for cost counts, a cache
+for constant tensors, the ab regression loss and the patch discriminator of the adversarial families."""
 
 from __future__ import annotations
+
+import functools
+from collections.abc import Callable
 
 import torch
 import torch.nn.functional as F
@@ -9,6 +12,18 @@ from torch import nn
 
 from .color import AB_SCALE
 from .rebalancing import rebalancing_weights
+
+
+def tensor_cache(function: Callable[..., torch.Tensor | None]) -> Callable[..., torch.Tensor | None]:
+    """Memoise a function of plain arguments that builds a constant tensor, except while ``torch.export`` traces
+    (the ONNX export): a tensor made then is a tracing placeholder and must not be kept for eager calls."""
+    cached = functools.lru_cache(maxsize=32)(function)
+
+    @functools.wraps(function)
+    def wrapper(*args):
+        return function(*args) if torch.compiler.is_exporting() else cached(*args)
+
+    return wrapper
 
 
 def check_pixel_values(pixel_values: torch.Tensor, num_channels: int, stride: int, contents: str) -> None:

@@ -40,10 +40,35 @@ class ImageColorizationPipeline(Pipeline):
     images per input when N > 1.
     """
 
+    onnx_model = None
+    """An ``hf_colorize.export.OnnxRuntimeModel`` that stands in for the PyTorch model when set."""
+
     _load_processor = False
     _load_image_processor = True
     _load_feature_extractor = False
     _load_tokenizer = False
+
+    def use_onnx(self, path: str | Path) -> None:
+        """Run the model's exported ONNX graph (``hf_colorize.export.to_onnx``) with onnxruntime from now on.
+
+        Raises:
+            ValueError: the family cannot run from ONNX, or the file is missing, unreadable or another family's.
+        """
+        from .export import NOT_EXPORTABLE, OnnxRuntimeModel, example_inputs
+
+        model_type = self.model.config.model_type
+        if model_type in NOT_EXPORTABLE:
+            raise ValueError(f"the {model_type!r} model cannot run from ONNX: {NOT_EXPORTABLE[model_type]}")
+        try:
+            onnx_model = OnnxRuntimeModel(path)
+        except FileNotFoundError as error:
+            raise ValueError(str(error)) from None
+        except Exception as error:  # onnxruntime raises its own exception types for a corrupt file
+            raise ValueError(f"{path}: not a readable ONNX file ({str(error).strip().splitlines()[0]})") from None
+        expected = {name: tuple(tensor.shape[1:]) for name, tensor in example_inputs(self.model, 1).items()}
+        if onnx_model.input_shapes != expected:
+            raise ValueError(f"{path}: the graph takes {onnx_model.input_shapes}; this model takes {expected}")
+        self.onnx_model = onnx_model
 
     def _sanitize_parameters(
         self,
@@ -109,7 +134,7 @@ class ImageColorizationPipeline(Pipeline):
             num_samples, seed = sampling["num_samples"], sampling["seed"]
             generator = torch.Generator().manual_seed(seed) if seed is not None else None
             model_inputs.update(num_samples=num_samples, generator=generator, temperature=sampling["temperature"])
-        ab = self.model(**model_inputs).ab
+        ab = self.onnx_model(**model_inputs) if self.onnx_model is not None else self.model(**model_inputs).ab
         return {"ab": ab.unflatten(0, (-1, num_samples)), "lightness": lightness}
 
     def postprocess(self, model_outputs: dict[str, Any], as_list: bool = False) -> Image.Image | list[Image.Image]:
@@ -139,18 +164,24 @@ def resolve_model(model: str | None = None) -> str:
     return BUNDLED_MODELS[model] if model in BUNDLED_MODELS and not Path(model).exists() else model
 
 
-def load_colorization_pipeline(model: str | None = None, device: str | None = None) -> ImageColorizationPipeline:
+def load_colorization_pipeline(
+    model: str | None = None, device: str | None = None, onnx: str | Path | None = None
+) -> ImageColorizationPipeline:
     """The ``image-colorization`` pipeline for a bundled model's name, a saved model folder or a Hub id (default:
-    the bundled default model).
+    the bundled default model). With ``onnx``, the model's exported graph (``hf_colorize.export.to_onnx``) runs
+    in onnxruntime in place of PyTorch; pre- and post-processing stay the same.
 
     Raises:
-        ValueError: the model cannot be found or read; the message names it.
+        ValueError: the model cannot be found or read, or the ONNX file cannot be used; the message names it.
     """
     from transformers import pipeline
 
     model = resolve_model(model)
     try:
-        return pipeline(TASK, model=model, device=device)
+        pipe = pipeline(TASK, model=model, device=device)
     except (OSError, ValueError) as error:
         first_line = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
         raise ValueError(f"{model}: unknown or unreadable model ({first_line})") from None
+    if onnx is not None:
+        pipe.use_onnx(onnx)
+    return pipe

@@ -7,7 +7,6 @@ Reads top to bottom: outputs -> helpers -> embeddings -> attention -> block -> m
 
 from __future__ import annotations
 
-import functools
 from dataclasses import dataclass
 
 import torch
@@ -16,7 +15,7 @@ from torch import nn
 from transformers import PreTrainedModel
 from transformers.utils import ModelOutput
 
-from ...modeling_utils import ab_huber_loss, check_pixel_values, zero_image_inputs
+from ...modeling_utils import ab_huber_loss, check_pixel_values, tensor_cache, zero_image_inputs
 from ...propagation import propagate_hints
 from .configuration_dlsa import DlsaConfig
 
@@ -80,7 +79,7 @@ def window_reverse(windows: torch.Tensor, window: int, height: int, width: int) 
     return tokens.permute(0, 1, 3, 2, 4, 5).reshape(-1, height, width, channels)
 
 
-@functools.lru_cache(maxsize=32)
+@tensor_cache
 def relative_position_index(window: int, max_window: int) -> torch.Tensor:
     """Index into a ``(2 * max_window - 1) ** 2`` bias table for every token pair of a ``window`` window."""
     coords = torch.stack(torch.meshgrid(torch.arange(window), torch.arange(window), indexing="ij")).flatten(1)
@@ -88,7 +87,7 @@ def relative_position_index(window: int, max_window: int) -> torch.Tensor:
     return relative[..., 0] * (2 * max_window - 1) + relative[..., 1]
 
 
-@functools.lru_cache(maxsize=32)
+@tensor_cache
 def window_attention_mask(height: int, width: int, window: int, shift: int) -> torch.Tensor | None:
     """Additive mask ``(num_windows, 1, window**2, window**2)`` for a ``height`` x ``width`` token grid.
 
@@ -184,7 +183,7 @@ class DlsaSelfAttention(nn.Module):
             attn_mask=attention_bias,
             dropout_p=self.attention_dropout if self.training else 0.0,
         )
-        context = context.transpose(1, 2).reshape(num_groups, tokens, dim)
+        context = torch.cat(context.unbind(1), dim=-1)  # heads side by side: (groups, tokens, dim)
         return self.output_dropout(self.output(context))
 
 
@@ -225,6 +224,17 @@ class DlsaWindowAttention(nn.Module):
         return tokens[:, :height, :width, :].contiguous()
 
 
+def brightness_order(brightness: torch.Tensor) -> torch.Tensor:
+    """Token indices ``(B, N)`` from darkest to brightest, ties in token order.
+
+    ONNX has no stable sort; while exporting, ``topk`` of all tokens stands in for it (ONNX TopK; onnxruntime
+    breaks its ties by the lower index, which is the same order).
+    """
+    if torch.compiler.is_exporting():
+        return torch.topk(brightness, brightness.shape[1], dim=1, largest=False, sorted=True).indices
+    return torch.argsort(brightness, dim=1, stable=True)
+
+
 class DlsaFeatureWindowAttention(nn.Module):
     """Feature-space window self-attention (FWSA, Sec. 3.4).
 
@@ -245,7 +255,7 @@ class DlsaFeatureWindowAttention(nn.Module):
         batch, height, width, channels = tokens.shape
         num_tokens = height * width
         group_size = min(self.group_size, num_tokens)
-        order = torch.argsort(brightness.reshape(batch, num_tokens), dim=1, stable=True)
+        order = brightness_order(brightness.reshape(batch, num_tokens))
         sorted_tokens = tokens.reshape(batch, num_tokens, channels).gather(
             1, order.unsqueeze(-1).expand(-1, -1, channels)
         )
