@@ -1,5 +1,6 @@
 """Video colorization: PyAV reading / writing, the stabiliser's parts, the CLI on a video."""
 
+import av  # noqa: E402
 import numpy as np
 import pytest
 import torch
@@ -19,8 +20,6 @@ from hf_colorize.video import (
     colorize_video,
     read_frames,
 )
-
-import av  # noqa: E402
 
 WIDTH, HEIGHT, FRAMES, CUT, RATE, SAMPLE_RATE = 48, 32, 12, 6, 10, 16000
 

@@ -43,10 +43,10 @@ class _AbOnly(nn.Module):
 
 
 def _image_processor(model: nn.Module):
-    from . import _FAMILIES
+    from . import families
 
     size = model.config.image_size
-    for config_class, _, _, processor_class in _FAMILIES:
+    for config_class, _, _, processor_class in families():
         if isinstance(model.config, config_class):
             return processor_class(size={"height": size, "width": size})
     raise OnnxExportError(f"not an hf_colorize model: {type(model).__name__}")

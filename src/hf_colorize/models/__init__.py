@@ -1,13 +1,17 @@
 """The model families, and what each can do with a request (used to name the right family in errors)."""
 
-from .axial_exemplar import AxialExemplarConfig, AxialExemplarForColorization, AxialExemplarModel
-from .axial_exemplar.image_processing_axial_exemplar import AxialExemplarImageProcessor
-from .cartoon_coltran import CartoonColtranConfig, CartoonColtranForColorization, CartoonColtranModel
-from .cartoon_coltran.image_processing_cartoon_coltran import CartoonColtranImageProcessor
-from .dlsa import DlsaConfig, DlsaForColorization, DlsaModel
-from .dlsa.image_processing_dlsa import DlsaImageProcessor
-from .smsanet import SmsanetConfig, SmsanetForColorization, SmsanetModel
-from .smsanet.image_processing_smsanet import SmsanetImageProcessor
+from ..import_hooks import lazy_attributes
+
+FAMILIES = {
+    "dlsa": "Dlsa",
+    "smsanet": "Smsanet",
+    "axial_exemplar": "AxialExemplar",
+    "cartoon_coltran": "CartoonColtran",
+}
+"""Each family's folder and its classes' name prefix."""
+
+CLASS_KINDS = ("Config", "Model", "ForColorization", "ImageProcessor")
+"""The classes every family defines, after its prefix."""
 
 FAMILY_CAPABILITIES: dict[str, frozenset[str]] = {
     "dlsa": frozenset({"hints"}),
@@ -20,23 +24,7 @@ FAMILY_CAPABILITIES: dict[str, frozenset[str]] = {
 FAMILY_REQUIREMENTS: dict[str, frozenset[str]] = {"axial_exemplar": frozenset({"reference"})}
 """Requests a family cannot colorize without (an exemplar model needs its reference picture)."""
 
-__all__ = [
-    "AxialExemplarConfig",
-    "AxialExemplarModel",
-    "AxialExemplarForColorization",
-    "AxialExemplarImageProcessor",
-    "CartoonColtranConfig",
-    "CartoonColtranModel",
-    "CartoonColtranForColorization",
-    "CartoonColtranImageProcessor",
-    "DlsaConfig",
-    "DlsaModel",
-    "DlsaForColorization",
-    "DlsaImageProcessor",
-    "SmsanetConfig",
-    "SmsanetModel",
-    "SmsanetForColorization",
-    "SmsanetImageProcessor",
-    "FAMILY_CAPABILITIES",
-    "FAMILY_REQUIREMENTS",
-]
+__getattr__, _classes = lazy_attributes(
+    __name__, {family: [f"{prefix}{kind}" for kind in CLASS_KINDS] for family, prefix in FAMILIES.items()}
+)
+__all__ = [*_classes, "FAMILIES", "CLASS_KINDS", "FAMILY_CAPABILITIES", "FAMILY_REQUIREMENTS"]

@@ -1,17 +1,16 @@
-from .configuration_axial_exemplar import AxialExemplarConfig
-from .modeling_axial_exemplar import (
-    AxialExemplarDiscriminator,
-    AxialExemplarForColorization,
-    AxialExemplarModel,
-    AxialExemplarPreTrainedModel,
-    load_vgg19_from_hub,
-)
+from ...import_hooks import lazy_attributes
 
-__all__ = [
-    "AxialExemplarDiscriminator",
-    "AxialExemplarConfig",
-    "AxialExemplarModel",
-    "AxialExemplarForColorization",
-    "AxialExemplarPreTrainedModel",
-    "load_vgg19_from_hub",
-]
+__getattr__, __all__ = lazy_attributes(
+    __name__,
+    {
+        "configuration_axial_exemplar": ["AxialExemplarConfig"],
+        "modeling_axial_exemplar": [
+            "AxialExemplarDiscriminator",
+            "AxialExemplarForColorization",
+            "AxialExemplarModel",
+            "AxialExemplarPreTrainedModel",
+            "load_vgg19_from_hub",
+        ],
+        "image_processing_axial_exemplar": ["AxialExemplarImageProcessor"],
+    },
+)

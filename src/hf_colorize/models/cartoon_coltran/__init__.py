@@ -1,15 +1,15 @@
-from .configuration_cartoon_coltran import CartoonColtranConfig
-from .modeling_cartoon_coltran import (
-    CartoonColtranDiscriminator,
-    CartoonColtranForColorization,
-    CartoonColtranModel,
-    CartoonColtranPreTrainedModel,
-)
+from ...import_hooks import lazy_attributes
 
-__all__ = [
-    "CartoonColtranConfig",
-    "CartoonColtranDiscriminator",
-    "CartoonColtranModel",
-    "CartoonColtranForColorization",
-    "CartoonColtranPreTrainedModel",
-]
+__getattr__, __all__ = lazy_attributes(
+    __name__,
+    {
+        "configuration_cartoon_coltran": ["CartoonColtranConfig"],
+        "modeling_cartoon_coltran": [
+            "CartoonColtranDiscriminator",
+            "CartoonColtranForColorization",
+            "CartoonColtranModel",
+            "CartoonColtranPreTrainedModel",
+        ],
+        "image_processing_cartoon_coltran": ["CartoonColtranImageProcessor"],
+    },
+)

@@ -1,4 +1,10 @@
-from .configuration_dlsa import DlsaConfig
-from .modeling_dlsa import DlsaForColorization, DlsaModel, DlsaPreTrainedModel
+from ...import_hooks import lazy_attributes
 
-__all__ = ["DlsaConfig", "DlsaModel", "DlsaForColorization", "DlsaPreTrainedModel"]
+__getattr__, __all__ = lazy_attributes(
+    __name__,
+    {
+        "configuration_dlsa": ["DlsaConfig"],
+        "modeling_dlsa": ["DlsaForColorization", "DlsaModel", "DlsaPreTrainedModel"],
+        "image_processing_dlsa": ["DlsaImageProcessor"],
+    },
+)

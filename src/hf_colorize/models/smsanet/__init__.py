@@ -1,4 +1,10 @@
-from .configuration_smsanet import SmsanetConfig
-from .modeling_smsanet import SmsanetForColorization, SmsanetModel, SmsanetPreTrainedModel
+from ...import_hooks import lazy_attributes
 
-__all__ = ["SmsanetConfig", "SmsanetModel", "SmsanetForColorization", "SmsanetPreTrainedModel"]
+__getattr__, __all__ = lazy_attributes(
+    __name__,
+    {
+        "configuration_smsanet": ["SmsanetConfig"],
+        "modeling_smsanet": ["SmsanetForColorization", "SmsanetModel", "SmsanetPreTrainedModel"],
+        "image_processing_smsanet": ["SmsanetImageProcessor"],
+    },
+)

@@ -1,0 +1,253 @@
+"""CPU speed of the bundled models, measured against the machine's arithmetic floor (issue 10).
+
+    python benchmarks/speed.py [--models dlsa-tiny smsanet-small axial-exemplar-small] [--threads 2]
+                               [--runs 10] [--output benchmarks/results/speed]
+
+In one run:
+1. the machine's matmul rate: the best of 10 fp32 2048x2048 products on ``--threads`` threads (GFLOP/s);
+2. for each bundled model, each input size (224x224 and 1024x768) and batch size (1 and 8), the median wall time
+   per image of the whole pipeline call (image in memory -> lightness at model size -> model -> ab upsampled and
+   joined with the input's L -> PIL image) and of the model call alone, all on ``--threads`` threads, with these
+   back-ends:
+   - ``eager``: the pipeline as it loads (fp32; the pipeline runs the model under inference mode);
+   - ``tuned``: channels-last weights and ``torch.compile`` (inductor), which must give the same ab as eager
+     (max abs difference < 1e-3);
+   - ``int8``: dynamic int8 quantisation of the ``nn.Linear`` layers, kept only when its PSNR on ``photos/test``
+     (the quality benchmark's protocol: 10 hints for hint models, none for automatic ones, its own reference for
+     exemplar models) is within 0.2 dB of fp32;
+   - ``onnxruntime``: the model exported by ``hf_colorize.export.to_onnx``, run through ``pipe.use_onnx``;
+3. the floor of each latency: the model's FLOPs (2 x MACs counted by ``hf_colorize.profiling``) divided by the
+   measured matmul rate; "x floor" is model-call time / floor;
+4. the import time of ``transformers`` and of ``hf_colorize`` (fresh interpreters, median of 5).
+The cartoon model is left out: its cost is 4,161 sequential calls per sample (see ``model_costs.md``) and its
+graph cannot be exported. Writes ``OUTPUT.json`` and ``OUTPUT.md``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import torch
+from evaluate_exemplar import model_method as exemplar_method
+from evaluate_exemplar import own_reference_scores
+from evaluate_quality import CORPUS, RESULTS, takes_hints
+from evaluate_quality import model_method as hint_or_automatic_method
+from model_costs import cpu_name
+from PIL import Image
+
+from hf_colorize.evaluation import load_eval_image, psnr
+from hf_colorize.evaluation.report import write_results
+from hf_colorize.export import example_inputs, to_onnx
+from hf_colorize.pipeline import load_colorization_pipeline
+from hf_colorize.profiling import count_macs
+
+MODELS = ("dlsa-tiny", "smsanet-small", "axial-exemplar-small")
+SIZES = {"224x224": (224, 224), "1024x768": (1024, 768)}
+BATCHES = (1, 8)
+QUALITY_FOLDER = "photos/test"
+QUALITY_HINTS = 10
+INT8_MAX_DROP_DB = 0.2
+
+
+def matmul_gflops(threads: int, size: int = 2048, repeats: int = 10) -> float:
+    """Best fp32 matrix-product rate, GFLOP/s."""
+    torch.set_num_threads(threads)
+    a, b = torch.randn(size, size), torch.randn(size, size)
+    torch.mm(a, b)
+    best = min(_timed(lambda: torch.mm(a, b)) for _ in range(repeats))
+    return 2 * size**3 / best / 1e9
+
+
+def _timed(function: Callable[[], object]) -> float:
+    start = time.perf_counter()
+    function()
+    return time.perf_counter() - start
+
+
+def median_seconds(function: Callable[[], object], runs: int, warmup: int = 2) -> float:
+    for _ in range(warmup):
+        function()
+    return statistics.median(_timed(function) for _ in range(runs))
+
+
+def test_images(size: tuple[int, int], count: int) -> list[Image.Image]:
+    """``count`` different photos of ``photos/test`` resized to ``size`` (the pipeline keeps only their lightness)."""
+    paths = sorted((CORPUS / QUALITY_FOLDER).iterdir())[:count]
+    return [Image.open(path).convert("RGB").resize(size, Image.Resampling.BICUBIC) for path in paths]
+
+
+def request(pipe, images: list[Image.Image]) -> dict:
+    """What a call needs besides the images: two hints for hint models, a reference for exemplar models."""
+    model_type = pipe.model.config.model_type
+    if model_type == "dlsa":
+        width, height = images[0].size
+        return {"hints": [(width // 4, height // 4, "#d04020"), (width // 2, height // 2, "#3080d0")]}
+    if model_type == "axial_exemplar":
+        return {"reference": pipe.image_processor.load_reference(images[-1])}
+    return {}
+
+
+def quality_psnr(model: torch.nn.Module) -> float:
+    """Mean PSNR on ``photos/test`` with the quality benchmarks' protocols."""
+    images = [load_eval_image(path) for path in sorted((CORPUS / QUALITY_FOLDER).iterdir()) if path.is_file()]
+    if model.config.model_type == "axial_exemplar":
+        return own_reference_scores(exemplar_method(model), images)["psnr"]
+    count = QUALITY_HINTS if takes_hints(model) else 0
+    outputs = hint_or_automatic_method(model)(images, count)
+    return statistics.mean(psnr(output, image.target_rgb) for output, image in zip(outputs, images))
+
+
+def quantized(model: torch.nn.Module) -> torch.nn.Module:
+    return torch.ao.quantization.quantize_dynamic(model, {torch.nn.Linear}, dtype=torch.qint8)
+
+
+def tuned(model: torch.nn.Module) -> torch.nn.Module:
+    """A copy with channels-last weights and an inductor-compiled forward, checked against eager."""
+    inputs = example_inputs(model, 1)
+    with torch.inference_mode():
+        expected = model(**inputs).ab
+    fast = torch.compile(copy.deepcopy(model).to(memory_format=torch.channels_last), dynamic=False)
+    with torch.inference_mode():
+        difference = (fast(**inputs).ab - expected).abs().max().item()
+    if difference >= 1e-3:
+        raise RuntimeError(f"compiled model differs from eager by {difference:.2e}")
+    return fast
+
+
+def measure_backend(pipe, model_call: Callable[[dict], object], images: list[Image.Image], runs: int) -> dict:
+    """Seconds per image of the whole pipeline and of the model call alone for one batch of ``images``."""
+    options = request(pipe, images)
+    batch = len(images)
+    pipeline_seconds = median_seconds(lambda: pipe(images, batch_size=batch, **options), runs)
+    prepared = [pipe.preprocess(image, **options) for image in images]
+    model_inputs = {name: torch.cat([inputs[name] for inputs in prepared]).float() for name in prepared[0]}
+    model_inputs.pop("lightness")
+    with torch.inference_mode():
+        model_seconds = median_seconds(lambda: model_call(model_inputs), runs)
+    return {"pipeline_ms": 1000 * pipeline_seconds / batch, "model_ms": 1000 * model_seconds / batch}
+
+
+def import_seconds(module: str, repeats: int = 5) -> float:
+    """Median seconds to import ``module`` in a fresh interpreter."""
+    code = f"import time; start = time.perf_counter(); import {module}; print(time.perf_counter() - start)"
+    run = [sys.executable, "-c", code]
+    return statistics.median(
+        float(subprocess.run(run, capture_output=True, text=True, check=True).stdout) for _ in range(repeats)
+    )
+
+
+def benchmark_model(name: str, runs: int, gflops: float, folder: Path) -> dict:
+    pipe = load_colorization_pipeline(name)
+    model = pipe.model.float().eval()
+    macs_per_image = count_macs(model, **example_inputs(model, 1))
+    floor_ms = 2 * macs_per_image / (gflops * 1e9) * 1000
+    fp32_psnr = quality_psnr(model)
+    int8_model = quantized(model)
+    int8_psnr = quality_psnr(int8_model)
+    int8_kept = fp32_psnr - int8_psnr <= INT8_MAX_DROP_DB
+    onnx_path = to_onnx(model, folder / f"{name}.onnx")
+    result = {
+        "gmacs": macs_per_image / 1e9,
+        "floor_ms": floor_ms,
+        "psnr_fp32": fp32_psnr,
+        "psnr_int8": int8_psnr,
+        "int8_kept": int8_kept,
+        "rows": {},
+        "errors": {},
+    }
+    modules = {"eager": model}
+    try:
+        modules["tuned"] = tuned(model)
+    except Exception as error:  # inductor needs a working C++ compiler; report it and go on
+        result["errors"]["tuned"] = f"{type(error).__name__}: {error}"[:300]
+    if int8_kept:
+        modules["int8"] = int8_model
+    for size_name, size in SIZES.items():
+        for batch in BATCHES:
+            images = test_images(size, batch)
+            rows = {}
+            for backend, module in modules.items():
+                pipe.model = module
+                rows[backend] = measure_backend(pipe, lambda inputs, m=module: m(**inputs).ab, images, runs)
+            pipe.model = model
+            pipe.use_onnx(onnx_path)
+            rows["onnxruntime"] = measure_backend(pipe, lambda inputs: pipe.onnx_model(**inputs), images, runs)
+            pipe.onnx_model = None
+            for backend, row in rows.items():
+                row["x_floor"] = row["model_ms"] / floor_ms
+                result["rows"][f"{size_name} | batch {batch} | {backend}"] = row
+                print(name, size_name, batch, backend, {key: round(value, 2) for key, value in row.items()})
+    return result
+
+
+def markdown(results: dict) -> str:
+    lines = [
+        "# CPU speed against the arithmetic floor",
+        "",
+        f"CPU: {results['cpu']}, {results['threads']} threads. Measured matmul rate: "
+        f"**{results['matmul_gflops']:.1f} GFLOP/s** (fp32, 2048x2048, best of 10). Floor = model FLOPs / that rate. "
+        "Times are medians per image; *pipeline* = the whole call from an in-memory PIL image to the output image, "
+        "*model* = the model call alone on prepared inputs. Method: `benchmarks/speed.py`.",
+        "",
+        f"Import time (fresh interpreter, median of 5): `transformers` {results['import_transformers_s']:.2f} s, "
+        f"`hf_colorize` {results['import_hf_colorize_s']:.2f} s "
+        f"(+{results['import_hf_colorize_s'] - results['import_transformers_s']:.2f} s over transformers).",
+        "",
+    ]
+    for name, model in results["models"].items():
+        int8 = "kept" if model["int8_kept"] else f"dropped (more than {INT8_MAX_DROP_DB} dB)"
+        lines += [
+            f"## {name}",
+            "",
+            f"{model['gmacs']:.3f} GMACs per image at the model's resolution; floor {model['floor_ms']:.1f} ms. "
+            f"PSNR on {QUALITY_FOLDER}: fp32 {model['psnr_fp32']:.2f} dB, dynamic int8 {model['psnr_int8']:.2f} dB: "
+            f"int8 {int8}.",
+            "",
+            "| input | batch | back-end | pipeline ms/image | model ms/image | model x floor |",
+            "|---|---|---|---|---|---|",
+        ]
+        for key, row in model["rows"].items():
+            size, batch, backend = key.split(" | ")
+            lines.append(
+                f"| {size} | {batch.split()[1]} | {backend} | {row['pipeline_ms']:.1f} | {row['model_ms']:.1f} | "
+                f"{row['x_floor']:.2f} |"
+            )
+        for backend, error in model.get("errors", {}).items():
+            lines.append(f"\n{backend} failed: {error}")
+        lines.append("")
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--models", nargs="+", default=list(MODELS))
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--runs", type=int, default=10)
+    parser.add_argument("--output", type=Path, default=RESULTS / "speed")
+    args = parser.parse_args()
+    results = {
+        "cpu": cpu_name(),
+        "threads": args.threads,
+        "import_transformers_s": import_seconds("transformers"),
+        "import_hf_colorize_s": import_seconds("hf_colorize"),
+        "matmul_gflops": matmul_gflops(args.threads),
+        "models": {},
+    }
+    torch.set_num_threads(args.threads)
+    print({key: value for key, value in results.items() if key != "models"})
+    with tempfile.TemporaryDirectory() as folder:
+        for name in args.models:
+            results["models"][name] = benchmark_model(name, args.runs, results["matmul_gflops"], Path(folder))
+    write_results(args.output, results, markdown(results))
+
+
+if __name__ == "__main__":
+    main()
