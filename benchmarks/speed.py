@@ -128,8 +128,8 @@ def measure_backend(pipe, model_call: Callable[[dict], object], images: list[Ima
     batch = len(images)
     pipeline_seconds = median_seconds(lambda: pipe(images, batch_size=batch, **options), runs)
     prepared = [pipe.preprocess(image, **options) for image in images]
-    model_inputs = {name: torch.cat([inputs[name] for inputs in prepared]).float() for name in prepared[0]}
-    model_inputs.pop("lightness")
+    names = pipe.image_processor.model_input_names
+    model_inputs = {name: torch.cat([inputs[name] for inputs in prepared]).float() for name in names}
     with torch.inference_mode():
         model_seconds = median_seconds(lambda: model_call(model_inputs), runs)
     return {"pipeline_ms": 1000 * pipeline_seconds / batch, "model_ms": 1000 * model_seconds / batch}

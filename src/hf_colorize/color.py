@@ -79,24 +79,37 @@ def lab_to_rgb(lab: torch.Tensor, clip: bool = True) -> torch.Tensor:
     return rgb.clamp(0.0, 1.0) if clip else rgb
 
 
+def _fits_gamut(rgb: torch.Tensor, tolerance: float = 0.0) -> torch.Tensor:
+    """Whether each pixel's three channels lie in [0, 1] (channel axis -3 kept, of size 1)."""
+    return ((rgb >= -tolerance) & (rgb <= 1.0 + tolerance)).all(dim=-3, keepdim=True)
+
+
 def lab_to_rgb_in_gamut(lightness: torch.Tensor, ab: torch.Tensor, steps: int = 10) -> torch.Tensor:
     """Lab to sRGB, shrinking the chroma of out-of-gamut pixels instead of clipping their channels.
 
     Clipping an out-of-gamut colour changes its lightness; scaling its ab towards grey (in ``steps`` even
-    steps, keeping the largest scale that fits) keeps L, so the output's lightness is the input's.
+    steps, keeping the largest scale that fits) keeps L, so the output's lightness is the input's. Only the
+    pixels outside the gamut are converted again, so a large image costs little more than one conversion.
     """
-    scales = torch.linspace(1.0, 0.0, steps + 1, device=ab.device, dtype=ab.dtype)
     rgb = lab_to_rgb(torch.cat([lightness, ab], dim=-3), clip=False)
-    fits = ((rgb >= 0.0) & (rgb <= 1.0)).all(dim=-3, keepdim=True)
-    for scale in scales[1:]:
+    outside = ~_fits_gamut(rgb).squeeze(-3)
+    if not bool(outside.any()):
+        return rgb.clamp(0.0, 1.0)
+    # The pixels outside the gamut as a (3, 1, n) strip: L, ab and their current RGB.
+    strip_lightness = lightness.movedim(-3, -1)[outside].T.unsqueeze(1)
+    strip_ab = ab.movedim(-3, -1)[outside].T.unsqueeze(1)
+    strip_rgb = rgb.movedim(-3, -1)[outside].T.unsqueeze(1)
+    fits = torch.zeros_like(strip_rgb[:1], dtype=torch.bool)
+    for scale in torch.linspace(1.0, 0.0, steps + 1, device=ab.device, dtype=ab.dtype)[1:]:
+        candidate = lab_to_rgb(torch.cat([strip_lightness, strip_ab * scale], dim=-3), clip=False)
+        candidate_fits = _fits_gamut(candidate, tolerance=1e-6)
+        strip_rgb = torch.where(~fits & candidate_fits, candidate, strip_rgb)
+        fits = fits | candidate_fits
         if bool(fits.all()):
             break
-        candidate = lab_to_rgb(torch.cat([lightness, ab * scale], dim=-3), clip=False)
-        candidate_fits = ((candidate >= -1e-6) & (candidate <= 1.0 + 1e-6)).all(dim=-3, keepdim=True)
-        take = ~fits & candidate_fits
-        rgb = torch.where(take, candidate, rgb)
-        fits = fits | candidate_fits
-    return rgb.clamp(0.0, 1.0)
+    channels_last = rgb.movedim(-3, -1).clone()
+    channels_last[outside] = strip_rgb.squeeze(1).T
+    return channels_last.movedim(-1, -3).clamp(0.0, 1.0)
 
 
 def normalize_lightness(lightness: torch.Tensor) -> torch.Tensor:

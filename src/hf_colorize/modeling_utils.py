@@ -15,13 +15,15 @@ from .rebalancing import rebalancing_weights
 
 
 def tensor_cache(function: Callable[..., torch.Tensor | None]) -> Callable[..., torch.Tensor | None]:
-    """Memoise a function of plain arguments that builds a constant tensor, except while ``torch.export`` traces
-    (the ONNX export): a tensor made then is a tracing placeholder and must not be kept for eager calls."""
+    """Memoise a function of plain arguments that builds a constant tensor, except while ``torch.export`` or
+    ``torch.compile`` traces (the ONNX export): a tensor made then is a tracing placeholder and must not be kept
+    for eager calls."""
     cached = functools.lru_cache(maxsize=32)(function)
 
     @functools.wraps(function)
     def wrapper(*args):
-        return function(*args) if torch.compiler.is_exporting() else cached(*args)
+        tracing = torch.compiler.is_compiling() or torch.compiler.is_exporting()
+        return function(*args) if tracing else cached(*args)
 
     return wrapper
 
