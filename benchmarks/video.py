@@ -5,7 +5,8 @@
 
 Each clip of ``video/`` (the originals are in colour) is turned grey (its CIE L with a = b = 0), colorized frame by
 frame through the package's ``FrameColorizer`` and compared with the original:
-- PSNR: mean over frames of the RGB PSNR (uint8, MAX = 255) of output against original;
+- PSNR: mean over frames of the RGB PSNR (uint8, MAX = 255) of output against original (frames reproduced
+  exactly, such as an all-black one, have no finite PSNR and are left out);
 - flicker: the mean absolute change of ab between consecutive output frames divided by the same for the original
   clip (1.0 = as steady as the truth; computed at full resolution over all frames);
 - frames per second: colorization alone (no decoding or encoding), batch 1, 2 threads.
@@ -17,6 +18,7 @@ scene the stabiliser's cut detector finds, carried forward. Writes ``OUTPUT.json
 from __future__ import annotations
 
 import argparse
+import math
 import statistics
 import time
 from pathlib import Path
@@ -89,8 +91,9 @@ def measure(colorizer: FrameColorizer, clip: Path) -> dict[str, float]:
             output_change.append((output_ab - previous_output).abs().mean().item())
             original_change.append((original_ab - previous_original).abs().mean().item())
         previous_output, previous_original = output_ab, original_ab
+    finite = [score for score in scores if math.isfinite(score)]  # an exact frame (all black) has no PSNR
     return {
-        "psnr": statistics.mean(scores),
+        "psnr": statistics.mean(finite),
         "flicker": statistics.mean(output_change) / statistics.mean(original_change),
         "fps": len(scores) / seconds,
         "frames": len(scores),
