@@ -34,7 +34,7 @@ from hf_colorize.evaluation import (
 from hf_colorize.evaluation.levin import levin_colorize
 from hf_colorize.evaluation.protocol import compose
 from hf_colorize.evaluation.report import METRIC_LABELS, markdown_table, score_outputs
-from hf_colorize.models import FAMILY_CAPABILITIES
+from hf_colorize.models import family_capabilities
 from hf_colorize.pipeline import resolve_model
 from hf_colorize.propagation import propagate_hints
 
@@ -75,7 +75,7 @@ def bilateral_propagation(images: list[EvalImage], count: int) -> list[torch.Ten
 
 
 def takes_hints(model: torch.nn.Module) -> bool:
-    return "hints" in FAMILY_CAPABILITIES.get(model.config.model_type, frozenset())
+    return "hints" in family_capabilities(model.config.model_type)
 
 
 def model_method(model: torch.nn.Module) -> Method:
@@ -175,7 +175,7 @@ def load_model(model: str, model_type: str | None = None) -> tuple[torch.nn.Modu
 def hint_or_automatic(model: str) -> bool:
     """Whether a bundled model colours from hints or from nothing (not from a reference, not by sampling)."""
     family = AutoConfig.from_pretrained(resolve_model(model)).model_type
-    return FAMILY_CAPABILITIES.get(family, frozenset()) <= {"hints"}
+    return family_capabilities(family) <= {"hints"}
 
 
 def main() -> None:

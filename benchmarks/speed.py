@@ -48,6 +48,7 @@ from PIL import Image
 from hf_colorize.evaluation import load_eval_image, psnr
 from hf_colorize.evaluation.report import write_results
 from hf_colorize.export import example_inputs, to_onnx
+from hf_colorize.models import family_capabilities
 from hf_colorize.pipeline import load_colorization_pipeline
 from hf_colorize.profiling import count_macs
 
@@ -88,11 +89,11 @@ def test_images(size: tuple[int, int], count: int) -> list[Image.Image]:
 
 def request(pipe, images: list[Image.Image]) -> dict:
     """What a call needs besides the images: two hints for hint models, a reference for exemplar models."""
-    model_type = pipe.model.config.model_type
-    if model_type == "dlsa":
+    capabilities = family_capabilities(pipe.model.config.model_type)
+    if "hints" in capabilities:
         width, height = images[0].size
         return {"hints": [(width // 4, height // 4, "#d04020"), (width // 2, height // 2, "#3080d0")]}
-    if model_type == "axial_exemplar":
+    if "reference" in capabilities:
         return {"reference": pipe.image_processor.load_reference(images[-1])}
     return {}
 

@@ -33,7 +33,7 @@ from hf_colorize.color import lab_to_rgb, rgb_to_lab
 from hf_colorize.evaluation import psnr
 from hf_colorize.evaluation.report import write_results
 from hf_colorize.hints import HINT_SIZE, sample_hint_positions
-from hf_colorize.models import FAMILY_CAPABILITIES
+from hf_colorize.models import family_capabilities
 from hf_colorize.pipeline import load_colorization_pipeline
 from hf_colorize.video import FrameColorizer, SceneCutDetector, read_frames
 
@@ -126,7 +126,7 @@ def main() -> None:
     for model in args.models:
         pipe = load_colorization_pipeline(model)
         hint_modes = ["none"]
-        if "hints" in FAMILY_CAPABILITIES.get(pipe.model.config.model_type, frozenset()):
+        if "hints" in family_capabilities(pipe.model.config.model_type):
             hint_modes.append(f"{HINT_COUNT} per scene start")
         for hint_mode in hint_modes:
             for clip in clips:

@@ -23,7 +23,7 @@ from PIL import Image, ImageDraw
 import hf_colorize
 from hf_colorize.hints import InvalidHintError, parse_color, parse_hint_string
 from hf_colorize.images import InvalidImageError, load_rgb, to_pil
-from hf_colorize.models import FAMILY_CAPABILITIES
+from hf_colorize.models import family_capabilities
 
 HERE = Path(__file__).parent
 EXAMPLES = sorted(str(path) for path in (HERE / "examples").glob("*-grey.*"))
@@ -86,13 +86,13 @@ def family_of(model: str) -> str:
 
 
 def capabilities(model: str) -> frozenset[str]:
-    return FAMILY_CAPABILITIES.get(family_of(model), frozenset())
+    return family_capabilities(family_of(model))
 
 
 def show_controls(model: str) -> tuple[dict, dict, dict, str]:
     """Show only the controls the chosen model's family honours."""
     family = family_of(model)
-    can = FAMILY_CAPABILITIES.get(family, frozenset())
+    can = family_capabilities(family)
     description = f"**{model}** (`{family}`): {FAMILY_DESCRIPTIONS.get(family, 'a colorization model.')}"
     return (
         gr.update(visible="hints" in can),

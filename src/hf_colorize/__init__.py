@@ -40,11 +40,6 @@ def family_classes(kind: str) -> list[type]:
     return [getattr(models, f"{prefix}{kind}") for prefix in FAMILIES.values()]
 
 
-def families() -> list[tuple[type, ...]]:
-    """Each family's ``(config, base model, colorization model, image processor)`` classes."""
-    return list(zip(*(family_classes(kind) for kind in CLASS_KINDS)))
-
-
 def _register_configs() -> None:
     from transformers.models.auto.configuration_auto import AutoConfig
 
@@ -95,4 +90,4 @@ when_imported(
 )
 when_imported(["transformers.pipelines"], _register_pipeline, [f"{__name__}.pipeline"])
 
-__all__ = ["BUNDLED_MODELS", "DEFAULT_MODEL", "families", "family_classes", "__version__", *_lazy_names]
+__all__ = ["BUNDLED_MODELS", "DEFAULT_MODEL", "family_classes", "__version__", *_lazy_names]

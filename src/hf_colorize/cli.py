@@ -83,14 +83,14 @@ def export(argv: list[str]) -> int:
     from transformers import AutoModelForImageToImage
 
     from .export import OnnxExportError, to_onnx
-    from .pipeline import resolve_model
+    from .pipeline import resolve_model, unreadable_model
 
     args = build_export_parser().parse_args(argv)
     path = resolve_model(args.model)
     try:
         model = AutoModelForImageToImage.from_pretrained(path)
     except (OSError, ValueError) as error:
-        raise UsageError(f"--model {path}: unknown or unreadable model ({str(error).splitlines()[0]})") from None
+        raise UsageError(f"--model {unreadable_model(path, error)}") from None
     try:
         print(to_onnx(model, args.onnx))
     except OnnxExportError as error:

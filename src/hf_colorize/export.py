@@ -43,10 +43,10 @@ class _AbOnly(nn.Module):
 
 
 def _image_processor(model: nn.Module):
-    from . import families
+    from . import family_classes
 
     size = model.config.image_size
-    for config_class, _, _, processor_class in families():
+    for config_class, processor_class in zip(family_classes("Config"), family_classes("ImageProcessor")):
         if isinstance(model.config, config_class):
             return processor_class(size={"height": size, "width": size})
     raise OnnxExportError(f"not an hf_colorize model: {type(model).__name__}")
@@ -55,10 +55,10 @@ def _image_processor(model: nn.Module):
 def example_inputs(model: nn.Module, batch_size: int = 2) -> dict[str, torch.Tensor]:
     """Realistic model inputs for ``batch_size`` synthetic pictures (and three hints / a colour reference where the
     family takes them), made by the family's own image processor."""
-    from .models import FAMILY_CAPABILITIES
+    from .models import family_capabilities
 
     processor = _image_processor(model)
-    capabilities = FAMILY_CAPABILITIES.get(model.config.model_type, frozenset())
+    capabilities = family_capabilities(model.config.model_type)
     size = model.config.image_size
     rows, cols = np.mgrid[0:size, 0:size] / size
     images, requests = [], {}

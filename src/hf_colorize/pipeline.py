@@ -15,7 +15,7 @@ from PIL import Image
 from transformers import AutoModelForImageToImage, Pipeline
 from transformers.pipelines import PIPELINE_REGISTRY
 
-from .models import FAMILY_CAPABILITIES
+from .models import FAMILY_CAPABILITIES, family_capabilities
 
 TASK = "image-colorization"
 
@@ -24,7 +24,7 @@ _REQUEST_NAMES = {"hints": "colour hints", "reference": "a reference image", "sa
 
 def check_request(model_type: str, requested: set[str]) -> None:
     """Raise a ``ValueError`` naming the families that honour a request this family cannot."""
-    capabilities = FAMILY_CAPABILITIES.get(model_type, frozenset())
+    capabilities = family_capabilities(model_type)
     for request in sorted(requested - capabilities):
         others = sorted(family for family, can in FAMILY_CAPABILITIES.items() if request in can)
         supported = f"use a {' or '.join(repr(f) for f in others)} model" if others else "no family supports it yet"
@@ -107,7 +107,7 @@ class ImageColorizationPipeline(Pipeline):
             name: value for name, value in (("hints", hints), ("reference", reference)) if value is not None
         }
         forward_params = {}
-        if "samples" in FAMILY_CAPABILITIES.get(self.model.config.model_type, frozenset()):
+        if "samples" in family_capabilities(self.model.config.model_type):
             forward_params = {"num_samples": num_samples or 1, "seed": seed, "temperature": temperature or 1.0}
         return preprocess_params, forward_params, {"as_list": num_samples is not None and num_samples > 1}
 
@@ -164,6 +164,12 @@ def resolve_model(model: str | None = None) -> str:
     return BUNDLED_MODELS[model] if model in BUNDLED_MODELS and not Path(model).exists() else model
 
 
+def unreadable_model(model: str, error: Exception) -> ValueError:
+    """The error for a model that ``from_pretrained`` could not load: its name and the first line of the cause."""
+    first_line = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+    return ValueError(f"{model}: unknown or unreadable model ({first_line})")
+
+
 def load_colorization_pipeline(
     model: str | None = None, device: str | None = None, onnx: str | Path | None = None
 ) -> ImageColorizationPipeline:
@@ -180,8 +186,7 @@ def load_colorization_pipeline(
     try:
         pipe = pipeline(TASK, model=model, device=device)
     except (OSError, ValueError) as error:
-        first_line = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-        raise ValueError(f"{model}: unknown or unreadable model ({first_line})") from None
+        raise unreadable_model(model, error) from None
     if onnx is not None:
         pipe.use_onnx(onnx)
     return pipe

@@ -4,7 +4,7 @@ A model colorizes each frame on its own, so its colours flicker. The stabiliser 
 works on the ab the model predicts at model resolution, before it is upsampled:
 
 1. **Scene cuts** (`SceneCutDetector`): the 32-bin grey histogram of each frame (a 64x64 thumbnail) is compared with the
-   previous frame's; an L1 distance above ``cut_threshold`` (of 2, the largest possible) starts a new scene.
+   previous frame's; an L1 distance above its ``threshold`` (0.3 of 2, the largest possible) starts a new scene.
 2. **Chroma smoothing** (`ChromaStabilizer`): within a scene, each pixel's ab is a running blend
    ``ab = w * ab_previous_output + (1 - w) * ab_predicted``, with ``w = strength * exp(-(dL / motion_sigma)^2 / 2)``
    where ``dL`` is the change of the (slightly blurred) lightness at that pixel since the previous frame: still
@@ -158,7 +158,7 @@ class FrameColorizer:
         hints: hints for frame 0, or ``{frame_number: hints}`` (hint models); carried forward until a scene cut.
         reference: colour reference for every frame (exemplar models).
         stabilize: use the scene-cut detector and chroma stabiliser (module docstring).
-        seed: seed for sampling families, the same for every frame.
+        seed: seed for sampling families, the same for every frame (other families ignore it).
     """
 
     def __init__(
@@ -177,9 +177,7 @@ class FrameColorizer:
         self.scene_cuts: list[int] = []
         self.frame = 0
         options = {"reference": reference} if reference is not None else {}
-        if "samples" in _capabilities(pipe):
-            options["seed"] = seed
-        self.preprocess_params, self.forward_params, _ = pipe._sanitize_parameters(**options)
+        self.preprocess_params, self.forward_params, _ = pipe._sanitize_parameters(seed=seed, **options)
         self._hint_params: tuple[int, dict] = (-1, {})
 
     def _params(self, hints: Sequence | None) -> dict:
@@ -211,12 +209,6 @@ class FrameColorizer:
     def colorize(self, frames: Iterable[Image.Image | np.ndarray]) -> Iterator[Image.Image]:
         for frame in frames:
             yield self(frame)
-
-
-def _capabilities(pipe) -> frozenset:
-    from .models import FAMILY_CAPABILITIES
-
-    return FAMILY_CAPABILITIES.get(pipe.model.config.model_type, frozenset())
 
 
 def read_frames(path: str | Path) -> Iterator[np.ndarray]:

@@ -21,10 +21,16 @@ FAMILY_CAPABILITIES: dict[str, frozenset[str]] = {
 }
 """Which optional requests (``hints``, ``reference``, ``samples``) each registered family honours."""
 
+
+def family_capabilities(model_type: str) -> frozenset[str]:
+    """The requests a family honours (:data:`FAMILY_CAPABILITIES`); none for a model type it does not know."""
+    return FAMILY_CAPABILITIES.get(model_type, frozenset())
+
+
 FAMILY_REQUIREMENTS: dict[str, frozenset[str]] = {"axial_exemplar": frozenset({"reference"})}
 """Requests a family cannot colorize without (an exemplar model needs its reference picture)."""
 
 __getattr__, _classes = lazy_attributes(
     __name__, {family: [f"{prefix}{kind}" for kind in CLASS_KINDS] for family, prefix in FAMILIES.items()}
 )
-__all__ = [*_classes, "FAMILIES", "CLASS_KINDS", "FAMILY_CAPABILITIES", "FAMILY_REQUIREMENTS"]
+__all__ = [*_classes, "FAMILIES", "CLASS_KINDS", "FAMILY_CAPABILITIES", "FAMILY_REQUIREMENTS", "family_capabilities"]

@@ -183,7 +183,8 @@ class DlsaSelfAttention(nn.Module):
             attn_mask=attention_bias,
             dropout_p=self.attention_dropout if self.training else 0.0,
         )
-        context = torch.cat(context.unbind(1), dim=-1)  # heads side by side: (groups, tokens, dim)
+        # Heads side by side, (groups, tokens, dim); not transpose + reshape, whose view the ONNX exporter rejects.
+        context = torch.cat(context.unbind(1), dim=-1)
         return self.output_dropout(self.output(context))
 
 
