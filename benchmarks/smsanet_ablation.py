@@ -3,7 +3,7 @@ and with and without the salient loss, the four rows of the paper's Tables 2-3.
 
     python benchmarks/smsanet_ablation.py [--variant hub_configs/smsanet-small] [--max_train_steps 500]
         [--train_batch_size 16] [--resolution 128] [--learning_rate 5e-4] [--lr_warmup_steps 50] [--seed 0]
-        [--checkpointing_steps 100] [--train_data_dir DIR ...] [--corpus ../shared/corpus]
+        [--checkpointing_steps 100] [--mixed_precision no|bf16] [--train_data_dir DIR ...] [--corpus ../shared/corpus]
         [--runs_dir runs/smsanet-ablation] [--output benchmarks/results/smsanet_ablation] [--num_threads 2]
 
 Each row is the ``--variant`` config with ``use_smsa`` and ``use_salient_loss`` set (written to
@@ -63,6 +63,7 @@ BUDGET = {
     "lr_warmup_steps": (int, 50),
     "seed": (int, 0),
     "checkpointing_steps": (int, 100),
+    "mixed_precision": (str, "no"),
 }
 """Trainer options every row gets alike: type and default here; passed through to ``build_parser``."""
 
@@ -173,6 +174,10 @@ def duration(seconds: float) -> str:
     return f"{seconds / 60:.1f} min" if seconds >= 60 else f"{seconds:.1f} s"
 
 
+def precision_text(mixed_precision: str) -> str:
+    return "" if mixed_precision == "no" else f", {mixed_precision} autocast"
+
+
 def markdown(results: dict) -> str:
     settings = results["training"]
     rows = results["rows"]
@@ -184,7 +189,8 @@ def markdown(results: dict) -> str:
         f"Variant `{Path(settings['variant']).name}`, each row trained from scratch on the same budget: "
         f"{settings['max_train_steps']} steps of batch {settings['train_batch_size']} at "
         f"{settings['resolution']}x{settings['resolution']} (AdamW, peak learning rate {settings['learning_rate']}, "
-        f"{settings['lr_warmup_steps']} warm-up steps, cosine decay, seed {settings['seed']}) on "
+        f"{settings['lr_warmup_steps']} warm-up steps, cosine decay, seed {settings['seed']}"
+        f"{precision_text(settings.get('mixed_precision', 'no'))}) on "
         + ", ".join(f"`{Path(folder).parent.name}/{Path(folder).name}`" for folder in settings["train_data_dir"])
         + f". Training wall time per row (on {'; '.join(devices)}): {wall_times}.",
         "",

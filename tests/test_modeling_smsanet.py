@@ -228,11 +228,11 @@ def test_pipeline_colorizes_without_hints(tiny_smsanet_dir, color_image):
         pipe(color_image, hints=[(3, 3, "#ff0000")])
 
 
-@pytest.mark.parametrize("variant, widths, mix", [("smsanet-base", 1, 0.5), ("smsanet-small", 4, 0.95)])
-def test_published_variants(variant, widths, mix):
+@pytest.mark.parametrize("variant, widths", [("smsanet-base", 1), ("smsanet-small", 4)])
+def test_published_variants(variant, widths):
     config = AutoConfig.from_pretrained(HUB_CONFIGS / variant)
     assert isinstance(config, SmsanetConfig) and config.use_smsa and config.use_salient_loss
-    assert config.use_color_rebalancing and config.rebalancing_uniform_mix == mix
+    assert not config.use_color_rebalancing and config.huber_delta == 1.0
     assert config.hidden_sizes == [size // widths for size in (64, 128, 256, 512, 512, 512, 512, 256, 128, 128)]
     assert json.loads((HUB_CONFIGS / variant / "preprocessor_config.json").read_text())["size"]["height"] == 224
 

@@ -52,11 +52,12 @@ class SmsanetConfig(PretrainedConfig):
       one saliency map ``S``, their L channels cancel in Eq. 6, and the loss is the mean over pixels and the
       two ab channels of ``S * |ab_true - ab_predicted|`` in CIE ab units: Eq. 6's norm is unspecified; L1
       keeps the term on the Huber term's scale, as Eq. 7's weight 1 suggests.
-    - Colour rebalancing (``use_color_rebalancing``, off by default, on in the published variants): the paper
-      does not say how its Huber regression avoids the washed-out colours of a loss averaged over pixels.
-      Its reference [31] (Zhang, Isola & Efros 2016) weighs each pixel by the rarity of its true colour; with
-      the option on, the Huber term of Eq. 5 is weighted so (:mod:`hf_colorize.rebalancing`, the colour
-      distribution estimated per batch); the salient term stays as Eq. 6 writes it.
+    - Colour rebalancing (``use_color_rebalancing``, an option the paper does not have, off by default and in
+      the published variants): Zhang, Isola & Efros 2016 (the paper's [31]) weigh each pixel by the rarity of
+      its true colour; with the option on, the Huber term of Eq. 5 is weighted so (:mod:`hf_colorize.rebalancing`,
+      the colour distribution estimated per batch); the salient term stays as Eq. 6 writes it. The Huber loss
+      with delta = 1 CIE unit is nearly an L1 loss, whose median predictions are not washed out, and in our CPU
+      trainings rebalancing gave bold colours that were often wrong (a warm cast on neutral photos).
     - Downsampling: as in Zhang et al.'s network, block 2, 3 and 4 read every second pixel of the previous
       block's output, whose full-resolution form feeds the shortcut.
 
