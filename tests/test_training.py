@@ -371,3 +371,19 @@ def test_cartoon_family_trains_stage_by_stage(image_folder, config_dir, tmp_path
 
     with pytest.raises(TrainingArgumentError, match="--stage upgrader: the dlsa family trains in one stage"):
         train(arguments(image_folder, dlsa_config_dir, tmp_path / "dlsa", "--stage", "upgrader"))
+
+
+def test_holdout_split_copies_every_nth_image(tmp_path):
+    source = tmp_path / "images"
+    source.mkdir()
+    for index in range(10):
+        Image.new("RGB", (4, 4), (index, 0, 0)).save(source / f"{index:02d}.png")
+    (source / "notes.txt").write_text("not an image")
+    script = [sys.executable, str(ROOT / "examples" / "holdout_split.py")]
+    done = subprocess.run([*script, str(source), str(tmp_path / "split"), "--every", "4", "--offset", "1"], text=True)
+    assert done.returncode == 0
+    assert sorted(path.name for path in (tmp_path / "split" / "validation").iterdir()) == ["01.png", "05.png", "09.png"]
+    assert len(list((tmp_path / "split" / "train").iterdir())) == 7
+    bad = subprocess.run([*script, str(source), str(tmp_path / "bad"), "--every", "1"], capture_output=True, text=True)
+    assert bad.returncode != 0 and "--every must be at least 2, got 1" in bad.stderr
+    assert not (tmp_path / "bad").exists()
