@@ -190,7 +190,7 @@ def markdown(results: dict) -> str:
         f"{settings['max_train_steps']} steps of batch {settings['train_batch_size']} at "
         f"{settings['resolution']}x{settings['resolution']} (AdamW, peak learning rate {settings['learning_rate']}, "
         f"{settings['lr_warmup_steps']} warm-up steps, cosine decay, seed {settings['seed']}"
-        f"{precision_text(settings.get('mixed_precision', 'no'))}) on "
+        f"{precision_text(settings['mixed_precision'])}) on "
         + ", ".join(f"`{Path(folder).parent.name}/{Path(folder).name}`" for folder in settings["train_data_dir"])
         + f". Training wall time per row (on {'; '.join(devices)}): {wall_times}.",
         "",

@@ -14,7 +14,7 @@ import argparse
 import shutil
 from pathlib import Path
 
-IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff"}
+from hf_colorize.images import IMAGE_EXTENSIONS
 
 
 def holdout_split(source: Path, output: Path, every: int, offset: int) -> tuple[int, int]:
@@ -25,7 +25,7 @@ def holdout_split(source: Path, output: Path, every: int, offset: int) -> tuple[
         raise SystemExit(f"--every must be at least 2, got {every}")
     if not 0 <= offset < every:
         raise SystemExit(f"--offset must be in [0, {every}), got {offset}")
-    images = sorted(path for path in source.iterdir() if path.suffix.lower() in IMAGE_SUFFIXES)
+    images = sorted(path for path in source.iterdir() if path.suffix.lower() in IMAGE_EXTENSIONS)
     if not images:
         raise SystemExit(f"{source}: no image files")
     held_out = set(images[offset::every])

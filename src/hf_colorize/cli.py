@@ -13,9 +13,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from .hints import InvalidHintError, parse_hint_string
-from .images import InvalidImageError
+from .images import IMAGE_EXTENSIONS, InvalidImageError
 
-IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".gif", ".tif", ".tiff", ".webp"}
 VIDEO_SUFFIXES = {".avi", ".mp4", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg", ".wmv", ".flv"}
 BAD_INPUT = 2
 
@@ -106,7 +105,7 @@ def iter_images(inputs: list[str]) -> Iterator[tuple[Path, Path]]:
             for root, _, files in sorted(os.walk(path)):
                 for name in sorted(files):
                     file = Path(root) / name
-                    if file.suffix.lower() in IMAGE_SUFFIXES | VIDEO_SUFFIXES:
+                    if file.suffix.lower() in IMAGE_EXTENSIONS | VIDEO_SUFFIXES:
                         yield file, file.relative_to(path.parent)
         else:
             yield path, Path(path.name)
@@ -119,7 +118,7 @@ def is_video(path: Path) -> bool:
 def output_path(output: Path, relative: Path, single: bool) -> Path:
     """Where the colorized image (PNG) or video (MP4) goes: ``output`` itself for one input given a file name of
     the right kind, else inside it."""
-    suffixes, suffix = (VIDEO_SUFFIXES, ".mp4") if is_video(relative) else (IMAGE_SUFFIXES, ".png")
+    suffixes, suffix = (VIDEO_SUFFIXES, ".mp4") if is_video(relative) else (IMAGE_EXTENSIONS, ".png")
     if single and output.suffix.lower() in suffixes:
         return output.with_suffix(suffix) if is_video(relative) else output
     return output / relative.with_suffix(suffix)

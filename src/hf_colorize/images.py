@@ -14,6 +14,8 @@ from .color import rgb_to_lab
 
 ImageLike = str | os.PathLike | Image.Image | np.ndarray
 
+IMAGE_EXTENSIONS = {".jpg", ".jpeg", ".png", ".bmp", ".gif", ".tif", ".tiff", ".webp"}
+"""File suffixes (lower case) read as images by the CLI, the trainer and the example scripts."""
 MAX_PIXELS = 64_000_000
 """Largest input accepted, in pixels (a 100-megapixel image is refused before it is decoded)."""
 

@@ -11,8 +11,7 @@ from PIL import Image
 
 from ..color import normalize_ab, normalize_lightness, rgb_to_lab
 from ..hints import hints_from_ground_truth, sample_hint_positions
-
-IMAGE_EXTENSIONS = {".jpg", ".jpeg", ".png", ".bmp", ".gif", ".tif", ".tiff", ".webp"}
+from ..images import IMAGE_EXTENSIONS
 
 
 class DataError(ValueError):
