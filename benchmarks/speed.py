@@ -140,7 +140,7 @@ class Bf16Autocast(torch.nn.Module):
         return outputs
 
 
-def compiled(model: torch.nn.Module, autotune: bool) -> torch.nn.Module:
+def compiled_copy(model: torch.nn.Module, autotune: bool) -> torch.nn.Module:
     """A channels-last copy compiled by inductor with frozen weights, the C++ wrapper and, with ``autotune``, GEMM
     autotuning."""
     torch._inductor.config.freezing = True  # weights become constants: oneDNN pre-packs them
@@ -157,7 +157,7 @@ def tuned(model: torch.nn.Module, tolerance: float = 1e-3) -> tuple[torch.nn.Mod
         expected = model(**inputs).ab
     note = ""
     for autotune in (True, False):
-        fast = compiled(model, autotune)
+        fast = compiled_copy(model, autotune)
         with torch.inference_mode():
             difference = (fast(**inputs).ab.float() - expected).abs().max().item()
         if difference < tolerance:
