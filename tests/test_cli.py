@@ -1,4 +1,6 @@
+import errno
 import io
+from pathlib import Path
 
 import pytest
 from PIL import Image
@@ -169,3 +171,94 @@ def test_bundled_cartoon_model_writes_different_samples(tmp_path, inputs, capsys
     assert [path.name for path in written] == ["a-1.png", "a-2.png", "a-3.png", "a-4.png"]
     assert all(Image.open(path).size == Image.open(inputs / "a.png").size for path in written)
     assert len({Image.open(path).tobytes() for path in written}) == 4
+
+
+def test_a_parent_folder_input_stays_inside_the_output_folder(
+    tmp_path, color_image, tiny_model_dir, capsys, monkeypatch
+):
+    """``cd a/b && hf-colorize .. -o ../results`` once wrote ``../results/../orig.png`` over the input."""
+    (tmp_path / "a" / "b").mkdir(parents=True)
+    color_image.save(tmp_path / "a" / "orig.png")
+    original = (tmp_path / "a" / "orig.png").read_bytes()
+    monkeypatch.chdir(tmp_path / "a" / "b")
+    code, out, err = run(["..", "-o", "../results", "--model", tiny_model_dir], capsys)
+    assert code == 0, err
+    assert (tmp_path / "a" / "orig.png").read_bytes() == original
+    assert sorted(p.relative_to(tmp_path).as_posix() for p in tmp_path.rglob("*.png")) == [
+        "a/orig.png",
+        "a/results/a/orig.png",
+    ]
+    code, out, err = run(["..", "-o", "../results", "--model", tiny_model_dir], capsys)  # outputs are not inputs
+    assert code == 0 and out.strip().splitlines() == ["../results/a/orig.png"]
+
+
+def test_an_output_never_replaces_an_input(tmp_path, inputs, tiny_model_dir, capsys, monkeypatch):
+    original = (inputs / "a.png").read_bytes()
+    monkeypatch.chdir(tmp_path)
+    code, out, err = run(["in", "-o", ".", "--model", tiny_model_dir], capsys)
+    assert code == 2
+    assert err.strip().splitlines() == ["hf-colorize: in/a.png: the output would replace an input file; not written"]
+    assert out.strip().splitlines() == ["in/sub/b.png"]  # the other input went on
+    code, out, err = run([inputs / "a.png", "-o", inputs / "a.png", "--model", tiny_model_dir], capsys)
+    assert code == 2 and "would replace an input file" in err
+    assert (inputs / "a.png").read_bytes() == original
+
+
+def test_name_collisions_keep_both_outputs(tmp_path, color_image, tiny_model_dir, capsys):
+    folder = tmp_path / "in"
+    folder.mkdir()
+    color_image.save(folder / "a.png")
+    color_image.resize((40, 30)).save(folder / "a.jpg")
+    color_image.resize((20, 10)).save(folder / "c.png")
+    code, out, err = run([folder, "-o", tmp_path / "out", "--model", tiny_model_dir], capsys)
+    assert code == 0, err
+    sizes = {p.name: Image.open(p).size for p in (tmp_path / "out" / "in").iterdir()}
+    assert sizes == {"a.jpg.png": (40, 30), "a.png.png": (80, 48), "c.png": (20, 10)}
+
+
+def test_samples_of_colliding_names_keep_both(tmp_path, color_image, tiny_cartoon_dir, capsys):
+    color_image.save(tmp_path / "a.png")
+    color_image.resize((40, 30)).save(tmp_path / "a.jpg")
+    out_dir = tmp_path / "out"
+    argv = [tmp_path / "a.png", tmp_path / "a.jpg", "-o", out_dir, "--model", tiny_cartoon_dir, "--samples", "2"]
+    code, out, err = run(argv, capsys)
+    assert code == 0, err
+    assert sorted(p.name for p in out_dir.iterdir()) == ["a.jpg-1.png", "a.jpg-2.png", "a.png-1.png", "a.png-2.png"]
+
+
+def test_an_output_folder_that_is_a_file_gives_one_line_per_output(tmp_path, inputs, tiny_model_dir, capsys):
+    not_a_folder = tmp_path / "results"
+    not_a_folder.write_text("a file")
+    code, out, err = run([inputs, "-o", not_a_folder, "--model", tiny_model_dir], capsys)
+    assert code == 2 and out == ""
+    assert err.strip().splitlines() == [
+        f"hf-colorize: {not_a_folder}/in/a.png: cannot write the output ({not_a_folder} is a file, not a folder)",
+        f"hf-colorize: {not_a_folder}/in/sub/b.png: cannot write the output ({not_a_folder} is a file, not a folder)",
+    ]
+    assert not_a_folder.read_text() == "a file"
+
+
+@pytest.mark.parametrize(
+    "error, problem",
+    [
+        (PermissionError(errno.EACCES, "Permission denied"), "Permission denied"),
+        (OSError(errno.ENOSPC, "No space left on device"), "No space left on device"),
+    ],
+)
+def test_a_failed_write_names_the_output_and_the_batch_goes_on(
+    tmp_path, inputs, tiny_model_dir, capsys, monkeypatch, error, problem
+):
+    save = Image.Image.save
+
+    def fail_for_a(image, path, *args, **kwargs):
+        if Path(path).name.startswith(".a.png"):
+            Path(path).write_bytes(b"half a file")
+            raise error
+        return save(image, path, *args, **kwargs)
+
+    monkeypatch.setattr(Image.Image, "save", fail_for_a)
+    out_dir = tmp_path / "out"
+    code, out, err = run([inputs, "-o", out_dir, "--model", tiny_model_dir], capsys)
+    assert code == 2
+    assert err.strip().splitlines() == [f"hf-colorize: {out_dir}/in/a.png: cannot write the output ({problem})"]
+    assert sorted(p.relative_to(out_dir).as_posix() for p in out_dir.rglob("*") if p.is_file()) == ["in/sub/b.png"]

@@ -1,7 +1,8 @@
 """``hf-colorize``: colorize images, videos and folders from the command line.
 
-Exit code 0 when every input was colorized, 2 when any input or argument was bad; each bad input gets one
-line on stderr naming the file and the problem, nothing is written for it, and the other inputs go on.
+Exit code 0 when every input was colorized, 2 when any input, output or argument was bad; each bad input (or
+output that cannot be written, or would replace an input) gets one line on stderr naming the file and the
+problem, nothing is written for it, and the other inputs go on.
 """
 
 from __future__ import annotations
@@ -9,11 +10,12 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 
 from .hints import InvalidHintError, parse_hint_string
-from .images import IMAGE_EXTENSIONS, InvalidImageError
+from .images import IMAGE_EXTENSIONS, InvalidImageError, OutputWriteError, save_png
 
 VIDEO_SUFFIXES = {".avi", ".mp4", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg", ".wmv", ".flv"}
 BAD_INPUT = 2
@@ -97,16 +99,23 @@ def export(argv: list[str]) -> int:
     return 0
 
 
-def iter_images(inputs: list[str]) -> Iterator[tuple[Path, Path]]:
-    """``(image path, path relative to its output folder)`` for files and, walked in order, folders."""
+def iter_images(inputs: list[str], output: Path) -> Iterator[tuple[Path, Path]]:
+    """``(image path, path relative to the output folder)`` for files and, walked in order, folders.
+
+    A file's relative path is its name; a folder's files keep their place under the folder's own name (resolved,
+    so that ``..`` is named, and no relative path leaves the output folder). The output folder is not walked.
+    """
+    skip = output.resolve()
     for item in inputs:
         path = Path(item)
         if path.is_dir():
-            for root, _, files in sorted(os.walk(path)):
+            base = Path(path.resolve().name)
+            for root, folders, files in os.walk(path):
+                folders[:] = sorted(name for name in folders if (Path(root) / name).resolve() != skip)
                 for name in sorted(files):
                     file = Path(root) / name
                     if file.suffix.lower() in IMAGE_EXTENSIONS | VIDEO_SUFFIXES:
-                        yield file, file.relative_to(path.parent)
+                        yield file, base / file.relative_to(path)
         else:
             yield path, Path(path.name)
 
@@ -122,6 +131,48 @@ def output_path(output: Path, relative: Path, single: bool) -> Path:
     if single and output.suffix.lower() in suffixes:
         return output.with_suffix(suffix) if is_video(relative) else output
     return output / relative.with_suffix(suffix)
+
+
+def plan_outputs(images: list[tuple[Path, Path]], output: Path, samples: int) -> list[tuple[Path, list[Path]]]:
+    """Each input with the files it is written to (:func:`output_path`; ``NAME-1.png`` ... for several samples).
+
+    Inputs that would give the same file (``a.jpg`` and ``a.png`` of one folder) keep their whole name instead:
+    ``a.jpg.png`` and ``a.png.png``.
+    """
+    targets = [output_path(output, relative, single=len(images) == 1) for _, relative in images]
+    counts = Counter(targets)
+    plan = []
+    for (image, relative), target in zip(images, targets):
+        if counts[target] > 1:
+            target = target.with_name(relative.name + target.suffix)
+        plan.append((image, sample_targets(target, samples)))
+    return plan
+
+
+def sample_targets(target: Path, samples: int) -> list[Path]:
+    """``target`` for one image, ``NAME-1.png`` ... ``NAME-N.png`` for several samples."""
+    if samples == 1:
+        return [target]
+    return [target.with_name(f"{target.stem}-{number}{target.suffix}") for number in range(1, samples + 1)]
+
+
+def overwrite_problem(targets: list[Path], inputs: set[Path], written: dict[Path, Path]) -> str | None:
+    """Why ``targets`` must not be written: one would replace an input file (``inputs``, resolved) or an output
+    this run already wrote (``written``: resolved output -> its input); ``None`` when they may."""
+    for target in targets:
+        resolved = target.resolve()
+        if resolved in inputs:
+            return "the output would replace an input file; not written"
+        if resolved in written:
+            return f"the output would replace the one of {written[resolved]}; not written"
+    return None
+
+
+def report(path: Path, message: str) -> int:
+    """One line on stderr naming ``path`` (unless the message already starts with it); returns ``BAD_INPUT``."""
+    prefix = "" if message.startswith(str(path)) else f"{path}: "
+    print(f"hf-colorize: {prefix}{message}", file=sys.stderr)
+    return BAD_INPUT
 
 
 def parse_video_hints(texts: list[str]) -> tuple[list, dict[int, list]]:
@@ -203,36 +254,41 @@ def colorize_all(args: argparse.Namespace) -> int:
     if "reference" in preprocess_params:
         call_options["reference"] = preprocess_params["reference"]
 
-    images = list(iter_images(args.inputs))
+    output = Path(args.output)
+    images = list(iter_images(args.inputs, output))
     if args.samples > 1 and any(is_video(image) for image, _ in images):
         raise UsageError("--samples is for images; a video gets one colorization")
-    output = Path(args.output)
+    inputs = {image.resolve() for image, _ in images} | ({Path(args.reference).resolve()} if args.reference else set())
+    written: dict[Path, Path] = {}
     status = 0
-    for image, relative in images:
+    for image, targets in plan_outputs(images, output, args.samples):
+        problem = overwrite_problem(targets, inputs, written)
+        if problem is not None:
+            status = report(targets[0], problem)
+            continue
+        written.update((target.resolve(), image) for target in targets)
         if is_video(image):
-            target = output_path(output, relative, single=len(images) == 1)
-            status = max(status, colorize_one_video(pipe, image, target, video_hints, call_options, args.stabilize))
+            status = max(status, colorize_one_video(pipe, image, targets[0], video_hints, call_options, args.stabilize))
             continue
         try:
             colorized = pipe(str(image), **call_options)
         except (InvalidImageError, InvalidHintError) as error:
-            message = str(error)
-            prefix = "" if message.startswith(str(image)) else f"{image}: "
-            print(f"hf-colorize: {prefix}{message}", file=sys.stderr)
-            status = BAD_INPUT
+            status = report(image, str(error))
             continue
-        target = output_path(output, relative, single=len(images) == 1)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        for sample, sample_target in zip(*sample_targets(colorized, target)):
-            sample.save(sample_target)
-            print(sample_target)
+        try:
+            for sample, target in zip(colorized if isinstance(colorized, list) else [colorized], targets):
+                save_png(sample, target)
+                print(target)
+        except OutputWriteError as error:
+            status = report(target, str(error))
     return status
 
 
 def colorize_one_video(
     pipe, video: Path, target: Path, hints: dict[int, list], call_options: dict, stabilize: bool
 ) -> int:
-    """Colorize one video into ``target``; 0, or ``BAD_INPUT`` with a line on stderr when it cannot be read."""
+    """Colorize one video into ``target``; 0, or ``BAD_INPUT`` with a line on stderr when it cannot be read or
+    its output cannot be written."""
     from .video import InvalidVideoError, colorize_video
 
     try:
@@ -245,20 +301,11 @@ def colorize_one_video(
             pipe=pipe,
         )
     except (InvalidVideoError, InvalidHintError) as error:
-        message = str(error)
-        prefix = "" if message.startswith(str(video)) else f"{video}: "
-        print(f"hf-colorize: {prefix}{message}", file=sys.stderr)
-        return BAD_INPUT
+        return report(video, str(error))
+    except OutputWriteError as error:
+        return report(target, str(error))
     print(f"{result.output} ({result.frames} frames, {result.frames_per_second:.1f} frames/s)")
     return 0
-
-
-def sample_targets(colorized, target: Path) -> tuple[list, list[Path]]:
-    """The images to write and their paths: ``target`` for one image, ``NAME-1.png`` ... for several samples."""
-    if not isinstance(colorized, list):
-        return [colorized], [target]
-    paths = [target.with_name(f"{target.stem}-{number}{target.suffix}") for number in range(1, len(colorized) + 1)]
-    return colorized, paths
 
 
 def main(argv: list[str] | None = None) -> int:

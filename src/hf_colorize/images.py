@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import warnings
 from pathlib import Path
@@ -22,6 +23,18 @@ MAX_PIXELS = 64_000_000
 
 class InvalidImageError(ValueError):
     """An input image that cannot be colorized; the message names the input and the problem."""
+
+
+class OutputWriteError(OSError):
+    """An output file that cannot be written; the message names the file and the problem."""
+
+
+def cannot_write(path: Path, error: OSError) -> OutputWriteError:
+    """The error for an output ``path`` that ``error`` stopped: a file standing where a folder of the path should
+    be (an ``-o`` that is a file), or the system's reason (permission denied, no space left on device)."""
+    blocking = next((folder for folder in path.parents if folder.is_file()), None)
+    problem = f"{blocking} is a file, not a folder" if blocking is not None else error.strerror or str(error)
+    return OutputWriteError(f"{path}: cannot write the output ({problem})")
 
 
 def describe(image: ImageLike) -> str:
@@ -127,6 +140,25 @@ def load_rgb(image: ImageLike) -> torch.Tensor:
 def load_lightness(image: ImageLike) -> torch.Tensor:
     """Read any supported input and reduce it to its CIE lightness, ``(1, H, W)`` in [0, 100]."""
     return rgb_to_lab(load_rgb(image))[:1]
+
+
+def save_png(image: Image.Image, path: Path) -> None:
+    """Write ``image`` to ``path`` as a PNG, whole or not at all: under the hidden name ``.NAME.partial`` next to
+    it, renamed when complete, so a full disk or an interruption leaves no half-written file under ``path``.
+
+    Raises:
+        OutputWriteError: the file or its folder cannot be written.
+    """
+    partial = path.with_name(f".{path.name}.partial")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        image.save(partial, format="PNG")
+        os.replace(partial, path)
+    except OSError as error:
+        raise cannot_write(path, error) from None
+    finally:
+        with contextlib.suppress(OSError):
+            partial.unlink(missing_ok=True)
 
 
 def to_pil(rgb: torch.Tensor) -> Image.Image:
