@@ -7,7 +7,7 @@ from conftest import tiny_config
 from transformers import AutoConfig, AutoImageProcessor, AutoModel, AutoModelForImageToImage
 
 from hf_colorize import DlsaConfig, DlsaForColorization, DlsaImageProcessor, DlsaModel
-from hf_colorize.models.dlsa.modeling_dlsa import DlsaFeatureWindowAttention
+from hf_colorize.models.dlsa.modeling_dlsa import DlsaFeatureWindowAttention, drop_path_rates
 from hf_colorize.profiling import count_macs, count_parameters
 
 HUB_CONFIGS = Path(__file__).parent.parent / "hub_configs"
@@ -117,3 +117,8 @@ def test_window_attention_ignores_padding_tokens():
     assert torch.allclose(output[:, 0:4, 4:6, :], expected, atol=1e-5)
     shifted = DlsaWindowAttention(tiny_config(window_size=4), dim=8, num_heads=2, shifted=True)
     assert torch.isfinite(shifted(torch.randn(2, 10, 6, 8))).all()
+
+
+def test_drop_path_rates_rise_linearly_to_the_configured_rate():
+    assert drop_path_rates(0.2, 5) == pytest.approx(torch.linspace(0, 0.2, 5).tolist())
+    assert drop_path_rates(0.2, 1) == [0.0]

@@ -65,6 +65,14 @@ def drop_path(hidden_states: torch.Tensor, drop_prob: float, training: bool) -> 
     return hidden_states * keep / keep_prob
 
 
+def drop_path_rates(max_rate: float, num_blocks: int) -> list[float]:
+    """Stochastic depth rates rising linearly from 0 at the first block to ``max_rate`` at the last; plain Python
+    floats, so the encoder also builds on the meta device."""
+    if num_blocks == 1:
+        return [0.0]
+    return [max_rate * index / (num_blocks - 1) for index in range(num_blocks)]
+
+
 def window_partition(tokens: torch.Tensor, window: int) -> torch.Tensor:
     """``(B, H, W, C)`` -> ``(B * H/window * W/window, window * window, C)``."""
     batch, height, width, channels = tokens.shape
@@ -355,7 +363,7 @@ class DlsaEncoder(nn.Module):
 
     def __init__(self, config: DlsaConfig):
         super().__init__()
-        rates = torch.linspace(0, config.drop_path_rate, sum(config.depths)).tolist()
+        rates = drop_path_rates(config.drop_path_rate, sum(config.depths))
         starts = [sum(config.depths[:stage]) for stage in range(config.num_stages)]
         self.stages = nn.ModuleList(
             [

@@ -1,0 +1,64 @@
+"""The transformers conventions every family keeps (issue 22): what big-model loading, accelerate and transformers'
+own tools rely on."""
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import pytest
+import torch
+from conftest import tiny_axial_exemplar_config, tiny_cartoon_config, tiny_config, tiny_smsanet_config
+from transformers import PretrainedConfig, PreTrainedModel
+
+from hf_colorize import (
+    AxialExemplarForColorization,
+    AxialExemplarModel,
+    CartoonColtranForColorization,
+    CartoonColtranModel,
+    DlsaForColorization,
+    DlsaModel,
+    SmsanetForColorization,
+    SmsanetModel,
+)
+
+
+@dataclass
+class Family:
+    config: Callable[[], PretrainedConfig]
+    classes: tuple[type[PreTrainedModel], type[PreTrainedModel]]
+    inputs: Callable[[], dict[str, torch.Tensor]]
+    """One forward's inputs for both classes (the cartoon family's stage 1, teacher-forced)."""
+
+
+def randn(*shape: int) -> torch.Tensor:
+    return torch.randn(*shape, generator=torch.Generator().manual_seed(0))
+
+
+FAMILIES = {
+    "dlsa": Family(tiny_config, (DlsaModel, DlsaForColorization), lambda: {"pixel_values": randn(2, 4, 64, 64)}),
+    "smsanet": Family(
+        tiny_smsanet_config, (SmsanetModel, SmsanetForColorization), lambda: {"pixel_values": randn(2, 1, 64, 64)}
+    ),
+    "axial_exemplar": Family(
+        tiny_axial_exemplar_config,
+        (AxialExemplarModel, AxialExemplarForColorization),
+        lambda: {"pixel_values": randn(2, 1, 64, 64), "reference_values": randn(2, 3, 64, 64) * 0.3},
+    ),
+    "cartoon_coltran": Family(
+        tiny_cartoon_config,
+        (CartoonColtranModel, CartoonColtranForColorization),
+        lambda: {"pixel_values": randn(2, 1, 32, 32), "color_labels": torch.arange(128).view(2, 8, 8)},
+    ),
+}
+
+MODEL_CLASSES = [
+    pytest.param(family, model_class, id=model_class.__name__)
+    for family in FAMILIES.values()
+    for model_class in family.classes
+]
+
+
+@pytest.mark.parametrize(("family", "model_class"), MODEL_CLASSES)
+def test_builds_on_the_meta_device(family: Family, model_class: type[PreTrainedModel]):
+    with torch.device("meta"):
+        model = model_class(family.config())
+    assert {tensor.device.type for tensor in model.state_dict().values()} == {"meta"}
