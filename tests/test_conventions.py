@@ -62,3 +62,31 @@ def test_builds_on_the_meta_device(family: Family, model_class: type[PreTrainedM
     with torch.device("meta"):
         model = model_class(family.config())
     assert {tensor.device.type for tensor in model.state_dict().values()} == {"meta"}
+
+
+@pytest.mark.parametrize(("family", "model_class"), MODEL_CLASSES)
+def test_init_weights_initialises_buffers(family: Family, model_class: type[PreTrainedModel]):
+    """Built on the meta device, moved to empty CPU memory and initialised, a model has the buffers of one built
+    directly (BatchNorm's running statistics) and runs."""
+    expected = dict(model_class(family.config()).named_buffers())
+    with torch.device("meta"):
+        model = model_class(family.config())
+    model.to_empty(device="cpu").init_weights()
+    buffers = dict(model.named_buffers())
+    assert buffers.keys() == expected.keys()
+    for name, buffer in buffers.items():
+        assert torch.equal(buffer, expected[name]), name
+    model.eval()(**family.inputs())
+
+
+@pytest.mark.parametrize("family", [FAMILIES["smsanet"], FAMILIES["axial_exemplar"]], ids=["smsanet", "axial"])
+def test_loading_keeps_saved_running_statistics(family: Family, tmp_path):
+    model = family.classes[1](family.config())
+    norms = [module for module in model.modules() if isinstance(module, torch.nn.BatchNorm2d)]
+    for norm in norms:
+        norm.running_mean.fill_(0.5)
+        norm.num_batches_tracked.fill_(7)
+    model.save_pretrained(tmp_path)
+    loaded = family.classes[1].from_pretrained(tmp_path)
+    loaded_norms = [module for module in loaded.modules() if isinstance(module, torch.nn.BatchNorm2d)]
+    assert all((norm.running_mean == 0.5).all() and norm.num_batches_tracked == 7 for norm in loaded_norms)

@@ -43,6 +43,17 @@ def check_pixel_values(pixel_values: torch.Tensor, num_channels: int, stride: in
         )
 
 
+def init_batch_norm(norm: nn.BatchNorm2d) -> None:
+    """Weight 1, bias 0 and fresh running statistics (mean 0, variance 1, no batches seen), buffers included so that a
+    model built on the meta device initialises fully. Through ``nn.init``, which transformers guards while loading, so
+    loaded values are kept."""
+    nn.init.ones_(norm.weight)
+    nn.init.zeros_(norm.bias)
+    nn.init.zeros_(norm.running_mean)
+    nn.init.ones_(norm.running_var)
+    nn.init.zeros_(norm.num_batches_tracked)
+
+
 def zero_image_inputs(image_size: int, device: torch.device, **channels: int) -> dict[str, torch.Tensor]:
     """One image of zeros at ``image_size`` per named model input, ``channels`` deep: a family's ``dummy_inputs``
     for cost counts."""

@@ -18,7 +18,7 @@ from transformers import PreTrainedModel
 from transformers.utils import ModelOutput
 
 from ...color import denormalize_ab, denormalize_lightness, lab_to_rgb
-from ...modeling_utils import PatchDiscriminator, check_pixel_values, zero_image_inputs
+from ...modeling_utils import PatchDiscriminator, check_pixel_values, init_batch_norm, zero_image_inputs
 from .configuration_axial_exemplar import AxialExemplarConfig
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
@@ -283,8 +283,7 @@ class AxialExemplarPreTrainedModel(PreTrainedModel):
             if module.bias is not None:
                 nn.init.zeros_(module.bias)
         elif isinstance(module, nn.BatchNorm2d):
-            nn.init.ones_(module.weight)
-            nn.init.zeros_(module.bias)
+            init_batch_norm(module)
 
 
 class AxialExemplarModel(AxialExemplarPreTrainedModel):

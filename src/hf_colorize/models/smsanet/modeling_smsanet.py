@@ -16,7 +16,7 @@ from transformers import PreTrainedModel
 from transformers.utils import ModelOutput
 
 from ...color import AB_SCALE
-from ...modeling_utils import ab_huber_loss, check_pixel_values, zero_image_inputs
+from ...modeling_utils import ab_huber_loss, check_pixel_values, init_batch_norm, zero_image_inputs
 from ...saliency import SaliencyFn, spectral_residual_saliency
 from .configuration_smsanet import NUM_BLOCKS, NUM_DOWNSAMPLINGS, SmsanetConfig
 
@@ -254,8 +254,7 @@ class SmsanetPreTrainedModel(PreTrainedModel):
             if module.bias is not None:
                 nn.init.zeros_(module.bias)
         elif isinstance(module, nn.BatchNorm2d):
-            nn.init.ones_(module.weight)
-            nn.init.zeros_(module.bias)
+            init_batch_norm(module)
         elif isinstance(module, SmsanetMultiScaleAttention):
             nn.init.zeros_(module.scale_logits)
 
