@@ -1,3 +1,6 @@
+import json
+import pickle
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -104,3 +107,42 @@ def test_bundled_exemplar_model_takes_the_reference_palette(color_image):
         mean_ab[name] = rgb_to_lab(torch.from_numpy(np.asarray(output) / 255.0).permute(2, 0, 1))[1:].mean(dim=(1, 2))
     assert mean_ab["red"][0] > mean_ab["blue"][0] + 5  # redder (a*) from the red reference
     assert mean_ab["blue"][1] < mean_ab["red"][1] - 5  # bluer (lower b*) from the blue reference
+
+
+class RunsCodeWhenUnpickled:
+    """A pickle payload that creates ``marker`` when unpickled, as a crafted weights file could run any code."""
+
+    def __init__(self, marker: Path):
+        self.marker = marker
+
+    def __reduce__(self):
+        return open, (str(self.marker), "w")
+
+
+def damaged_model(kind: str, tiny_model_dir: str, folder: Path) -> tuple[Path, str]:
+    """A copy of the tiny model damaged in one way, with the file and the words its error must name."""
+    shutil.copytree(tiny_model_dir, folder)
+    weights = folder / "model.safetensors"
+    if kind == "truncated weights":
+        weights.write_bytes(weights.read_bytes()[: weights.stat().st_size // 2])
+        return weights, "truncated or corrupt weights"
+    if kind == "pickled weights":
+        weights.unlink()
+        with open(folder / "pytorch_model.bin", "wb") as file:
+            pickle.dump(RunsCodeWhenUnpickled(folder / "unpickled"), file)
+        return folder / "pytorch_model.bin", "pickled weights are not loaded"
+    config = json.loads((folder / "preprocessor_config.json").read_text())
+    config["size"] = {"height": -64, "width": 64}
+    (folder / "preprocessor_config.json").write_text(json.dumps(config))
+    return folder / "preprocessor_config.json", "size must be positive whole numbers"
+
+
+@pytest.mark.parametrize("kind", ["truncated weights", "pickled weights", "negative size"])
+def test_a_damaged_model_folder_is_one_error_naming_the_file(tiny_model_dir, tmp_path, kind):
+    folder = tmp_path / "model"
+    file, problem = damaged_model(kind, tiny_model_dir, folder)
+    with pytest.raises(ValueError) as raised:
+        hf_colorize.load_colorization_pipeline(str(folder))
+    message = str(raised.value)
+    assert str(file) in message and problem in message and len(message.splitlines()) == 1, message
+    assert not (folder / "unpickled").exists()  # nothing was unpickled

@@ -21,6 +21,10 @@ def resize_channels(image: torch.Tensor, height: int, width: int) -> torch.Tenso
     return F.interpolate(image[None], size=(height, width), mode="bilinear", antialias=True, align_corners=False)[0]
 
 
+class ProcessorConfigError(ValueError):
+    """An image processor configuration that cannot be used (a size that is not positive)."""
+
+
 class ColorizationImageProcessor(BaseImageProcessor):
     r"""
     Turns images into model lightness at a fixed resolution and turns predicted ab back into full-size RGB.
@@ -35,6 +39,9 @@ class ColorizationImageProcessor(BaseImageProcessor):
     def __init__(self, size: dict[str, int] | None = None, **kwargs):
         super().__init__(**kwargs)
         self.size = dict(size) if size is not None else {"height": 224, "width": 224}
+        sides = [self.size.get(name) for name in ("height", "width")]
+        if not all(isinstance(side, int) and not isinstance(side, bool) and side > 0 for side in sides):
+            raise ProcessorConfigError(f"size must be positive whole numbers {{'height': H, 'width': W}}, got {size}")
 
     @property
     def model_size(self) -> tuple[int, int]:

@@ -12,9 +12,12 @@ from typing import Any
 
 import torch
 from PIL import Image
+from safetensors import SafetensorError
 from transformers import AutoModelForImageToImage, Pipeline
 from transformers.pipelines import PIPELINE_REGISTRY
+from transformers.utils import IMAGE_PROCESSOR_NAME
 
+from .image_processing import ProcessorConfigError
 from .models import FAMILY_CAPABILITIES, family_capabilities
 
 TASK = "image-colorization"
@@ -164,9 +167,32 @@ def resolve_model(model: str | None = None) -> str:
     return BUNDLED_MODELS[model] if model in BUNDLED_MODELS and not Path(model).exists() else model
 
 
+def refuse_pickled_weights(model: str) -> None:
+    """Raise a ``ValueError`` naming the file when ``model`` is a local folder whose weights exist only pickled
+    (``pytorch_model.bin``): they are never loaded, since unpickling a file can run any code in it."""
+    folder = Path(model)
+    if not folder.is_dir() or any(folder.glob("*.safetensors")):
+        return
+    for pickled in sorted(folder.glob("*.bin")):
+        raise ValueError(
+            f"{pickled}: pickled weights are not loaded (unpickling a file can run code); "
+            "save the model with save_pretrained, which writes model.safetensors"
+        )
+
+
+UNREADABLE_MODEL_ERRORS = (OSError, ValueError, SafetensorError)
+"""What loading a missing, corrupt or unusable model raises."""
+
+
 def unreadable_model(model: str, error: Exception) -> ValueError:
-    """The error for a model that ``from_pretrained`` could not load: its name and the first line of the cause."""
+    """The error for a model that ``from_pretrained`` could not load: its name (or the file at fault: corrupt
+    weights, an unusable processor configuration) and the first line of the cause."""
     first_line = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+    if isinstance(error, SafetensorError):
+        weights = sorted(Path(model).glob("*.safetensors"))
+        return ValueError(f"{weights[0] if len(weights) == 1 else model}: truncated or corrupt weights ({first_line})")
+    if isinstance(error, ProcessorConfigError):
+        return ValueError(f"{Path(model) / IMAGE_PROCESSOR_NAME}: {first_line}")
     return ValueError(f"{model}: unknown or unreadable model ({first_line})")
 
 
@@ -177,15 +203,20 @@ def load_colorization_pipeline(
     the bundled default model). With ``onnx``, the model's exported graph (``hf_colorize.export.to_onnx``) runs
     in onnxruntime in place of PyTorch; pre- and post-processing stay the same.
 
+    Weights load from safetensors only: a model whose weights are pickled (``pytorch_model.bin``) is refused, never
+    unpickled.
+
     Raises:
-        ValueError: the model cannot be found or read, or the ONNX file cannot be used; the message names it.
+        ValueError: the model cannot be found or read (its weights are truncated or pickled, its processor's size is
+            not positive), or the ONNX file cannot be used; the message names it.
     """
     from transformers import pipeline
 
     model = resolve_model(model)
+    refuse_pickled_weights(model)
     try:
-        pipe = pipeline(TASK, model=model, device=device)
-    except (OSError, ValueError) as error:
+        pipe = pipeline(TASK, model=model, device=device, model_kwargs={"use_safetensors": True})
+    except UNREADABLE_MODEL_ERRORS as error:
         raise unreadable_model(model, error) from None
     if onnx is not None:
         pipe.use_onnx(onnx)
