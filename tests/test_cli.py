@@ -4,6 +4,7 @@ from pathlib import Path
 
 import pytest
 from PIL import Image
+from test_pipeline import damaged_model
 
 from hf_colorize.cli import main
 
@@ -262,3 +263,33 @@ def test_a_failed_write_names_the_output_and_the_batch_goes_on(
     assert code == 2
     assert err.strip().splitlines() == [f"hf-colorize: {out_dir}/in/a.png: cannot write the output ({problem})"]
     assert sorted(p.relative_to(out_dir).as_posix() for p in out_dir.rglob("*") if p.is_file()) == ["in/sub/b.png"]
+
+
+@pytest.mark.parametrize(
+    "command, kind",
+    [
+        ("colorize", "truncated weights"),
+        ("colorize", "pickled weights"),
+        ("colorize", "negative size"),
+        ("export", "truncated weights"),  # export reads no processor
+        ("export", "pickled weights"),
+    ],
+)
+def test_a_damaged_model_folder_is_one_line_and_exit_2(tmp_path, inputs, tiny_model_dir, capsys, command, kind):
+    file, problem = damaged_model(kind, tiny_model_dir, tmp_path / "model")
+    if command == "export":
+        argv = ["export", "--model", tmp_path / "model", "--onnx", tmp_path / "model.onnx"]
+    else:
+        argv = [inputs / "a.png", "--model", tmp_path / "model", "-o", tmp_path / "out.png"]
+    code, out, err = run(argv, capsys)
+    assert code == 2 and str(file) in err and problem in err and len(err.strip().splitlines()) == 1, err
+    assert not (tmp_path / "model" / "unpickled").exists()
+
+
+@pytest.mark.parametrize("frame", ["²", "١", "x", "-1", ""])
+def test_a_frame_number_must_be_ascii_digits(inputs, tiny_model_dir, tmp_path, capsys, frame):
+    hint = f"10,10,#ff0000@{frame}"
+    code, out, err = run([inputs / "a.png", "--model", tiny_model_dir, "--hint", hint, "-o", tmp_path / "o"], capsys)
+    assert code == 2 and err.strip().splitlines() == [
+        f"hf-colorize: --hint: malformed hint {hint!r}: FRAME after @ must be a frame number"
+    ]

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import sys
 from collections import Counter
 from collections.abc import Iterator
@@ -19,6 +20,7 @@ from .images import IMAGE_EXTENSIONS, InvalidImageError, OutputWriteError, save_
 
 VIDEO_SUFFIXES = {".avi", ".mp4", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg", ".wmv", ".flv"}
 BAD_INPUT = 2
+FRAME_NUMBER = re.compile(r"[0-9]+")
 
 
 class UsageError(ValueError):
@@ -84,13 +86,17 @@ def export(argv: list[str]) -> int:
     from transformers import AutoModelForImageToImage
 
     from .export import OnnxExportError, to_onnx
-    from .pipeline import resolve_model, unreadable_model
+    from .pipeline import UNREADABLE_MODEL_ERRORS, refuse_pickled_weights, resolve_model, unreadable_model
 
     args = build_export_parser().parse_args(argv)
     path = resolve_model(args.model)
     try:
-        model = AutoModelForImageToImage.from_pretrained(path)
-    except (OSError, ValueError) as error:
+        refuse_pickled_weights(path)
+    except ValueError as error:
+        raise UsageError(f"--model {error}") from None
+    try:
+        model = AutoModelForImageToImage.from_pretrained(path, use_safetensors=True)
+    except UNREADABLE_MODEL_ERRORS as error:
         raise UsageError(f"--model {unreadable_model(path, error)}") from None
     try:
         print(to_onnx(model, args.onnx))
@@ -179,11 +185,11 @@ def parse_video_hints(texts: list[str]) -> tuple[list, dict[int, list]]:
     """The hints of ``--hint X,Y,#RRGGBB[@FRAME]``: those for images, and for videos by frame number."""
     images, frames = [], {}
     for text in texts:
-        hint_text, _, frame_text = text.partition("@")
+        hint_text, at, frame_text = text.partition("@")
         hint = parse_hint_string(hint_text)
         frame = 0
-        if frame_text:
-            if not frame_text.isdigit():
+        if at:
+            if not FRAME_NUMBER.fullmatch(frame_text):  # str.isdigit would take "²", which int() refuses
                 raise InvalidHintError(f"malformed hint {text!r}: FRAME after @ must be a frame number")
             frame = int(frame_text)
         else:
