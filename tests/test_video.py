@@ -1,5 +1,9 @@
 """Video colorization: PyAV reading / writing, the stabiliser's parts, the CLI on a video."""
 
+import signal
+import subprocess
+import sys
+
 import av  # noqa: E402
 import numpy as np
 import pytest
@@ -204,3 +208,94 @@ def test_cli_video_errors(clip, tmp_path, colorful_model_dir, capsys):
     assert main([str(clip), "--model", colorful_model_dir, "--hint", "100,1,#ff0000", "-o", str(tmp_path / "o")]) == 2
     assert "outside the 48x32 image" in capsys.readouterr().err
     assert [path.name for path in tmp_path.rglob("*.mp4*")] == ["bad.mp4"]  # nothing written, not even partly
+
+
+def cut_clip(clip, folder, fraction: float):
+    """A copy of the AVI ``clip`` cut ``fraction`` of the way through its frame data (0: just after its headers)."""
+    data = clip.read_bytes()
+    start, index = data.index(b"movi") + 4, data.index(b"idx1")
+    path = folder / f"cut-{fraction}.avi"
+    path.write_bytes(data[: start + int((index - start) * fraction)])
+    return path
+
+
+def test_a_video_with_no_frames_is_an_error_and_stale_partials_go(clip, tmp_path, pipe):
+    stale = tmp_path / ".out.mp4.partial"
+    stale.write_bytes(b"left by a killed run")
+    (tmp_path / "in").mkdir()
+    empty = cut_clip(clip, tmp_path / "in", 0)
+    with pytest.raises(InvalidVideoError, match="cut-0.avi: no frames could be read"):
+        colorize_video(empty, tmp_path / "out.mp4", pipe=pipe, progress=False)
+    assert list(tmp_path.iterdir()) == [tmp_path / "in"]
+
+
+def test_cli_video_with_no_frames_is_one_line(clip, tmp_path, colorful_model_dir, capsys):
+    empty = cut_clip(clip, tmp_path, 0)
+    assert main([str(empty), "-o", str(tmp_path / "out.mp4"), "--model", colorful_model_dir]) == 2
+    messages = [line for line in capsys.readouterr().err.splitlines() if line.startswith("hf-colorize")]  # no bar
+    assert messages == [f"hf-colorize: {empty}: no frames could be read (empty or truncated video)"]
+    assert not (tmp_path / "out.mp4").exists()
+
+
+def test_a_truncated_clip_is_colorized_up_to_the_cut_with_one_warning(clip, tmp_path, pipe, caplog):
+    truncated = cut_clip(clip, tmp_path, 0.5)
+    result = colorize_video(truncated, tmp_path / "out.mp4", pipe=pipe, progress=False)
+    assert 0 < result.frames < FRAMES
+    warnings = [record.getMessage() for record in caplog.records if record.levelname == "WARNING"]
+    assert warnings == [f"{truncated}: the video ends early (truncated?): {result.frames} frames read and colorized"]
+    with av.open(str(tmp_path / "out.mp4")) as container:
+        assert sum(1 for _ in container.decode(video=0)) == result.frames
+
+
+def test_a_complete_clip_gets_no_warning(clip, tmp_path, pipe, caplog):
+    colorize_video(clip, tmp_path / "out.mp4", pipe=pipe, progress=False)
+    assert [record for record in caplog.records if record.levelname == "WARNING"] == []
+
+
+SIGTERM_AT_THIRD_FRAME = """
+import os, signal, sys
+from PIL import Image
+from hf_colorize.video import FrameColorizer, colorize_video
+
+calls = []
+
+def terminate_at_third_frame(self, frame):
+    calls.append(frame)
+    if len(calls) == 3:
+        os.kill(os.getpid(), signal.SIGTERM)
+    return Image.fromarray(frame)
+
+FrameColorizer.__call__ = terminate_at_third_frame
+try:
+    colorize_video(sys.argv[1], sys.argv[2], model=sys.argv[3], progress=False)
+except KeyboardInterrupt:
+    sys.exit(130)
+sys.exit(0)
+"""
+
+
+def test_sigterm_is_handled_as_an_interrupt(clip, tmp_path, colorful_model_dir):
+    out_dir = tmp_path / "out"
+    command = [sys.executable, "-c", SIGTERM_AT_THIRD_FRAME, str(clip), str(out_dir / "clip.mp4"), colorful_model_dir]
+    finished = subprocess.run(command, capture_output=True, text=True, timeout=300)
+    assert finished.returncode == 130, finished.stderr
+    assert list(out_dir.iterdir()) == []  # the partial file was removed
+    assert signal.getsignal(signal.SIGTERM) == signal.SIG_DFL  # this process's handler is untouched
+
+
+def test_sigterm_handler_is_restored_after_a_run(clip, tmp_path, pipe):
+    before = signal.getsignal(signal.SIGTERM)
+    colorize_video(clip, tmp_path / "out.mp4", pipe=pipe, progress=False)
+    assert signal.getsignal(signal.SIGTERM) is before
+
+
+def test_cli_video_output_that_cannot_be_written(clip, tmp_path, colorful_model_dir, capsys):
+    folder = tmp_path / "in"
+    folder.mkdir()
+    (folder / "clip.avi").write_bytes(clip.read_bytes())
+    not_a_folder = tmp_path / "results"
+    not_a_folder.write_text("a file")
+    assert main([str(folder), "-o", str(not_a_folder), "--model", colorful_model_dir]) == 2
+    assert capsys.readouterr().err == (
+        f"hf-colorize: {not_a_folder}/in/clip.mp4: cannot write the output ({not_a_folder} is a file, not a folder)\n"
+    )

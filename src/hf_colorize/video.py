@@ -14,14 +14,17 @@ works on the ab the model predicts at model resolution, before it is upsampled:
 
 Reading and writing use PyAV (``pip install "hf-colorize[video]"``): no system ffmpeg is needed. The output keeps
 the input's frame rate, size and audio (re-encoded as AAC in an MP4) and is written under a temporary name that
-is renamed only when the whole clip is done.
+is renamed only when the whole clip is done (SIGINT or SIGTERM removes it).
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import math
 import os
+import signal
+import threading
 import time
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -33,6 +36,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from PIL import Image
+
+from .images import cannot_write
 
 HintsByFrame = Mapping[int, Sequence]
 
@@ -258,10 +263,16 @@ class VideoResult:
 
 
 class _VideoWriter:
-    """An MP4 (H.264 + AAC) the size and frame rate of the input, with the input's audio re-encoded."""
+    """An MP4 (H.264 + AAC) the size and frame rate of the input, with the input's audio re-encoded.
 
-    def __init__(self, av, path: Path, video_stream, audio_stream):
-        self.container = av.open(str(path), mode="w", format="mp4")
+    It is written at ``path`` and named ``output`` in errors: an ``OSError`` (read-only folder, full disk) becomes an
+    ``OutputWriteError`` naming ``output``.
+    """
+
+    def __init__(self, av, path: Path, output: Path, video_stream, audio_stream):
+        self.output = output
+        with self.writing():
+            self.container = av.open(str(path), mode="w", format="mp4")
         rate = video_stream.average_rate or video_stream.guessed_rate or Fraction(25)
         self.video = self.container.add_stream("libx264", rate=rate)
         self.video.width = video_stream.codec_context.width
@@ -281,6 +292,13 @@ class _VideoWriter:
         self.last_pts: int | None = None
         self.av = av
 
+    @contextlib.contextmanager
+    def writing(self) -> Iterator[None]:
+        try:
+            yield
+        except OSError as error:
+            raise cannot_write(self.output, error) from None
+
     def write_video(self, image: Image.Image, source_frame) -> None:
         """Encode ``image`` at the source frame's time (a clip with held frames keeps its timing); times that do
         not increase (some AVI files) step one tick past the last one."""
@@ -289,7 +307,8 @@ class _VideoWriter:
         frame.pts = pts if pts is not None and (self.last_pts is None or pts > self.last_pts) else self.next_pts()
         frame.time_base = source_frame.time_base
         self.last_pts = frame.pts
-        self.container.mux(self.video.encode(frame))
+        with self.writing():
+            self.container.mux(self.video.encode(frame))
         self.frames += 1
 
     def next_pts(self) -> int:
@@ -297,13 +316,58 @@ class _VideoWriter:
 
     def write_audio(self, frame) -> None:
         frame.pts = None
-        self.container.mux(self.audio.encode(frame))
+        with self.writing():
+            self.container.mux(self.audio.encode(frame))
 
     def close(self) -> None:
-        self.container.mux(self.video.encode())
-        if self.audio is not None:
-            self.container.mux(self.audio.encode())
-        self.container.close()
+        with self.writing():
+            self.container.mux(self.video.encode())
+            if self.audio is not None:
+                self.container.mux(self.audio.encode())
+            self.container.close()
+
+
+@dataclass
+class _VideoReach:
+    """How far into the video stream reading got, to tell a clip that ends early (a truncated file) from one read
+    whole: the packets read and the end of the last one, against the frame count of the container's header (for
+    AVI, frame slots: a held frame is a gap in time, not a packet)."""
+
+    packets: int = 0
+    end: int = 0
+
+    def update(self, packet) -> None:
+        if packet.size:
+            self.packets += 1
+            if packet.pts is not None:
+                self.end = max(self.end, packet.pts + (packet.duration or 0))
+
+    def ended_early(self, stream) -> bool:
+        if not stream.frames:  # the container does not say (Matroska, WebM)
+            return False
+        rate = stream.average_rate or stream.guessed_rate
+        slots = round((self.end - (stream.start_time or 0)) * stream.time_base * rate) if rate else 0
+        return max(self.packets, slots) < stream.frames
+
+
+def _remove(path: Path) -> None:
+    """Delete ``path`` if it is there (where it cannot be, writing it fails later with its own error)."""
+    with contextlib.suppress(OSError):
+        path.unlink(missing_ok=True)
+
+
+@contextlib.contextmanager
+def _sigterm_as_interrupt() -> Iterator[None]:
+    """While the block runs, SIGTERM raises ``KeyboardInterrupt`` as SIGINT does, so the same clean-up runs; the
+    previous handler comes back after it. Only the main thread receives signals, so elsewhere nothing changes."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGTERM, signal.default_int_handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def colorize_video(
@@ -330,8 +394,14 @@ def colorize_video(
         progress: show a progress bar with frames per second.
         pipe: an already loaded pipeline (instead of ``model`` / ``device``).
 
+    The output is written as ``.NAME.partial`` next to it (a stale one of the same name, left by a killed run, is
+    removed first) and renamed when complete; an interruption (SIGINT, or SIGTERM, handled the same way) removes it.
+    A clip that ends before its header says (a truncated file) is colorized up to there, with one warning giving
+    the number of frames read.
+
     Raises:
-        InvalidVideoError: the input cannot be read (message names the file).
+        InvalidVideoError: the input cannot be read or has no frames (message names the file).
+        OutputWriteError: the output cannot be written (message names it and the problem).
     """
     from tqdm.auto import tqdm
 
@@ -339,21 +409,28 @@ def colorize_video(
 
     av = _import_av()
     path, output = Path(path), Path(output)
+    partial = output.with_name(f".{output.name}.partial")
+    _remove(partial)  # left by a run that was killed
     pipe = pipe or load_colorization_pipeline(model, device)
     colorizer = FrameColorizer(pipe, hints=hints, reference=reference, stabilize=stabilize)
-    output.parent.mkdir(parents=True, exist_ok=True)
-    partial = output.with_name(f".{output.name}.partial")
     start = time.perf_counter()
-    with _open_input(av, path) as source:
+    with _open_input(av, path) as source, _sigterm_as_interrupt():
         video_stream = source.streams.video[0]
         audio_stream = source.streams.audio[0] if source.streams.audio else None
         total = video_stream.frames or None
         skipped: list[str] = []
+        reach = _VideoReach()
         try:
-            writer = _VideoWriter(av, partial, video_stream, audio_stream)
+            try:
+                output.parent.mkdir(parents=True, exist_ok=True)
+            except OSError as error:
+                raise cannot_write(output, error) from None
+            writer = _VideoWriter(av, partial, output, video_stream, audio_stream)
             streams = [video_stream] + ([audio_stream] if audio_stream is not None else [])
             with tqdm(total=total, unit="frame", desc=path.name, disable=not progress) as bar:
                 for packet in source.demux(streams):
+                    if packet.stream.type == "video":
+                        reach.update(packet)
                     for frame in _decode(av, packet, skipped):
                         if packet.stream.type == "video":
                             writer.write_video(colorizer(frame.to_ndarray(format="rgb24")), frame)
@@ -361,11 +438,16 @@ def colorize_video(
                         else:
                             writer.write_audio(frame)
                 bar.total = bar.n  # a header's frame count may include held (repeated) frames
+            if writer.frames == 0:
+                raise InvalidVideoError(f"{path}: no frames could be read (empty or truncated video)")
             writer.close()
+            with writer.writing():
+                os.replace(partial, output)
         except BaseException:
-            partial.unlink(missing_ok=True)
+            _remove(partial)
             raise
-    os.replace(partial, output)
     if skipped:
         logger.warning("%s: skipped %d undecodable packet(s) (%s)", path, len(skipped), ", ".join(sorted(set(skipped))))
+    if reach.ended_early(video_stream):
+        logger.warning("%s: the video ends early (truncated?): %d frames read and colorized", path, writer.frames)
     return VideoResult(output, writer.frames, time.perf_counter() - start, colorizer.scene_cuts, len(skipped))
