@@ -90,3 +90,29 @@ def test_loading_keeps_saved_running_statistics(family: Family, tmp_path):
     loaded = family.classes[1].from_pretrained(tmp_path)
     loaded_norms = [module for module in loaded.modules() if isinstance(module, torch.nn.BatchNorm2d)]
     assert all((norm.running_mean == 0.5).all() and norm.num_batches_tracked == 7 for norm in loaded_norms)
+
+
+def flatten(values) -> list[torch.Tensor]:
+    """The tensors of a (nested) tuple output, in order."""
+    if isinstance(values, torch.Tensor):
+        return [values]
+    return [tensor for value in values for tensor in flatten(value)]
+
+
+@pytest.mark.parametrize(("family", "model_class"), MODEL_CLASSES)
+def test_config_output_hidden_states_and_return_dict_are_the_defaults(
+    family: Family, model_class: type[PreTrainedModel]
+):
+    config = family.config()
+    config.output_hidden_states, config.return_dict = True, False
+    model = model_class(config).eval()
+    with torch.no_grad():
+        from_config = model(**family.inputs())
+        as_output = model(**family.inputs(), return_dict=True)
+        without_states = model(**family.inputs(), output_hidden_states=False, return_dict=True)
+    assert isinstance(from_config, tuple)
+    assert len(as_output.hidden_states) > 1 and without_states.hidden_states is None
+    expected = flatten(as_output.to_tuple())
+    assert len(flatten(from_config)) == len(expected)
+    for tensor, expected_tensor in zip(flatten(from_config), expected):
+        torch.testing.assert_close(tensor, expected_tensor)

@@ -49,6 +49,24 @@ def test_forward_shapes_on_a_non_square_input_and_gradients():
     assert all(parameter.grad is not None for parameter in model.parameters())
 
 
+def test_hidden_states_are_each_levels_fused_features():
+    model = AxialExemplarForColorization(tiny_axial_exemplar_config()).eval()
+    body, features = model.axial_exemplar, {}
+    for level, projection in enumerate(body.target_projections, 1):  # the target's own features ...
+        projection.register_forward_hook(lambda module, args, output, level=level: features.setdefault(level, output))
+    for level, attention in body.attention.items():  # ... replaced by the fusion where there is attention
+        attention.register_forward_hook(lambda module, args, output, level=int(level): features.update({level: output}))
+    lightness, reference, _ = random_batch()
+    with torch.no_grad():
+        hidden_states = model(lightness, reference, output_hidden_states=True).hidden_states
+    assert [tuple(state.shape) for state in hidden_states] == [
+        (2, 16, 48 // 2**level, 80 // 2**level) for level in range(5)
+    ]
+    assert model.config.attention_levels == [3, 4, 5]
+    for level, state in enumerate(hidden_states, 1):
+        assert torch.equal(state, features[level])
+
+
 def test_axial_attention_shapes_and_reach():
     config = tiny_axial_exemplar_config()
     torch.manual_seed(0)

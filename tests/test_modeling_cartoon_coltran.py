@@ -104,6 +104,21 @@ def test_loss_terms():
     assert upgraded.ab.shape == (2, 2, 32, 32) and upgraded.model_calls is None
 
 
+def test_hidden_states_of_each_mode():
+    model = tiny_model()
+    grey, colors = grey_and_colors()
+    upgrader_layers = 2 + 1 + 2  # encoder units, residual blocks, decoder stages and the output convolution
+    with torch.no_grad():
+        stage_1 = model(grey, color_labels=colors, output_hidden_states=True).hidden_states
+        stage_2 = model(grey, coarse_colors=colors, output_hidden_states=True).hidden_states
+        sampled = model(grey[:1], num_samples=2, output_hidden_states=True).hidden_states
+    assert len(stage_1) == 1 + 2 + 2 + 1  # embeddings, encoder, outer and inner decoder layers
+    assert {tuple(state.shape) for state in stage_1} == {(2, 8, 8, 16)}
+    assert len(stage_2) == upgrader_layers and stage_2[-1].shape == (2, 2, 32, 32)
+    assert [tuple(state.shape) for state in sampled[:3]] == [(1, 8, 8, 16)] * 3  # the encoder's, once per image
+    assert len(sampled) == 3 + upgrader_layers and sampled[-1].shape == (2, 2, 32, 32)
+
+
 def test_upgrader_starts_as_bilinear_interpolation():
     torch.manual_seed(0)
     model = CartoonColtranForColorization(tiny_cartoon_config()).eval()

@@ -1,5 +1,6 @@
-"""What every family's modeling file shares: the check of its input tensors, zero inputs for cost counts, a cache
-for constant tensors, the ab regression loss and the patch discriminator of the adversarial families."""
+"""What every family's modeling file shares: the check of its input tensors, the optional outputs a forward call asks
+for, zero inputs for cost counts, a cache for constant tensors, batch-norm initialisation, the ab regression loss and
+the patch discriminator of the adversarial families."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from collections.abc import Callable
 import torch
 import torch.nn.functional as F
 from torch import nn
+from transformers import PretrainedConfig
 
 from .color import AB_SCALE
 from .rebalancing import rebalancing_weights
@@ -41,6 +43,33 @@ def check_pixel_values(pixel_values: torch.Tensor, num_channels: int, stride: in
             f"input size {width}x{height} is not a multiple of the model's stride {stride}; "
             "the image processor resizes images to a valid size"
         )
+
+
+def config_default(value: bool | None, config: PretrainedConfig, name: str) -> bool:
+    """A forward's ``output_hidden_states``, ``output_attentions`` or ``return_dict`` argument, or the config's setting
+    of that ``name`` when the argument is ``None`` (transformers' convention)."""
+    return getattr(config, name) if value is None else value
+
+
+class LayerOutputs:
+    """The per-layer outputs a forward call asked for, gathered as its layers run: each layer records its hidden
+    state, and only what was asked for is kept."""
+
+    def __init__(self, hidden_states: bool = False):
+        self._hidden_states: list[torch.Tensor] | None = [] if hidden_states else None
+
+    def record_hidden_state(self, hidden: torch.Tensor) -> None:
+        if self._hidden_states is not None:
+            self._hidden_states.append(hidden)
+
+    @property
+    def hidden_states(self) -> tuple[torch.Tensor, ...] | None:
+        """The recorded hidden states in order, or ``None`` when they were not asked for."""
+        return None if self._hidden_states is None else tuple(self._hidden_states)
+
+
+NO_LAYER_OUTPUTS = LayerOutputs()
+"""Keeps nothing: the default of layers called by a forward that asked for no per-layer outputs."""
 
 
 def init_batch_norm(norm: nn.BatchNorm2d) -> None:

@@ -18,7 +18,7 @@ from transformers import PreTrainedModel
 from transformers.utils import ModelOutput
 
 from ...color import denormalize_ab, denormalize_lightness, lab_to_rgb
-from ...modeling_utils import PatchDiscriminator, check_pixel_values, init_batch_norm, zero_image_inputs
+from ...modeling_utils import PatchDiscriminator, check_pixel_values, config_default, init_batch_norm, zero_image_inputs
 from .configuration_axial_exemplar import AxialExemplarConfig
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
@@ -34,10 +34,15 @@ class AxialExemplarModelOutput(ModelOutput):
             O^1, the last decoder's output, at input resolution.
         decoder_hidden_states (`tuple(torch.FloatTensor)`):
             O^1, O^2, O^3, O^4: the decoders' outputs from full to 1/8 resolution.
+        hidden_states (`tuple(torch.FloatTensor)`, *optional*):
+            Each level's features, levels 1 to 5 (full to 1/16 resolution, `hidden_size` channels): the attention
+            module's fusion of target and reference at `config.attention_levels`, the target's projected features
+            elsewhere; when `output_hidden_states`.
     """
 
     last_hidden_state: torch.FloatTensor | None = None
     decoder_hidden_states: tuple[torch.FloatTensor, ...] | None = None
+    hidden_states: tuple[torch.FloatTensor, ...] | None = None
 
 
 @dataclass
@@ -53,6 +58,8 @@ class AxialExemplarColorizationOutput(ModelOutput):
             P1, P2, P3, P4: the predictions at full, 1/2, 1/4 and 1/8 resolution.
         pixel_loss, histogram_loss, tv_loss (`torch.FloatTensor` of shape `()`, *optional*):
             The unweighted terms, summed over the four levels, when `labels` are given.
+        hidden_states (`tuple(torch.FloatTensor)`, *optional*):
+            The fused features of each level, see [`AxialExemplarModelOutput`].
     """
 
     loss: torch.FloatTensor | None = None
@@ -61,6 +68,7 @@ class AxialExemplarColorizationOutput(ModelOutput):
     pixel_loss: torch.FloatTensor | None = None
     histogram_loss: torch.FloatTensor | None = None
     tv_loss: torch.FloatTensor | None = None
+    hidden_states: tuple[torch.FloatTensor, ...] | None = None
 
 
 def soft_ab_histogram(ab: torch.Tensor, bins: int) -> torch.Tensor:
@@ -313,7 +321,11 @@ class AxialExemplarModel(AxialExemplarPreTrainedModel):
         return fused
 
     def forward(
-        self, pixel_values: torch.Tensor, reference_values: torch.Tensor, return_dict: bool = True
+        self,
+        pixel_values: torch.Tensor,
+        reference_values: torch.Tensor,
+        output_hidden_states: bool | None = None,
+        return_dict: bool | None = None,
     ) -> AxialExemplarModelOutput | tuple:
         r"""
         pixel_values (`torch.FloatTensor` of shape `(batch_size, 1, height, width)`):
@@ -321,6 +333,9 @@ class AxialExemplarModel(AxialExemplarPreTrainedModel):
         reference_values (`torch.FloatTensor` of shape `(batch_size, 3, height, width)`):
             Reference in Lab, L scaled to [-1, 1] and ab by 1/110, at the target's size. Sides are multiples of
             `config.stride`.
+        output_hidden_states, return_dict (`bool`, *optional*):
+            Return each level's fused features; return an [`AxialExemplarModelOutput`] rather than a tuple. Each
+            defaults to the config's setting.
         """
         check_pixel_values(pixel_values, 1, self.config.stride, "target lightness")
         check_pixel_values(reference_values, 3, self.config.stride, "reference L, a, b")
@@ -341,10 +356,13 @@ class AxialExemplarModel(AxialExemplarPreTrainedModel):
         for level, decoder in zip(range(self.config.num_levels - 1, 0, -1), self.decoders):  # levels 4, 3, 2, 1
             hidden = decoder(hidden, fused[level], target[level - 1])
             states.append(hidden)
-        decoder_hidden_states = tuple(reversed(states))
-        if not return_dict:
-            return hidden, decoder_hidden_states
-        return AxialExemplarModelOutput(last_hidden_state=hidden, decoder_hidden_states=decoder_hidden_states)
+        wants_states = config_default(output_hidden_states, self.config, "output_hidden_states")
+        output = AxialExemplarModelOutput(
+            last_hidden_state=hidden,
+            decoder_hidden_states=tuple(reversed(states)),
+            hidden_states=tuple(fused) if wants_states else None,
+        )
+        return output if config_default(return_dict, self.config, "return_dict") else output.to_tuple()
 
 
 class AxialExemplarAbRegression(nn.Conv2d):
@@ -413,7 +431,8 @@ class AxialExemplarForColorization(AxialExemplarPreTrainedModel):
         pixel_values: torch.Tensor,
         reference_values: torch.Tensor,
         labels: torch.Tensor | None = None,
-        return_dict: bool = True,
+        output_hidden_states: bool | None = None,
+        return_dict: bool | None = None,
     ) -> AxialExemplarColorizationOutput | tuple:
         r"""
         pixel_values (`torch.FloatTensor` of shape `(batch_size, 1, height, width)`):
@@ -423,24 +442,28 @@ class AxialExemplarForColorization(AxialExemplarPreTrainedModel):
         labels (`torch.FloatTensor` of shape `(batch_size, 2, height, width)`, *optional*):
             The target's true ab scaled by 1/110; when given, the loss of Eq. 4 (without its adversarial term) is
             returned.
+        output_hidden_states, return_dict (`bool`, *optional*):
+            See [`AxialExemplarModel.forward`].
         """
-        outputs = self.axial_exemplar(pixel_values, reference_values)
+        outputs = self.axial_exemplar(
+            pixel_values, reference_values, output_hidden_states=output_hidden_states, return_dict=True
+        )
         pyramid_ab = tuple(head(state) for head, state in zip(self.heads, outputs.decoder_hidden_states))
         loss = pixel = histogram = variation = None
         if labels is not None:
             if labels.shape != pyramid_ab[0].shape:
                 raise ValueError(f"labels must have shape {tuple(pyramid_ab[0].shape)}, got {tuple(labels.shape)}")
             loss, pixel, histogram, variation = self.colorization_losses(pyramid_ab, labels, reference_values[:, 1:])
-        if not return_dict:
-            return tuple(value for value in (loss, pyramid_ab[0], pyramid_ab) if value is not None)
-        return AxialExemplarColorizationOutput(
+        output = AxialExemplarColorizationOutput(
             loss=loss,
             ab=pyramid_ab[0],
             pyramid_ab=pyramid_ab,
             pixel_loss=pixel,
             histogram_loss=histogram,
             tv_loss=variation,
+            hidden_states=outputs.hidden_states,
         )
+        return output if config_default(return_dict, self.config, "return_dict") else output.to_tuple()
 
 
 class AxialExemplarDiscriminator(nn.Module):

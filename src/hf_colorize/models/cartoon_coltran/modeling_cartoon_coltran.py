@@ -18,7 +18,14 @@ from transformers import PreTrainedModel
 from transformers.utils import ModelOutput
 
 from ...color import normalize_ab, rgb_to_lab
-from ...modeling_utils import PatchDiscriminator, check_pixel_values, zero_image_inputs
+from ...modeling_utils import (
+    NO_LAYER_OUTPUTS,
+    LayerOutputs,
+    PatchDiscriminator,
+    check_pixel_values,
+    config_default,
+    zero_image_inputs,
+)
 from .configuration_cartoon_coltran import CartoonColtranConfig
 
 
@@ -33,11 +40,16 @@ class CartoonColtranModelOutput(ModelOutput):
             The prediction from the grey image alone, P~_c of Eq. 7.
         context (`torch.FloatTensor` of shape `(batch_size, coarse_size, coarse_size, hidden_size)`):
             The grayscale encoder's output.
+        hidden_states (`tuple(torch.FloatTensor)`, *optional*):
+            Channels last, `(batch_size, coarse_size, coarse_size, hidden_size)`: the embedded grey pixels, then the
+            output of each layer of the encoder, the outer decoder and the inner decoder, in that order; when
+            `output_hidden_states`.
     """
 
     logits: torch.FloatTensor | None = None
     auxiliary_logits: torch.FloatTensor | None = None
     context: torch.FloatTensor | None = None
+    hidden_states: tuple[torch.FloatTensor, ...] | None = None
 
 
 @dataclass
@@ -60,6 +72,11 @@ class CartoonColtranColorizationOutput(ModelOutput):
             The unweighted terms: -log P_c and -log P~_c per pixel, and the MSE of Eq. 10.
         model_calls (`int`, *optional*):
             When sampling: the network evaluations it took (1 encoder + one per row + one per pixel).
+        hidden_states (`tuple(torch.FloatTensor)`, *optional*):
+            When `output_hidden_states`, the layer outputs of what ran: with `color_labels`, stage 1's (see
+            [`CartoonColtranModelOutput`]); with `coarse_colors`, the output of each layer of the upgrading network
+            (channels first); when sampling, the embedded grey pixels and each encoder layer's output (the decoders
+            run one position at a time, their steps are not kept), then the upgrading network's.
     """
 
     loss: torch.FloatTensor | None = None
@@ -72,6 +89,7 @@ class CartoonColtranColorizationOutput(ModelOutput):
     auxiliary_loss: torch.FloatTensor | None = None
     mse_loss: torch.FloatTensor | None = None
     model_calls: int | None = None
+    hidden_states: tuple[torch.FloatTensor, ...] | None = None
 
 
 def quantize_colors(rgb: torch.Tensor, bits: int) -> torch.Tensor:
@@ -250,15 +268,18 @@ class CartoonColtranEncoder(nn.Module):
         )
         self.norm = nn.LayerNorm(config.hidden_size)
 
-    def forward(self, lightness: torch.Tensor) -> torch.Tensor:
-        """``(B, 1, h, w)`` lightness in [-1, 1] to the context ``(B, h, w, D)``."""
+    def forward(self, lightness: torch.Tensor, layer_outputs: LayerOutputs = NO_LAYER_OUTPUTS) -> torch.Tensor:
+        """``(B, 1, h, w)`` lightness in [-1, 1] to the context ``(B, h, w, D)``; records the embedded pixels and each
+        layer's output."""
         height, width = lightness.shape[-2:]
         hidden = self.embedding(lightness.permute(0, 2, 3, 1))
         hidden = hidden + self.positions(
             torch.arange(height, device=hidden.device), torch.arange(width, device=hidden.device)
         )
+        layer_outputs.record_hidden_state(hidden)
         for layer in self.layers:
             hidden = layer(hidden)
+            layer_outputs.record_hidden_state(hidden)
         return self.norm(hidden)
 
 
@@ -275,11 +296,17 @@ class CartoonColtranOuterDecoder(nn.Module):
         )
 
     def forward(
-        self, hidden: torch.Tensor, context: torch.Tensor, summary: torch.Tensor, caches: list[dict] | None = None
+        self,
+        hidden: torch.Tensor,
+        context: torch.Tensor,
+        summary: torch.Tensor,
+        caches: list[dict] | None = None,
+        layer_outputs: LayerOutputs = NO_LAYER_OUTPUTS,
     ) -> torch.Tensor:
-        """The whole grid, or (with ``caches``, one per layer) the next row."""
+        """The whole grid, or (with ``caches``, one per layer) the next row; records each layer's output."""
         for index, layer in enumerate(self.layers):
             hidden = layer(hidden, context, summary, None if caches is None else caches[index])
+            layer_outputs.record_hidden_state(hidden)
         return hidden
 
 
@@ -296,11 +323,17 @@ class CartoonColtranInnerDecoder(nn.Module):
         self.norm = CartoonColtranLayerNorm(config, conditional=True)
 
     def forward(
-        self, hidden: torch.Tensor, context: torch.Tensor, summary: torch.Tensor, caches: list[dict] | None = None
+        self,
+        hidden: torch.Tensor,
+        context: torch.Tensor,
+        summary: torch.Tensor,
+        caches: list[dict] | None = None,
+        layer_outputs: LayerOutputs = NO_LAYER_OUTPUTS,
     ) -> torch.Tensor:
-        """The whole grid, or (with ``caches``, one per layer) the next pixel."""
+        """The whole grid, or (with ``caches``, one per layer) the next pixel; records each layer's output."""
         for index, layer in enumerate(self.layers):
             hidden = layer(hidden, context, summary, None if caches is None else caches[index])
+            layer_outputs.record_hidden_state(hidden)
         return self.norm(hidden, summary)
 
 
@@ -359,9 +392,15 @@ class CartoonColtranUpgrader(nn.Module):
             CartoonColtranUpgradingOutput(config),
         )
 
-    def forward(self, lightness: torch.Tensor, upsampled_ab: torch.Tensor) -> torch.Tensor:
-        correction = self.decoder(self.medium(self.encoder(torch.cat([lightness, upsampled_ab], dim=1))))
-        return (upsampled_ab + correction).clamp(-1, 1)
+    def forward(
+        self, lightness: torch.Tensor, upsampled_ab: torch.Tensor, layer_outputs: LayerOutputs = NO_LAYER_OUTPUTS
+    ) -> torch.Tensor:
+        """Records each layer's output, the last being the correction."""
+        hidden = torch.cat([lightness, upsampled_ab], dim=1)
+        for layer in (*self.encoder, *self.medium, *self.decoder):
+            hidden = layer(hidden)
+            layer_outputs.record_hidden_state(hidden)
+        return (upsampled_ab + hidden).clamp(-1, 1)
 
 
 class CartoonColtranPreTrainedModel(PreTrainedModel):
@@ -416,15 +455,23 @@ class CartoonColtranModel(CartoonColtranPreTrainedModel):
         return F.adaptive_avg_pool2d(pixel_values, self.config.coarse_size)
 
     def forward(
-        self, pixel_values: torch.Tensor, color_labels: torch.Tensor, return_dict: bool = True
+        self,
+        pixel_values: torch.Tensor,
+        color_labels: torch.Tensor,
+        output_hidden_states: bool | None = None,
+        return_dict: bool | None = None,
     ) -> CartoonColtranModelOutput | tuple:
         r"""
         pixel_values (`torch.FloatTensor` of shape `(batch_size, 1, height, width)`):
             Lightness scaled to [-1, 1], square, a multiple of `config.coarse_size` (averaged down to it).
         color_labels (`torch.LongTensor` of shape `(batch_size, coarse_size, coarse_size)`):
             The colours the decoders read (teacher forcing): the true 3-bit colours in training.
+        output_hidden_states, return_dict (`bool`, *optional*):
+            Return every layer's output; return a [`CartoonColtranModelOutput`] rather than a tuple. Each defaults
+            to the config's setting.
         """
-        context = self.encoder(self.coarse_lightness(pixel_values))
+        layer_outputs = LayerOutputs(config_default(output_hidden_states, self.config, "output_hidden_states"))
+        context = self.encoder(self.coarse_lightness(pixel_values), layer_outputs)
         summary = context.mean(dim=(1, 2))
         size = self.config.coarse_size
         if color_labels.shape != (pixel_values.shape[0], size, size):
@@ -434,13 +481,16 @@ class CartoonColtranModel(CartoonColtranPreTrainedModel):
         embedded = self.color_embedding(color_labels)
         positions = self.positions(torch.arange(size, device=context.device), torch.arange(size, device=context.device))
         above = F.pad(embedded, (0, 0, 0, 0, 1, 0))[:, :-1] + positions  # row i reads rows < i
-        outer = self.outer_decoder(above, context, summary)
+        outer = self.outer_decoder(above, context, summary, layer_outputs=layer_outputs)
         left = F.pad(embedded, (0, 0, 1, 0))[:, :, :-1]  # pixel j reads pixels < j of its row
-        logits = self.head(self.inner_decoder(left + outer + context, context, summary))
-        auxiliary_logits = self.auxiliary_head(self.auxiliary_norm(context))
-        if not return_dict:
-            return logits, auxiliary_logits, context
-        return CartoonColtranModelOutput(logits=logits, auxiliary_logits=auxiliary_logits, context=context)
+        logits = self.head(self.inner_decoder(left + outer + context, context, summary, layer_outputs=layer_outputs))
+        output = CartoonColtranModelOutput(
+            logits=logits,
+            auxiliary_logits=self.auxiliary_head(self.auxiliary_norm(context)),
+            context=context,
+            hidden_states=layer_outputs.hidden_states,
+        )
+        return output if config_default(return_dict, self.config, "return_dict") else output.to_tuple()
 
     @torch.no_grad()
     def decode(self, context: torch.Tensor, choose: ColorChooser) -> tuple[torch.Tensor, int]:
@@ -478,12 +528,15 @@ class CartoonColtranModel(CartoonColtranPreTrainedModel):
         num_samples: int = 1,
         generator: torch.Generator | None = None,
         temperature: float = 1.0,
+        layer_outputs: LayerOutputs = NO_LAYER_OUTPUTS,
     ) -> tuple[torch.Tensor, int]:
         """``num_samples`` colourings of each grey image: colours ``(batch * num_samples, h, w)`` (an image's
-        samples consecutive) drawn pixel by pixel from softmax(logits / temperature), and the model calls."""
+        samples consecutive) drawn pixel by pixel from softmax(logits / temperature), and the model calls. Records
+        the encoder's layer outputs."""
         if temperature <= 0:
             raise ValueError(f"temperature must be positive, got {temperature}")
-        context = self.encoder(self.coarse_lightness(pixel_values)).repeat_interleave(num_samples, dim=0)
+        context = self.encoder(self.coarse_lightness(pixel_values), layer_outputs)
+        context = context.repeat_interleave(num_samples, dim=0)
 
         def draw(row: int, column: int, logits: torch.Tensor) -> torch.Tensor:
             probabilities = torch.softmax(logits.float() / temperature, dim=-1)
@@ -513,11 +566,13 @@ class CartoonColtranForColorization(CartoonColtranPreTrainedModel):
         weight = self.config.color_loss_lambda
         return weight * color + (1 - weight) * auxiliary, color, auxiliary
 
-    def upgrade(self, pixel_values: torch.Tensor, coarse_colors: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def upgrade(
+        self, pixel_values: torch.Tensor, coarse_colors: torch.Tensor, layer_outputs: LayerOutputs = NO_LAYER_OUTPUTS
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         """Stage 2 (Fig. 5): ab ``(B, 2, H, W)`` from the lightness and the coarse colours ``(B, h, w)``, and the
         coarse colours' ab upsampled bilinearly, which the network corrects."""
         upsampled = coarse_ab(coarse_colors, self.config.color_bits, pixel_values.shape[-1])
-        return self.upgrader(pixel_values, upsampled), upsampled
+        return self.upgrader(pixel_values, upsampled, layer_outputs), upsampled
 
     def forward(
         self,
@@ -528,7 +583,8 @@ class CartoonColtranForColorization(CartoonColtranPreTrainedModel):
         num_samples: int = 1,
         generator: torch.Generator | None = None,
         temperature: float = 1.0,
-        return_dict: bool = True,
+        output_hidden_states: bool | None = None,
+        return_dict: bool | None = None,
     ) -> CartoonColtranColorizationOutput | tuple:
         r"""
         pixel_values (`torch.FloatTensor` of shape `(batch_size, 1, image_size, image_size)`):
@@ -543,10 +599,16 @@ class CartoonColtranForColorization(CartoonColtranPreTrainedModel):
         temperature (`float`, *optional*, defaults to 1.0):
             With neither `color_labels` nor `coarse_colors`: how many colourings to sample per image, the
             random generator that draws them (seed it for reproducible samples) and the softmax temperature.
+        output_hidden_states, return_dict (`bool`, *optional*):
+            Return the layer outputs of the stages that ran; return a [`CartoonColtranColorizationOutput`] rather
+            than a tuple. Each defaults to the config's setting.
         """
         check_pixel_values(pixel_values, 1, self.config.stride, "lightness")
+        return_dict = config_default(return_dict, self.config, "return_dict")
         if color_labels is not None:
-            outputs = self.cartoon_coltran(pixel_values, color_labels)
+            outputs = self.cartoon_coltran(
+                pixel_values, color_labels, output_hidden_states=output_hidden_states, return_dict=True
+            )
             loss, color, auxiliary = self.color_losses(outputs, color_labels)
             result = CartoonColtranColorizationOutput(
                 loss=loss,
@@ -554,15 +616,19 @@ class CartoonColtranForColorization(CartoonColtranPreTrainedModel):
                 auxiliary_logits=outputs.auxiliary_logits,
                 color_loss=color,
                 auxiliary_loss=auxiliary,
+                hidden_states=outputs.hidden_states,
             )
             return result if return_dict else result.to_tuple()
+        layer_outputs = LayerOutputs(config_default(output_hidden_states, self.config, "output_hidden_states"))
         calls = None
         if coarse_colors is None:
             if num_samples < 1:
                 raise ValueError(f"num_samples must be at least 1, got {num_samples}")
-            coarse_colors, calls = self.cartoon_coltran.sample(pixel_values, num_samples, generator, temperature)
+            coarse_colors, calls = self.cartoon_coltran.sample(
+                pixel_values, num_samples, generator, temperature, layer_outputs
+            )
             pixel_values = pixel_values.repeat_interleave(num_samples, dim=0)
-        ab, upsampled_ab = self.upgrade(pixel_values, coarse_colors)
+        ab, upsampled_ab = self.upgrade(pixel_values, coarse_colors, layer_outputs)
         loss = mse = None
         if labels is not None:
             if labels.shape != ab.shape:
@@ -570,7 +636,13 @@ class CartoonColtranForColorization(CartoonColtranPreTrainedModel):
             mse = F.mse_loss(ab, labels)
             loss = self.config.mse_loss_weight * mse
         result = CartoonColtranColorizationOutput(
-            loss=loss, ab=ab, coarse_colors=coarse_colors, upsampled_ab=upsampled_ab, mse_loss=mse, model_calls=calls
+            loss=loss,
+            ab=ab,
+            coarse_colors=coarse_colors,
+            upsampled_ab=upsampled_ab,
+            mse_loss=mse,
+            model_calls=calls,
+            hidden_states=layer_outputs.hidden_states,
         )
         return result if return_dict else result.to_tuple()
 

@@ -15,7 +15,15 @@ from torch import nn
 from transformers import PreTrainedModel
 from transformers.utils import ModelOutput
 
-from ...modeling_utils import ab_huber_loss, check_pixel_values, tensor_cache, zero_image_inputs
+from ...modeling_utils import (
+    NO_LAYER_OUTPUTS,
+    LayerOutputs,
+    ab_huber_loss,
+    check_pixel_values,
+    config_default,
+    tensor_cache,
+    zero_image_inputs,
+)
 from ...propagation import propagate_hints
 from .configuration_dlsa import DlsaConfig
 
@@ -373,16 +381,16 @@ class DlsaEncoder(nn.Module):
         )
 
     def forward(
-        self, tokens: torch.Tensor, lightness: torch.Tensor, output_hidden_states: bool = False
-    ) -> tuple[torch.Tensor, tuple[torch.Tensor, ...] | None]:
-        hidden_states = (tokens,) if output_hidden_states else None
+        self, tokens: torch.Tensor, lightness: torch.Tensor, layer_outputs: LayerOutputs = NO_LAYER_OUTPUTS
+    ) -> torch.Tensor:
+        """``tokens`` ``(B, h, w, C)`` from the embeddings; records them and each stage's output."""
+        layer_outputs.record_hidden_state(tokens)
         for stage in self.stages:
             if stage.merging is not None:
                 lightness = F.avg_pool2d(lightness, 2)
             tokens = stage(tokens, lightness[:, 0])
-            if output_hidden_states:
-                hidden_states += (tokens,)
-        return tokens, hidden_states
+            layer_outputs.record_hidden_state(tokens)
+        return tokens
 
 
 class DlsaPreTrainedModel(PreTrainedModel):
@@ -423,24 +431,33 @@ class DlsaModel(DlsaPreTrainedModel):
         self.post_init()
 
     def forward(
-        self, pixel_values: torch.Tensor, output_hidden_states: bool = False, return_dict: bool = True
+        self,
+        pixel_values: torch.Tensor,
+        output_hidden_states: bool | None = None,
+        return_dict: bool | None = None,
     ) -> DlsaModelOutput | tuple:
         r"""
         pixel_values (`torch.FloatTensor` of shape `(batch_size, 4, height, width)`):
             Lightness scaled to [-1, 1], hint ab scaled by 1/110 (zero where there is no hint) and the hint
             mask, as made by [`DlsaImageProcessor`]. Height and width are multiples of `config.stride`.
+        output_hidden_states, return_dict (`bool`, *optional*):
+            Return the hidden states; return a [`DlsaModelOutput`] rather than a tuple. Each defaults to the
+            config's setting.
         """
         check_pixel_values(pixel_values, self.config.num_channels, self.config.stride, "L, hint a, hint b, hint mask")
+        layer_outputs = LayerOutputs(config_default(output_hidden_states, self.config, "output_hidden_states"))
         hint_prior = self.hint_propagation(pixel_values) if self.hint_propagation is not None else None
         tokens = self.embeddings(pixel_values if hint_prior is None else torch.cat([pixel_values, hint_prior], 1))
         patch_lightness = F.avg_pool2d(pixel_values[:, :1], self.config.patch_size)
-        tokens, hidden_states = self.encoder(tokens, patch_lightness, output_hidden_states)
+        tokens = self.encoder(tokens, patch_lightness, layer_outputs)
         last_hidden_state = self.layernorm(tokens).permute(0, 3, 1, 2)
+        hidden_states = layer_outputs.hidden_states
         if hidden_states is not None:
             hidden_states = tuple(state.permute(0, 3, 1, 2) for state in hidden_states)
-        if not return_dict:
-            return tuple(value for value in (last_hidden_state, hidden_states, hint_prior) if value is not None)
-        return DlsaModelOutput(last_hidden_state=last_hidden_state, hidden_states=hidden_states, hint_prior=hint_prior)
+        output = DlsaModelOutput(
+            last_hidden_state=last_hidden_state, hidden_states=hidden_states, hint_prior=hint_prior
+        )
+        return output if config_default(return_dict, self.config, "return_dict") else output.to_tuple()
 
 
 class DlsaDUpsamplingHead(nn.Module):
@@ -476,25 +493,26 @@ class DlsaForColorization(DlsaPreTrainedModel):
         self,
         pixel_values: torch.Tensor,
         labels: torch.Tensor | None = None,
-        output_hidden_states: bool = False,
-        return_dict: bool = True,
+        output_hidden_states: bool | None = None,
+        return_dict: bool | None = None,
     ) -> DlsaColorizationOutput | tuple:
         r"""
         pixel_values (`torch.FloatTensor` of shape `(batch_size, 4, height, width)`):
             Lightness, hint ab and hint mask, see [`DlsaModel.forward`].
         labels (`torch.FloatTensor` of shape `(batch_size, 2, height, width)`, *optional*):
             True ab scaled by 1/110; when given, the Huber loss (Eq. 13) is returned.
+        output_hidden_states, return_dict (`bool`, *optional*):
+            See [`DlsaModel.forward`].
         """
-        outputs = self.dlsa(pixel_values, output_hidden_states=output_hidden_states)
+        outputs = self.dlsa(pixel_values, output_hidden_states=output_hidden_states, return_dict=True)
         ab = self.head(outputs.last_hidden_state)
         if outputs.hint_prior is not None:
             ab = ab + outputs.hint_prior[:, :2]  # the head predicts the residual on the propagated hints
         loss = None
         if labels is not None:
             loss = ab_huber_loss(ab, labels, self.config.huber_delta)
-        if not return_dict:
-            return tuple(value for value in (loss, ab, outputs.hidden_states) if value is not None)
-        return DlsaColorizationOutput(loss=loss, ab=ab, hidden_states=outputs.hidden_states)
+        output = DlsaColorizationOutput(loss=loss, ab=ab, hidden_states=outputs.hidden_states)
+        return output if config_default(return_dict, self.config, "return_dict") else output.to_tuple()
 
 
 __all__ = ["DlsaModel", "DlsaForColorization", "DlsaPreTrainedModel"]

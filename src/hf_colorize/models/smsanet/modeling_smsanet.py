@@ -16,7 +16,7 @@ from transformers import PreTrainedModel
 from transformers.utils import ModelOutput
 
 from ...color import AB_SCALE
-from ...modeling_utils import ab_huber_loss, check_pixel_values, init_batch_norm, zero_image_inputs
+from ...modeling_utils import ab_huber_loss, check_pixel_values, config_default, init_batch_norm, zero_image_inputs
 from ...saliency import SaliencyFn, spectral_residual_saliency
 from .configuration_smsanet import NUM_BLOCKS, NUM_DOWNSAMPLINGS, SmsanetConfig
 
@@ -269,20 +269,26 @@ class SmsanetModel(SmsanetPreTrainedModel):
         self.post_init()
 
     def forward(
-        self, pixel_values: torch.Tensor, output_hidden_states: bool = False, return_dict: bool = True
+        self,
+        pixel_values: torch.Tensor,
+        output_hidden_states: bool | None = None,
+        return_dict: bool | None = None,
     ) -> SmsanetModelOutput | tuple:
         r"""
         pixel_values (`torch.FloatTensor` of shape `(batch_size, 1, height, width)`):
             Lightness scaled to [-1, 1], as made by [`SmsanetImageProcessor`]. Height and width are multiples of
             `config.stride`.
+        output_hidden_states, return_dict (`bool`, *optional*):
+            Return the block outputs; return a [`SmsanetModelOutput`] rather than a tuple. Each defaults to the
+            config's setting.
         """
         check_pixel_values(pixel_values, self.config.num_channels, self.config.stride, "lightness")
         features, shortcuts, encoder_states = self.encoder(pixel_values)
         last_hidden_state, decoder_states = self.decoder(features, shortcuts)
-        hidden_states = encoder_states + decoder_states if output_hidden_states else None
-        if not return_dict:
-            return tuple(value for value in (last_hidden_state, hidden_states) if value is not None)
-        return SmsanetModelOutput(last_hidden_state=last_hidden_state, hidden_states=hidden_states)
+        wants_states = config_default(output_hidden_states, self.config, "output_hidden_states")
+        hidden_states = encoder_states + decoder_states if wants_states else None
+        output = SmsanetModelOutput(last_hidden_state=last_hidden_state, hidden_states=hidden_states)
+        return output if config_default(return_dict, self.config, "return_dict") else output.to_tuple()
 
 
 class SmsanetRegressionHead(nn.Conv2d):
@@ -336,21 +342,22 @@ class SmsanetForColorization(SmsanetPreTrainedModel):
         self,
         pixel_values: torch.Tensor,
         labels: torch.Tensor | None = None,
-        output_hidden_states: bool = False,
-        return_dict: bool = True,
+        output_hidden_states: bool | None = None,
+        return_dict: bool | None = None,
     ) -> SmsanetColorizationOutput | tuple:
         r"""
         pixel_values (`torch.FloatTensor` of shape `(batch_size, 1, height, width)`):
             Lightness scaled to [-1, 1], see [`SmsanetModel.forward`].
         labels (`torch.FloatTensor` of shape `(batch_size, 2, height, width)`, *optional*):
             True ab scaled by 1/110; when given, the loss of Eq. 7 is returned.
+        output_hidden_states, return_dict (`bool`, *optional*):
+            See [`SmsanetModel.forward`].
         """
-        outputs = self.smsanet(pixel_values, output_hidden_states=output_hidden_states)
+        outputs = self.smsanet(pixel_values, output_hidden_states=output_hidden_states, return_dict=True)
         ab = self.head(outputs.last_hidden_state)
         loss = self.colorization_loss(pixel_values, ab, labels) if labels is not None else None
-        if not return_dict:
-            return tuple(value for value in (loss, ab, outputs.hidden_states) if value is not None)
-        return SmsanetColorizationOutput(loss=loss, ab=ab, hidden_states=outputs.hidden_states)
+        output = SmsanetColorizationOutput(loss=loss, ab=ab, hidden_states=outputs.hidden_states)
+        return output if config_default(return_dict, self.config, "return_dict") else output.to_tuple()
 
 
 __all__ = ["SmsanetModel", "SmsanetForColorization", "SmsanetPreTrainedModel"]
