@@ -122,3 +122,12 @@ def test_window_attention_ignores_padding_tokens():
 def test_drop_path_rates_rise_linearly_to_the_configured_rate():
     assert drop_path_rates(0.2, 5) == pytest.approx(torch.linspace(0, 0.2, 5).tolist())
     assert drop_path_rates(0.2, 1) == [0.0]
+
+
+def test_a_model_first_run_in_inference_mode_still_trains():
+    """The cached relative position index and window mask are not inference tensors, which autograd refuses."""
+    model = DlsaForColorization(tiny_config(window_size=6))  # a window no other test caches
+    pixel_values, labels = torch.randn(1, 4, 64, 64), torch.zeros(1, 2, 64, 64)
+    with torch.inference_mode():
+        model(pixel_values)
+    model(pixel_values, labels=labels).loss.backward()

@@ -19,8 +19,14 @@ from .rebalancing import rebalancing_weights
 def tensor_cache(function: Callable[..., torch.Tensor | None]) -> Callable[..., torch.Tensor | None]:
     """Memoise a function of plain arguments that builds a constant tensor, except while ``torch.export`` or
     ``torch.compile`` traces (the ONNX export): a tensor made then is a tracing placeholder and must not be kept
-    for eager calls."""
-    cached = functools.lru_cache(maxsize=32)(function)
+    for eager calls. Tensors are built outside inference mode, so one first made under ``torch.inference_mode``
+    still serves later calls that train."""
+
+    def build(*args):
+        with torch.inference_mode(False):
+            return function(*args)
+
+    cached = functools.lru_cache(maxsize=32)(build)
 
     @functools.wraps(function)
     def wrapper(*args):
