@@ -129,3 +129,22 @@ def color_image() -> Image.Image:
     rgb = np.stack([cols * 3, rows * 5, 255 - cols * 3], axis=-1).clip(0, 255).astype(np.uint8)
     rgb[10:20, 10:20] = (255, 0, 0)
     return Image.fromarray(rgb)
+
+
+@pytest.fixture(scope="session")
+def image_folder(tmp_path_factory):
+    """Six random 90x72 training images."""
+    folder = tmp_path_factory.mktemp("images")
+    rng = np.random.default_rng(0)
+    for index in range(6):
+        pixels = rng.integers(0, 255, (72, 90, 3), dtype=np.uint8)
+        Image.fromarray(pixels).save(folder / f"image{index}.png")
+    return folder
+
+
+@pytest.fixture(scope="session")
+def config_dir(tmp_path_factory):
+    """A folder holding the tiny dlsa config, for ``--config``."""
+    folder = tmp_path_factory.mktemp("config")
+    tiny_config().save_pretrained(folder)
+    return folder

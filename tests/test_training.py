@@ -26,23 +26,6 @@ from hf_colorize.training.validation import GRID_ROWS, load_validation_images, v
 ROOT = Path(__file__).resolve().parent.parent
 
 
-@pytest.fixture(scope="module")
-def image_folder(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("images")
-    rng = np.random.default_rng(0)
-    for index in range(6):
-        pixels = rng.integers(0, 255, (72, 90, 3), dtype=np.uint8)
-        Image.fromarray(pixels).save(folder / f"image{index}.png")
-    return folder
-
-
-@pytest.fixture(scope="module")
-def config_dir(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("config")
-    tiny_config().save_pretrained(folder)
-    return folder
-
-
 def arguments(image_folder, config_dir, output_dir, *extra):
     return build_parser().parse_args(
         [
@@ -71,11 +54,21 @@ def test_train_checkpoint_resume_and_load(image_folder, config_dir, tmp_path, co
     pipe = pipeline("image-colorization", model=str(output_dir))
     assert pipe(color_image, hints=[(3, 3, "#ff0000")]).size == color_image.size
 
-    # The last checkpoint's EMA weights are the saved model; exported in fp16 they load back as fp32.
+    # The last checkpoint's EMA weights are the saved model, in the checkpoint as a model folder of its own.
     model = load_checkpoint_into(DlsaForColorization(tiny_config()), output_dir / "checkpoint-4")
+    ema_folder = AutoModelForImageToImage.from_pretrained(output_dir / "checkpoint-4" / "model_ema")
     for name, value in model.state_dict().items():
         assert torch.equal(value, pipe.model.state_dict()[name]), name
+        assert torch.equal(value, ema_folder.state_dict()[name]), name
+    raw = pipeline("image-colorization", model=str(output_dir / "checkpoint-4" / "model"))
+    assert raw(color_image).size == color_image.size
+    assert any(not torch.equal(value, model.state_dict()[name]) for name, value in raw.model.state_dict().items())
+
+    # Exported in fp16, it loads back as fp32; the exported model itself is left as it was.
+    before = {name: value.clone() for name, value in model.state_dict().items()}
     export_half_precision(model, pipe.image_processor, tmp_path / "half")
+    assert all(torch.equal(value, before[name]) for name, value in model.state_dict().items())
+    assert model.dtype == torch.float32
     half = AutoModelForImageToImage.from_pretrained(tmp_path / "half")
     assert half.dtype == torch.float32
     assert (tmp_path / "half" / "model.safetensors").stat().st_size < (output_dir / "model.safetensors").stat().st_size
@@ -151,7 +144,7 @@ def test_resume_continues_exactly(reference_run, image_folder, config_dir, tmp_p
     extra = ["--max_train_steps", "4", "--use_ema", "--resume_from_checkpoint", "latest", "--report_to", "none"]
     train(arguments(image_folder, config_dir, resumed, *extra))
     assert_same_weights(
-        reference_run / "checkpoint-4" / "model.safetensors", resumed / "checkpoint-4/model.safetensors"
+        reference_run / "checkpoint-4" / "model/model.safetensors", resumed / "checkpoint-4/model/model.safetensors"
     )
     assert_same_weights(reference_run / "model.safetensors", resumed / "model.safetensors")
 
@@ -192,7 +185,7 @@ def test_killed_run_resumes_from_last_complete_checkpoint(image_folder, config_d
     steps = checkpoint_steps(output_dir)
     assert steps and max(steps) < 50
     for step in steps:  # whatever the moment of the kill, the checkpoint-N folders are complete
-        assert {"model.safetensors", "optimizer.bin", "scheduler.bin"} <= {
+        assert {"model", "optimizer.bin", "scheduler.bin"} <= {
             p.name for p in (output_dir / f"checkpoint-{step}").iterdir()
         }
     resume = ["--max_train_steps", str(max(steps) + 1), "--resume_from_checkpoint", "latest", "--report_to", "none"]
@@ -253,9 +246,88 @@ def test_adversarial_family_trains_its_discriminator(image_folder, config_dir, t
     monkeypatch.setitem(TRAINING_FAMILIES, "dlsa", family)
     output_dir = tmp_path / "gan"
     train(arguments(image_folder, config_dir, output_dir, "--max_train_steps", "2", "--logging_steps", "1"))
-    saved = read_weights(output_dir / "checkpoint-2" / "model_1.safetensors")
+    saved = read_weights(output_dir / "checkpoint-2" / "discriminator.safetensors")
     assert saved.keys() == initial.keys()
     assert any(not torch.equal(saved[name], initial[name]) for name in initial)
+
+
+class RecordingScaler(torch.amp.GradScaler):
+    """A CPU gradient scaler whose scale changes at every update and that records the scale each call sees."""
+
+    def __init__(self):
+        super().__init__("cpu", growth_interval=1)
+        self.calls = []
+
+    def scale(self, outputs):
+        self.calls.append(("scale", self.get_scale()))
+        return super().scale(outputs)
+
+    def unscale_(self, optimizer):
+        self.calls.append(("unscale", self.get_scale()))
+        super().unscale_(optimizer)
+
+    def update(self, new_scale=None):
+        self.calls.append(("update", None))
+        super().update(new_scale)
+
+
+def test_fp16_adversarial_training_updates_the_shared_scale_once_per_step(
+    image_folder, config_dir, tmp_path, monkeypatch, request
+):
+    from accelerate.state import AcceleratorState
+
+    from hf_colorize.training import trainer
+
+    AcceleratorState._reset_state(reset_partial_state=True)  # this process's earlier runs were fp32
+    request.addfinalizer(lambda: AcceleratorState._reset_state(reset_partial_state=True))
+    scaler = RecordingScaler()
+
+    def fp16_on_the_cpu(args):  # accelerate autocasts and scales fp16 on GPUs only; torch does both on the CPU
+        accelerator = make_accelerator(args)
+        accelerator.native_amp, accelerator.scaler = True, scaler
+        return accelerator
+
+    make_accelerator = trainer.make_accelerator
+    monkeypatch.setattr(trainer, "make_accelerator", fp16_on_the_cpu)
+    torch.manual_seed(0)
+    discriminator = torch.nn.Sequential(torch.nn.Conv2d(3, 4, 4, stride=4), torch.nn.ReLU(), torch.nn.Conv2d(4, 1, 1))
+    family = dataclasses.replace(TRAINING_FAMILIES["dlsa"], adversary=Adversary(build=lambda config: discriminator))
+    monkeypatch.setitem(TRAINING_FAMILIES, "dlsa", family)
+    extra = ["--max_train_steps", "3", "--mixed_precision", "fp16", "--report_to", "none"]
+    train(arguments(image_folder, config_dir, tmp_path / "fp16", *extra))
+
+    assert [kind for kind, _ in scaler.calls].count("update") == 3  # once per step, not once per optimiser
+    scaled_with = None
+    for kind, scale in scaler.calls:  # both optimisers' gradients are unscaled with the scale of their losses
+        if kind == "scale":
+            scaled_with = scale
+        elif kind == "unscale":
+            assert scale == scaled_with
+    saved = read_weights(tmp_path / "fp16" / "checkpoint-3" / "model" / "model.safetensors")
+    assert all(torch.isfinite(value).all() for value in saved.values())
+
+
+@pytest.mark.parametrize(
+    "family, config",
+    [("dlsa", tiny_config), ("smsanet", tiny_smsanet_config), ("axial_exemplar", tiny_axial_exemplar_config)],
+)
+def test_validation_runs_the_model_on_its_own_device(image_folder, family, config):
+    # The meta device stands in for a GPU: the model must get its inputs there. A hook stands in for the copy of
+    # the result back to the CPU (meta tensors hold no data): all-zero ab, the grey picture.
+    model = TRAINING_FAMILIES[family].model_class(config()).to("meta")
+    devices = []
+
+    def record_devices(module, args, kwargs):
+        devices.extend(value.device.type for value in kwargs.values() if isinstance(value, torch.Tensor))
+
+    model.register_forward_pre_hook(record_devices, with_kwargs=True)
+    model.register_forward_hook(
+        lambda module, args, kwargs, output: type(output)(ab=torch.zeros(output.ab.shape)), with_kwargs=True
+    )
+    images = load_validation_images([str(image_folder)], 64)
+    _, mean_psnr = validate(model, TRAINING_FAMILIES[family].colorize, images, 2)
+    assert devices and set(devices) == {"meta"}
+    assert mean_psnr == pytest.approx(np.mean([psnr(grey_prediction(image), image.target_rgb) for image in images]))
 
 
 def test_automatic_family_trains_with_the_example_script(image_folder, tmp_path, color_image):
@@ -311,7 +383,7 @@ def test_exemplar_family_trains_with_reference_pairs_and_resumes_exactly(image_f
     train(exemplar_arguments(image_folder, config_dir, full, "--max_train_steps", "4"))
     nearest = json.loads((full / PAIR_INDEX).read_text())["nearest"]
     assert len(nearest) == 6 and all(neighbour != index for index, neighbour in enumerate(nearest))
-    discriminator = read_weights(full / "checkpoint-4" / "model_1.safetensors")
+    discriminator = read_weights(full / "checkpoint-4" / "discriminator.safetensors")
     assert any(name.startswith("scales.3.") for name in discriminator)  # one patch discriminator per level
 
     resumed.mkdir()
@@ -321,7 +393,7 @@ def test_exemplar_family_trains_with_reference_pairs_and_resumes_exactly(image_f
             image_folder, config_dir, resumed, "--max_train_steps", "4", "--resume_from_checkpoint", "latest"
         )
     )
-    for name in ("model.safetensors", "model_1.safetensors"):
+    for name in ("model/model.safetensors", "discriminator.safetensors"):
         assert_same_weights(full / "checkpoint-4" / name, resumed / "checkpoint-4" / name)
 
     pipe = pipeline("image-colorization", model=str(full))
@@ -358,7 +430,7 @@ def test_cartoon_family_trains_stage_by_stage(image_folder, config_dir, tmp_path
     stage_2.config, stage_2.pretrained_model_name_or_path = None, str(colorizer)
     train(stage_2)
     after_stage_2 = read_weights(upgrader / "model.safetensors")
-    discriminator = read_weights(upgrader / "checkpoint-2" / "model_1.safetensors")
+    discriminator = read_weights(upgrader / "checkpoint-2" / "discriminator.safetensors")
     assert any(name.endswith(".weight") for name in discriminator)  # the patch discriminator trained beside it
     for name, weight in after_stage_2.items():  # stage 2 leaves the colour transformer as stage 1 left it
         if name.startswith("cartoon_coltran."):

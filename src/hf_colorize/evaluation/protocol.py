@@ -77,8 +77,13 @@ def colorize_inputs(
     model: torch.nn.Module, images: list[EvalImage], pixel_values: torch.Tensor, **model_inputs: torch.Tensor
 ) -> list[torch.Tensor]:
     """uint8 RGB of each image's true L with the ab the model predicts from ``pixel_values`` (and any other
-    inputs the model takes)."""
-    ab = model(pixel_values=pixel_values, **model_inputs).ab
+    inputs the model takes). The tensors go to the model's device (a GPU during training), the ab comes back to
+    the CPU as fp32."""
+    device = next(model.parameters()).device
+    model_inputs = {
+        name: value.to(device) if isinstance(value, torch.Tensor) else value for name, value in model_inputs.items()
+    }
+    ab = model(pixel_values=pixel_values.to(device), **model_inputs).ab.float().cpu()
     return [compose(image, prediction) for image, prediction in zip(images, ab)]
 
 

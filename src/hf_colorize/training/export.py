@@ -2,35 +2,52 @@
 
 from __future__ import annotations
 
+import copy
 from pathlib import Path
 
 import torch
 from safetensors.torch import load_file
 
+from .checkpoints import EMA_FOLDER, MODEL_FOLDER
+
+LEGACY_EMA_FILE = "custom_checkpoint_0.pkl"
+"""Where checkpoints written before ``model_ema/`` kept the EMA state (accelerate's custom-object pickle)."""
+
 
 def load_checkpoint_into(model: torch.nn.Module, checkpoint: str | Path, use_ema: bool = True) -> torch.nn.Module:
-    """Load an ``accelerator.save_state`` checkpoint's weights into ``model``: its EMA weights when saved."""
+    """Load a training checkpoint's weights into ``model``: its EMA weights when saved and ``use_ema``."""
     checkpoint = Path(checkpoint)
+    folder = checkpoint / (EMA_FOLDER if use_ema and (checkpoint / EMA_FOLDER).is_dir() else MODEL_FOLDER)
+    if not folder.is_dir():
+        return load_legacy_checkpoint_into(model, checkpoint, use_ema)
+    model.load_state_dict(type(model).from_pretrained(folder).state_dict())
+    return model
+
+
+def load_legacy_checkpoint_into(model: torch.nn.Module, checkpoint: Path, use_ema: bool) -> torch.nn.Module:
+    """A checkpoint written before checkpoints held ``model/``: accelerate's ``model.safetensors`` and, with EMA,
+    the EMA state in :data:`LEGACY_EMA_FILE`."""
     model.load_state_dict(load_file(str(checkpoint / "model.safetensors")))
-    ema_file = checkpoint / "custom_checkpoint_0.pkl"
-    if use_ema and ema_file.exists():
-        shadow = torch.load(ema_file, map_location="cpu", weights_only=False)["shadow_params"]
-        parameters = list(model.parameters())
-        if len(shadow) != len(parameters):
-            raise ValueError(f"{ema_file}: EMA state holds {len(shadow)} tensors, the model {len(parameters)}")
-        with torch.no_grad():
-            for parameter, average in zip(parameters, shadow):
-                parameter.copy_(average)
+    ema_file = checkpoint / LEGACY_EMA_FILE
+    if not (use_ema and ema_file.exists()):
+        return model
+    shadow = torch.load(ema_file, map_location="cpu", weights_only=False)["shadow_params"]
+    parameters = list(model.parameters())
+    if len(shadow) != len(parameters):
+        raise ValueError(f"{ema_file}: EMA state holds {len(shadow)} tensors, the model {len(parameters)}")
+    with torch.no_grad():
+        for parameter, average in zip(parameters, shadow):
+            parameter.copy_(average)
     return model
 
 
 def export_half_precision(model: torch.nn.Module, processor, output_dir: str | Path) -> Path:
-    """Save ``model`` with fp16 weights (half the size) that load back as an fp32 model, plus its processor."""
+    """Save a copy of ``model`` with fp16 weights (half the size) that loads back as an fp32 model, plus its
+    processor; ``model`` itself keeps its weights and dtype."""
     output_dir = Path(output_dir)
-    model.to(torch.float16).save_pretrained(output_dir)
-    model.to(torch.float32)
-    config = model.config
-    config.dtype = "float32"
-    config.save_pretrained(output_dir)
+    half = copy.deepcopy(model).to(torch.float16)
+    half.save_pretrained(output_dir)
+    half.config.dtype = "float32"
+    half.config.save_pretrained(output_dir)
     processor.save_pretrained(output_dir)
     return output_dir

@@ -1,5 +1,7 @@
-"""The trainer behind ``examples/train.py``: accelerate, checkpoints that survive a kill, exact resume, EMA,
-TensorBoard logs with validation grids, a model card and ``--push_to_hub``.
+"""The trainer behind ``examples/train.py``: accelerate, checkpoints that survive a kill and load with
+``from_pretrained``, exact resume, EMA, TensorBoard logs with validation grids, a model card and ``--push_to_hub``.
+A run reads as diffusers' training scripts do: :func:`setup`, then :func:`training_step` and :func:`after_step`
+for each batch, then :func:`finish`.
 
 A family plugs in through :class:`TrainingFamily` (its classes, how to build inputs from RGB crops, how to
 colorize validation images); an adversarial family adds an :class:`Adversary`. Every function takes plain
@@ -9,13 +11,12 @@ arguments so that tests can drive a run end to end.
 from __future__ import annotations
 
 import argparse
+import json
 import logging
-import os
-import re
-import shutil
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
@@ -23,6 +24,7 @@ import torch.nn.functional as F
 
 from ..evaluation import (
     HINT_COUNTS,
+    EvalImage,
     colorize_automatic,
     colorize_by_sampling,
     colorize_with_hints,
@@ -46,6 +48,17 @@ from ..models import (
 from ..models.axial_exemplar import AxialExemplarDiscriminator
 from ..models.axial_exemplar.modeling_axial_exemplar import pyramid, pyramid_lab
 from ..models.cartoon_coltran import CartoonColtranDiscriminator
+from .checkpoints import (
+    CHECKPOINT_PATTERN,
+    EMA_FOLDER,
+    TRAINER_STATE,
+    checkpoint_steps,
+    ema_counters,
+    load_models,
+    remove_partial_checkpoints,
+    save_checkpoint,
+    save_models,
+)
 from .data import (
     DataError,
     automatic_model_inputs,
@@ -68,13 +81,16 @@ from .pairs import (
 )
 from .validation import Colorizer
 
-logger = logging.getLogger(__name__)
+if TYPE_CHECKING:
+    from accelerate import Accelerator
+    from datasets import Dataset
+    from diffusers.training_utils import EMAModel
 
-CHECKPOINT_PATTERN = re.compile(r"^checkpoint-(\d+)$")
+logger = logging.getLogger(__name__)
 
 
 class TrainingArgumentError(ValueError):
-    """A bad command-line argument, found before any work starts."""
+    """A bad command-line argument or unusable data: one line that names it, most often before any work starts."""
 
 
 def lightness_and_ab(batch: dict[str, torch.Tensor], outputs) -> tuple[torch.Tensor, torch.Tensor]:
@@ -335,53 +351,25 @@ def load_family_and_model(args: argparse.Namespace) -> tuple[TrainingFamily, tor
     return family, model, processor
 
 
-def checkpoint_steps(output_dir: Path) -> list[int]:
-    """Steps of the complete checkpoints in ``output_dir``, oldest first."""
-    if not output_dir.is_dir():
-        return []
-    matches = (CHECKPOINT_PATTERN.match(path.name) for path in output_dir.iterdir() if path.is_dir())
-    return sorted(int(match.group(1)) for match in matches if match)
-
-
-def save_checkpoint(accelerator, output_dir: Path, step: int, total_limit: int | None) -> Path:
-    """``accelerator.save_state`` into a temporary folder, renamed into place once complete."""
-    final = output_dir / f"checkpoint-{step}"
-    temporary = output_dir / f".tmp-checkpoint-{step}"
-    if accelerator.is_main_process:
-        shutil.rmtree(temporary, ignore_errors=True)
-    accelerator.wait_for_everyone()
-    accelerator.save_state(str(temporary))
-    accelerator.wait_for_everyone()
-    if accelerator.is_main_process:
-        shutil.rmtree(final, ignore_errors=True)
-        os.replace(temporary, final)
-        if total_limit:
-            for old in checkpoint_steps(output_dir)[:-total_limit]:
-                shutil.rmtree(output_dir / f"checkpoint-{old}", ignore_errors=True)
-    accelerator.wait_for_everyone()
-    return final
-
-
-def resolve_resume(args: argparse.Namespace, output_dir: Path) -> tuple[Path | None, int]:
-    """The checkpoint to resume from and its step (``None, 0`` for a fresh start)."""
+def resolve_resume(args: argparse.Namespace, output_dir: Path) -> Path | None:
+    """The checkpoint to resume from (``None`` for a fresh start)."""
     if args.resume_from_checkpoint is None:
-        return None, 0
+        return None
     if args.resume_from_checkpoint == "latest":
         steps = checkpoint_steps(output_dir)
         if not steps:
             logger.warning("no checkpoint in %s: starting a fresh run", output_dir)
-            return None, 0
-        return output_dir / f"checkpoint-{steps[-1]}", steps[-1]
+            return None
+        return output_dir / f"checkpoint-{steps[-1]}"
     path = Path(args.resume_from_checkpoint)
-    match = CHECKPOINT_PATTERN.match(path.name)
-    if not match:
+    if not CHECKPOINT_PATTERN.match(path.name):
         raise TrainingArgumentError(f"--resume_from_checkpoint {path}: not a checkpoint-N folder")
-    return path, int(match.group(1))
+    return path
 
 
 def check_ema_matches(checkpoint: Path, use_ema: bool) -> None:
     """A checkpoint holds EMA weights exactly when its run used ``--use_ema``; resuming must match."""
-    saved_ema = (checkpoint / "custom_checkpoint_0.pkl").exists()
+    saved_ema = (checkpoint / EMA_FOLDER).is_dir()
     if saved_ema != use_ema:
         flag = "with" if saved_ema else "without"
         raise TrainingArgumentError(f"{checkpoint} was saved {flag} --use_ema: resume {flag} it")
@@ -489,25 +477,6 @@ def adversarial_losses(
     return generator_loss, discriminator_loss
 
 
-def log_validation(accelerator, model, family: TrainingFamily, images, args, step: int) -> None:
-    """Log the mean validation PSNR and save the validation grid as ``output_dir/validation/step-N.png`` (and to
-    TensorBoard)."""
-    from tqdm.auto import tqdm
-
-    from .validation import validate
-
-    count = args.validation_hints if max(family.hint_counts) > 0 else 0
-    grid, mean_psnr = validate(accelerator.unwrap_model(model), family.colorize, images, count)
-    tqdm.write(f"step {step}: validation PSNR {mean_psnr:.2f} dB on {len(images)} images ({count} hints)")
-    accelerator.log({"validation_psnr": mean_psnr}, step=step)
-    folder = Path(args.output_dir) / "validation"
-    folder.mkdir(exist_ok=True)
-    grid.save(folder / f"step-{step}.png")
-    if args.report_to == "tensorboard":
-        pixels = torch.from_numpy(np.array(grid)).permute(2, 0, 1)
-        accelerator.get_tracker("tensorboard").writer.add_image("validation", pixels, step)
-
-
 SECRET_ARGUMENTS = {"hub_token"}
 """Arguments never written to logs or model cards."""
 
@@ -517,13 +486,311 @@ def public_arguments(args: argparse.Namespace) -> dict:
     return {key: value for key, value in vars(args).items() if key not in SECRET_ARGUMENTS}
 
 
-def training_summary(args: argparse.Namespace, steps: int) -> str:
+@dataclass
+class TrainingRun:
+    """A run as :func:`setup` builds it: what each step uses and :func:`finish` saves. The model, the discriminator,
+    the optimisers, the scheduler and the data loader are the ones ``accelerator.prepare`` returned; ``global_step``
+    and ``batches_read`` are where the run stands, kept in each checkpoint's ``trainer_state.json``."""
+
+    args: argparse.Namespace
+    family: TrainingFamily
+    accelerator: Accelerator
+    model: torch.nn.Module
+    processor: object
+    optimizer: torch.optim.Optimizer
+    scheduler: torch.optim.lr_scheduler.LRScheduler
+    dataloader: torch.utils.data.DataLoader
+    validation_images: list[EvalImage]
+    sampler: ReferenceSampler | None = None
+    discriminator: torch.nn.Module | None = None
+    discriminator_optimizer: torch.optim.Optimizer | None = None
+    ema: EMAModel | None = None
+    global_step: int = 0
+    batches_read: int = 0
+
+    @property
+    def output_dir(self) -> Path:
+        return Path(self.args.output_dir)
+
+    @property
+    def unwrapped_model(self) -> torch.nn.Module:
+        return self.accelerator.unwrap_model(self.model)
+
+    @property
+    def unwrapped_discriminator(self) -> torch.nn.Module | None:
+        return None if self.discriminator is None else self.accelerator.unwrap_model(self.discriminator)
+
+    @property
+    def config(self):
+        return self.unwrapped_model.config
+
+    def state(self) -> dict:
+        """What ``trainer_state.json`` keeps: where the run stands and the EMA's counters."""
+        return {
+            "global_step": self.global_step,
+            "batches_read": self.batches_read,
+            "ema": ema_counters(self.ema) if self.ema is not None else None,
+        }
+
+    def restore(self, state: dict) -> None:
+        self.global_step, self.batches_read = state["global_step"], state["batches_read"]
+
+
+def make_accelerator(args: argparse.Namespace) -> Accelerator:
+    from accelerate import Accelerator
+    from accelerate.utils import DataLoaderConfiguration, ProjectConfiguration
+
+    output_dir = Path(args.output_dir)
+    accelerator = Accelerator(
+        gradient_accumulation_steps=args.gradient_accumulation_steps,
+        mixed_precision=args.mixed_precision,
+        log_with=None if args.report_to == "none" else args.report_to,
+        project_config=ProjectConfiguration(
+            project_dir=str(output_dir), logging_dir=args.logging_dir or str(output_dir / "logs")
+        ),
+        dataloader_config=DataLoaderConfiguration(use_seedable_sampler=True),
+    )
+    if args.mixed_precision == "fp16" and accelerator.device.type == "cpu" and accelerator.scaler is None:
+        logger.warning("--mixed_precision fp16: accelerate does not autocast to fp16 on the CPU, so this run is fp32")
+    return accelerator
+
+
+def load_training_data(args: argparse.Namespace) -> tuple[Dataset, list[EvalImage]]:
+    """The training dataset (with each row's ``index``) and the validation images."""
+    from .validation import load_validation_images
+
+    try:
+        dataset = load_image_dataset(
+            args.train_data_dir, args.dataset_name, args.dataset_config_name, args.split, args.image_column
+        )
+        validation_images = (
+            load_validation_images(args.validation_images, args.resolution) if args.validation_images else []
+        )
+    except DataError as error:
+        raise TrainingArgumentError(str(error)) from None
+    return dataset.add_column("index", list(range(len(dataset)))), validation_images
+
+
+def prepare_output_dir(accelerator: Accelerator, output_dir: Path) -> None:
+    """Create ``output_dir`` and remove the half-written checkpoints a killed run left there."""
+    if accelerator.is_main_process:
+        output_dir.mkdir(parents=True, exist_ok=True)
+        remove_partial_checkpoints(output_dir)
+
+
+def start_trackers(accelerator: Accelerator, args: argparse.Namespace) -> None:
+    if args.report_to != "none":
+        hyperparameters = {
+            key: value for key, value in public_arguments(args).items() if isinstance(value, (int, float, str, bool))
+        }
+        accelerator.init_trackers("hf_colorize", config=hyperparameters)
+
+
+def make_dataloader(dataset, args: argparse.Namespace) -> torch.utils.data.DataLoader:
+    return torch.utils.data.DataLoader(
+        dataset,
+        batch_size=args.train_batch_size,
+        shuffle=True,
+        drop_last=len(dataset) >= args.train_batch_size,
+        collate_fn=collate_examples,
+        # Its own generator: making an iterator (as a resumed run does mid-epoch) must not draw from the global one.
+        generator=torch.Generator().manual_seed(args.seed),
+        num_workers=args.dataloader_num_workers,
+    )
+
+
+def make_optimizer(model: torch.nn.Module, args: argparse.Namespace, accelerator: Accelerator):
+    """AdamW and its schedule: linear warm-up, then cosine decay."""
+    from transformers import get_cosine_schedule_with_warmup
+
+    optimizer = torch.optim.AdamW(model.parameters(), lr=args.learning_rate, weight_decay=args.weight_decay)
+    scheduler = get_cosine_schedule_with_warmup(
+        optimizer,
+        num_warmup_steps=args.lr_warmup_steps * accelerator.num_processes,
+        num_training_steps=args.max_train_steps * accelerator.num_processes,
+    )
+    return optimizer, scheduler
+
+
+def add_discriminator(run: TrainingRun) -> None:
+    """The family's discriminator and its optimiser (AdamW, beta1 0.5), prepared."""
+    discriminator = run.family.adversary.build(run.config)
+    optimizer = torch.optim.AdamW(discriminator.parameters(), lr=run.args.learning_rate, betas=(0.5, 0.999))
+    run.discriminator, run.discriminator_optimizer = run.accelerator.prepare(discriminator, optimizer)
+
+
+def register_checkpoint_hooks(run: TrainingRun) -> None:
+    """Checkpoints hold the models as ``save_pretrained`` output and the trainer's state as JSON, not accelerate's
+    own weight files (:mod:`hf_colorize.training.checkpoints`)."""
+
+    def save(models, weights, folder):
+        if run.accelerator.is_main_process:
+            save_models(Path(folder), run.unwrapped_model, run.processor, run.ema, run.unwrapped_discriminator)
+            (Path(folder) / TRAINER_STATE).write_text(json.dumps(run.state(), indent=1) + "\n")
+        weights.clear()  # saved above: accelerate writes no weights of its own
+
+    def load(models, folder):
+        state = json.loads((Path(folder) / TRAINER_STATE).read_text())
+        load_models(Path(folder), run.unwrapped_model, run.ema, state["ema"], run.unwrapped_discriminator)
+        run.restore(state)
+        models.clear()  # loaded above
+
+    run.accelerator.register_save_state_pre_hook(save)
+    run.accelerator.register_load_state_pre_hook(load)
+
+
+def setup(args: argparse.Namespace) -> TrainingRun:
+    """Everything a run needs, in the order of diffusers' training scripts: the model, the accelerator, the data
+    (one line per source), the output folder, the optimiser and scheduler (prepared), the adversary and the EMA,
+    the checkpoint hooks, and the state of the checkpoint it resumes from."""
+    from accelerate.utils import set_seed
+
+    validate_args(args)
+    set_seed(args.seed)  # before the model is built: --seed decides its initial weights too
+    family, model, processor = load_family_and_model(args)
+    accelerator = make_accelerator(args)
+    dataset, validation_images = load_training_data(args)
+    set_seed(args.seed)  # again: the data's random stream does not depend on what building the model drew
+    prepare_output_dir(accelerator, Path(args.output_dir))
+    sampler = reference_sampler(family, model, dataset, args) if family.describe_references else None
+    start_trackers(accelerator, args)
+    optimizer, scheduler = make_optimizer(model, args, accelerator)
+    model, optimizer, dataloader, scheduler = accelerator.prepare(
+        model, optimizer, make_dataloader(dataset, args), scheduler
+    )
+    run = TrainingRun(
+        args,
+        family,
+        accelerator,
+        model,
+        processor,
+        optimizer,
+        scheduler,
+        dataloader,
+        validation_images,
+        sampler,
+    )
+    if family.adversary is not None:
+        add_discriminator(run)
+    if args.use_ema:
+        from diffusers.training_utils import EMAModel
+
+        run.ema = EMAModel(run.unwrapped_model.parameters(), decay=args.ema_decay)
+    register_checkpoint_hooks(run)
+    checkpoint = resolve_resume(args, run.output_dir)
+    if checkpoint is not None:
+        check_ema_matches(checkpoint, args.use_ema)
+        accelerator.print(f"resuming from {checkpoint}")
+        accelerator.load_state(str(checkpoint))
+    return run
+
+
+def training_batches(run: TrainingRun) -> Iterator[list[dict]]:
+    """The data loader's batches from where the run stands (``batches_read``), epoch after epoch, without end."""
+    epoch, skip = divmod(run.batches_read, len(run.dataloader))
+    while True:
+        run.dataloader.set_epoch(epoch)
+        yield from run.accelerator.skip_first_batches(run.dataloader, skip) if skip else run.dataloader
+        epoch, skip = epoch + 1, 0
+
+
+def backward_adversarial(run: TrainingRun, batch: dict[str, torch.Tensor], outputs, logs: dict) -> None:
+    """Backward passes of the model's loss plus its weighted adversarial term, then of the discriminator's loss
+    (after: the first graph holds the discriminator weights that the discriminator's step changes)."""
+    adversary = run.family.adversary
+    real, fake = adversary.images(batch, outputs)
+    generator_loss, discriminator_loss = adversarial_losses(run.discriminator, real, fake, adversary.loss)
+    run.accelerator.backward(outputs.loss + adversary.generator_weight(run.config) * generator_loss)
+    run.accelerator.backward(discriminator_loss)
+    logs.update(generator_loss=generator_loss.detach(), discriminator_loss=discriminator_loss.detach())
+
+
+def step_discriminator(accelerator: Accelerator, optimizer) -> None:
+    """The discriminator's optimiser step, taken before the model's.
+
+    Under fp16 both losses were scaled by accelerate's one ``GradScaler``, and the gradients of both optimisers were
+    unscaled with that scale (``clip_grad_norm_`` unscales them all). So the discriminator steps through
+    ``scaler.step`` alone, and the scale is updated once, by the model's step, after both (PyTorch's recipe for
+    several optimisers): an update in between would unscale the model's gradients with a scale they never had.
+    """
+    if accelerator.scaler is not None and accelerator.sync_gradients:
+        accelerator.scaler.step(optimizer.optimizer)
+    else:
+        optimizer.step()
+    optimizer.zero_grad(set_to_none=True)
+
+
+def training_step(run: TrainingRun, examples: list[dict]) -> dict[str, torch.Tensor]:
+    """One batch: forward, backward and, once gradients are synchronised, the optimiser steps. Returns the losses to
+    log."""
+    run.batches_read += 1
+    accelerator = run.accelerator
+    batch = make_batch(run.family, examples, run.args, run.config, accelerator.device, run.sampler)
+    trained = [run.model] if run.discriminator is None else [run.model, run.discriminator]
+    with accelerator.accumulate(*trained):
+        outputs = run.model(**batch)
+        logs = {"loss": outputs.loss.detach()}
+        if run.discriminator is None:
+            accelerator.backward(outputs.loss)
+        else:
+            backward_adversarial(run, batch, outputs, logs)
+        if accelerator.sync_gradients:
+            accelerator.clip_grad_norm_(run.model.parameters(), run.args.max_grad_norm)
+        if run.discriminator is not None:
+            step_discriminator(accelerator, run.discriminator_optimizer)
+        run.optimizer.step()
+        run.scheduler.step()
+        run.optimizer.zero_grad(set_to_none=True)
+    return logs
+
+
+def log_validation(run: TrainingRun) -> None:
+    """Log the mean validation PSNR and save the validation grid as ``output_dir/validation/step-N.png`` (and to
+    TensorBoard)."""
+    from tqdm.auto import tqdm
+
+    from .validation import validate
+
+    args, images, step = run.args, run.validation_images, run.global_step
+    count = args.validation_hints if max(run.family.hint_counts) > 0 else 0
+    grid, mean_psnr = validate(run.unwrapped_model, run.family.colorize, images, count)
+    tqdm.write(f"step {step}: validation PSNR {mean_psnr:.2f} dB on {len(images)} images ({count} hints)")
+    run.accelerator.log({"validation_psnr": mean_psnr}, step=step)
+    folder = run.output_dir / "validation"
+    folder.mkdir(exist_ok=True)
+    grid.save(folder / f"step-{step}.png")
+    if args.report_to == "tensorboard":
+        pixels = torch.from_numpy(np.array(grid)).permute(2, 0, 1)
+        run.accelerator.get_tracker("tensorboard").writer.add_image("validation", pixels, step)
+
+
+def after_step(run: TrainingRun, logs: dict[str, torch.Tensor], progress) -> None:
+    """What follows each optimisation step: the EMA, the progress bar, the logs, validation and checkpoints."""
+    args, accelerator = run.args, run.accelerator
+    if run.ema is not None:
+        run.ema.step(run.unwrapped_model.parameters())
+    run.global_step += 1
+    progress.update(1)
+    learning_rate = run.scheduler.get_last_lr()[0]
+    progress.set_postfix(loss=f"{logs['loss'].item():.4f}", lr=f"{learning_rate:.2e}")
+    if run.global_step % args.logging_steps == 0:
+        accelerator.log({name: value.item() for name, value in logs.items()} | {"lr": learning_rate}, run.global_step)
+    if run.validation_images and run.global_step % args.validation_steps == 0 and accelerator.is_main_process:
+        log_validation(run)
+    if run.global_step % args.checkpointing_steps == 0 or run.global_step == args.max_train_steps:
+        save_checkpoint(accelerator, run.output_dir, run.global_step, args.checkpoints_total_limit)
+
+
+def training_summary(run: TrainingRun) -> str:
+    """How the model was trained, in the words of the card."""
+    args = run.args
     data = ", ".join(args.train_data_dir) if args.train_data_dir else f"the Hub dataset `{args.dataset_name}`"
     ema = f", EMA of the weights (decay {args.ema_decay}) saved" if args.use_ema else ""
     return (
-        f"{steps} steps of AdamW (peak learning rate {args.learning_rate}, {args.lr_warmup_steps} warm-up steps, "
-        f"cosine decay) on {data}: random resized crops of {args.resolution}x{args.resolution} with flips, "
-        f"batch {args.train_batch_size} x {args.gradient_accumulation_steps} accumulation{ema}."
+        f"{run.global_step} steps of AdamW (peak learning rate {args.learning_rate}, {args.lr_warmup_steps} warm-up "
+        f"steps, cosine decay) on {data}: random resized crops of "
+        f"{args.resolution}x{args.resolution} with flips, batch {args.train_batch_size} x "
+        f"{args.gradient_accumulation_steps} accumulation{ema}."
     )
 
 
@@ -534,203 +801,88 @@ def validation_setting(family: TrainingFamily) -> str:
     return "k hints of the true colour" if max(family.hint_counts) > 0 else "from the lightness alone"
 
 
-def write_model_card(model, family: TrainingFamily, args: argparse.Namespace, validation_images, steps: int) -> None:
-    """``output_dir/README.md``: metadata, training arguments, and PSNR on the validation images if given."""
-    import json
-
+def write_model_card(run: TrainingRun) -> None:
+    """``output_dir/README.md``: metadata, training arguments, the data, and PSNR on the validation images if given
+    (also in ``eval_results.json``)."""
     from ..profiling import count_macs, count_parameters
     from .card import TRAINING_CARD_TEMPLATE, render_model_card
     from .validation import psnr_markdown, psnr_table
 
-    output_dir = Path(args.output_dir)
-    if validation_images:
-        scores = psnr_table(model, family.colorize, validation_images, family.hint_counts)
-        (output_dir / "eval_results.json").write_text(json.dumps(scores, indent=2) + "\n")
+    model, family, args, images = run.unwrapped_model, run.family, run.args, run.validation_images
+    scores = psnr_table(model, family.colorize, images, family.hint_counts) if images else None
+    if scores:
         evaluation = (
-            f"PSNR (dB) on the {len(validation_images)} `--validation_images` (centre crops, "
-            f"{validation_setting(family)}, `hf_colorize.evaluation.protocol`):\n\n{psnr_markdown(scores)}"
+            f"PSNR (dB) on the {len(images)} `--validation_images` (centre crops, {validation_setting(family)}, "
+            f"`hf_colorize.evaluation.protocol`):\n\n{psnr_markdown(scores)}"
         )
     else:
-        (output_dir / "eval_results.json").unlink(missing_ok=True)  # a previous run's, not this model's
         evaluation = "Not evaluated: the run had no `--validation_images`."
     shape = (1, 3, args.resolution, args.resolution)
     references = torch.rand(shape) if family.describe_references else None
     example = family.make_inputs(torch.rand(shape), args, references, model.config)
     example = {name: value.to(model.device) for name, value in example.items() if name != "labels"}
-    arguments = "\n".join(f"{key}: {value}" for key, value in sorted(public_arguments(args).items()))
     card = render_model_card(
         TRAINING_CARD_TEMPLATE,
         model.config.model_type,
-        repo_id=args.hub_model_id or output_dir.name,
+        repo_id=args.hub_model_id or run.output_dir.name,
         gmacs=count_macs(model.eval(), **example) / 1e9,
         parameters=count_parameters(model),
-        training_summary=training_summary(args, steps),
+        training_summary=training_summary(run),
         evaluation_table=evaluation,
         datasets=[args.dataset_name] if args.dataset_name else None,
-        training_arguments=arguments,
+        training_arguments="\n".join(f"{key}: {value}" for key, value in sorted(public_arguments(args).items())),
     )
-    card.save(output_dir / "README.md")
+    results = run.output_dir / "eval_results.json"
+    if scores:
+        results.write_text(json.dumps(scores, indent=2) + "\n")
+    else:
+        results.unlink(missing_ok=True)  # a previous run's, not this model's
+    card.save(run.output_dir / "README.md")
+
+
+def save_final_model(run: TrainingRun) -> None:
+    """The model (its EMA weights with ``--use_ema``), the processor and the card in ``output_dir``."""
+    model = run.unwrapped_model
+    if run.ema is not None:
+        run.ema.store(model.parameters())
+        run.ema.copy_to(model.parameters())
+    model.save_pretrained(run.output_dir)
+    run.processor.save_pretrained(run.output_dir)
+    write_model_card(run)
+    if run.ema is not None:
+        run.ema.restore(model.parameters())
+
+
+def finish(run: TrainingRun) -> Path:
+    """The end of a run: the final model, processor and card, and the push to the Hub."""
+    accelerator = run.accelerator
+    accelerator.wait_for_everyone()
+    if accelerator.is_main_process:
+        save_final_model(run)
+        if run.args.push_to_hub:
+            from .hub import push_to_hub
+
+            args = run.args
+            url = push_to_hub(run.output_dir, args.hub_model_id, token=args.hub_token, private=args.hub_private_repo)
+            accelerator.print(f"pushed to {url}")
+    accelerator.end_training()
+    return run.output_dir
 
 
 def train(args: argparse.Namespace) -> Path:
     """Run (or resume) a training run; returns the output folder holding the final model."""
-    from accelerate import Accelerator
-    from accelerate.utils import DataLoaderConfiguration, ProjectConfiguration, set_seed
     from tqdm.auto import tqdm
-    from transformers import get_cosine_schedule_with_warmup
 
-    from .validation import load_validation_images
-
-    validate_args(args)
-    output_dir = Path(args.output_dir)
-    set_seed(args.seed)  # before the model is built: --seed decides its initial weights too
-    family, model, processor = load_family_and_model(args)
-    try:
-        dataset = load_image_dataset(
-            args.train_data_dir, args.dataset_name, args.dataset_config_name, args.split, args.image_column
-        )
-        validation_images = (
-            load_validation_images(args.validation_images, args.resolution) if args.validation_images else []
-        )
-    except DataError as error:
-        raise TrainingArgumentError(str(error)) from None
-
-    accelerator = Accelerator(
-        gradient_accumulation_steps=args.gradient_accumulation_steps,
-        mixed_precision=args.mixed_precision,
-        log_with=None if args.report_to == "none" else args.report_to,
-        project_config=ProjectConfiguration(
-            project_dir=str(output_dir), logging_dir=args.logging_dir or str(output_dir / "logs")
-        ),
-        dataloader_config=DataLoaderConfiguration(use_seedable_sampler=True),
-    )
-    set_seed(args.seed)  # again: the data's random stream does not depend on what building the model drew
-    output_dir.mkdir(parents=True, exist_ok=True)
-    dataset = dataset.add_column("index", list(range(len(dataset))))
-    sampler = reference_sampler(family, model, dataset, args) if family.describe_references else None
-    if accelerator.is_main_process:  # half-written checkpoints of a killed run
-        for leftover in output_dir.glob(".tmp-checkpoint-*"):
-            shutil.rmtree(leftover, ignore_errors=True)
-    if args.report_to != "none":
-        hyperparameters = {
-            key: value for key, value in public_arguments(args).items() if isinstance(value, (int, float, str, bool))
-        }
-        accelerator.init_trackers("hf_colorize", config=hyperparameters)
-
-    dataloader = torch.utils.data.DataLoader(
-        dataset,
-        batch_size=args.train_batch_size,
-        shuffle=True,
-        drop_last=len(dataset) >= args.train_batch_size,
-        collate_fn=collate_examples,
-        # Its own generator: making an iterator (as a resumed run does mid-epoch) must not draw from the global one.
-        generator=torch.Generator().manual_seed(args.seed),
-        num_workers=args.dataloader_num_workers,
-    )
-    optimizer = torch.optim.AdamW(model.parameters(), lr=args.learning_rate, weight_decay=args.weight_decay)
-    scheduler = get_cosine_schedule_with_warmup(
-        optimizer,
-        num_warmup_steps=args.lr_warmup_steps * accelerator.num_processes,
-        num_training_steps=args.max_train_steps * accelerator.num_processes,
-    )
-    model_config = model.config
-    model, optimizer, dataloader, scheduler = accelerator.prepare(model, optimizer, dataloader, scheduler)
-    discriminator = discriminator_optimizer = None
-    if family.adversary is not None:
-        discriminator = family.adversary.build(model_config)
-        discriminator_optimizer = torch.optim.AdamW(
-            discriminator.parameters(), lr=args.learning_rate, betas=(0.5, 0.999)
-        )
-        discriminator, discriminator_optimizer = accelerator.prepare(discriminator, discriminator_optimizer)
-        adversary_weight = family.adversary.generator_weight(model_config)
-    ema = None
-    if args.use_ema:
-        from diffusers.training_utils import EMAModel
-
-        ema = EMAModel(accelerator.unwrap_model(model).parameters(), decay=args.ema_decay)
-        accelerator.register_for_checkpointing(ema)
-
-    checkpoint, global_step = resolve_resume(args, output_dir)
-    if checkpoint is not None:
-        check_ema_matches(checkpoint, args.use_ema)
-        accelerator.print(f"resuming from {checkpoint}")
-        accelerator.load_state(str(checkpoint))
-    batches_per_epoch = len(dataloader)
-    first_epoch, batches_done = divmod(global_step * args.gradient_accumulation_steps, batches_per_epoch)
-
-    progress = tqdm(
-        total=args.max_train_steps, initial=global_step, desc="steps", disable=not accelerator.is_local_main_process
-    )
-    model.train()
-    epoch = first_epoch
-    while global_step < args.max_train_steps:
-        dataloader.set_epoch(epoch)
-        batches = accelerator.skip_first_batches(dataloader, batches_done) if batches_done else dataloader
-        batches_done = 0
-        for examples in batches:
-            batch = make_batch(family, examples, args, model_config, accelerator.device, sampler)
-            trained = [model] if discriminator is None else [model, discriminator]
-            with accelerator.accumulate(*trained):
-                outputs = model(**batch)
-                loss = outputs.loss
-                logs = {"loss": loss.detach()}
-                if discriminator is not None:
-                    real, fake = family.adversary.images(batch, outputs)
-                    generator_loss, discriminator_loss = adversarial_losses(
-                        discriminator, real, fake, family.adversary.loss
-                    )
-                    loss = loss + adversary_weight * generator_loss
-                    logs.update(generator_loss=generator_loss.detach(), discriminator_loss=discriminator_loss.detach())
-                accelerator.backward(loss)
-                if discriminator is not None:
-                    # After the generator's backward: that graph holds the discriminator weights this step changes.
-                    accelerator.backward(discriminator_loss)
-                    discriminator_optimizer.step()
-                    discriminator_optimizer.zero_grad(set_to_none=True)
-                if accelerator.sync_gradients:
-                    accelerator.clip_grad_norm_(model.parameters(), args.max_grad_norm)
-                optimizer.step()
-                scheduler.step()
-                optimizer.zero_grad(set_to_none=True)
-            if not accelerator.sync_gradients:
-                continue
-            if ema is not None:
-                ema.step(accelerator.unwrap_model(model).parameters())
-            global_step += 1
-            progress.update(1)
-            learning_rate = scheduler.get_last_lr()[0]
-            progress.set_postfix(loss=f"{logs['loss'].item():.4f}", lr=f"{learning_rate:.2e}")
-            if global_step % args.logging_steps == 0:
-                accelerator.log(
-                    {name: value.item() for name, value in logs.items()} | {"lr": learning_rate}, step=global_step
-                )
-            if validation_images and global_step % args.validation_steps == 0 and accelerator.is_main_process:
-                log_validation(accelerator, model, family, validation_images, args, global_step)
-            if global_step % args.checkpointing_steps == 0 or global_step == args.max_train_steps:
-                save_checkpoint(accelerator, output_dir, global_step, args.checkpoints_total_limit)
-            if global_step >= args.max_train_steps:
-                break
-        epoch += 1
-    progress.close()
-
-    accelerator.wait_for_everyone()
-    if accelerator.is_main_process:
-        final_model = accelerator.unwrap_model(model)
-        if ema is not None:
-            ema.store(final_model.parameters())
-            ema.copy_to(final_model.parameters())
-        final_model.save_pretrained(output_dir)
-        processor.save_pretrained(output_dir)
-        write_model_card(final_model, family, args, validation_images, global_step)
-        if ema is not None:
-            ema.restore(final_model.parameters())
-        if args.push_to_hub:
-            from .hub import push_to_hub
-
-            url = push_to_hub(output_dir, args.hub_model_id, token=args.hub_token, private=args.hub_private_repo)
-            accelerator.print(f"pushed to {url}")
-    accelerator.end_training()
-    return output_dir
+    run = setup(args)
+    showing = run.accelerator.is_local_main_process
+    with tqdm(total=args.max_train_steps, initial=run.global_step, desc="steps", disable=not showing) as progress:
+        run.model.train()
+        batches = training_batches(run)
+        while run.global_step < args.max_train_steps:
+            logs = training_step(run, next(batches))
+            if run.accelerator.sync_gradients:
+                after_step(run, logs, progress)
+    return finish(run)
 
 
 def main(argv: list[str] | None = None) -> int:
