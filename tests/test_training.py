@@ -324,7 +324,7 @@ def test_validation_runs_the_model_on_its_own_device(image_folder, family, confi
     model.register_forward_hook(
         lambda module, args, kwargs, output: type(output)(ab=torch.zeros(output.ab.shape)), with_kwargs=True
     )
-    images = load_validation_images([str(image_folder)], 64)
+    images, _ = load_validation_images([str(image_folder)], 64)
     _, mean_psnr = validate(model, TRAINING_FAMILIES[family].colorize, images, 2)
     assert devices and set(devices) == {"meta"}
     assert mean_psnr == pytest.approx(np.mean([psnr(grey_prediction(image), image.target_rgb) for image in images]))
@@ -403,7 +403,7 @@ def test_exemplar_family_trains_with_reference_pairs_and_resumes_exactly(image_f
 
 
 def test_validation_scores_every_image_and_shows_at_most_grid_rows(image_folder):
-    images = load_validation_images([str(image_folder)], 32) * 6
+    images = load_validation_images([str(image_folder)], 32)[0] * 6
 
     def colorize_grey(model, images, count):
         return [grey_prediction(image) for image in images]

@@ -6,7 +6,7 @@ A ``checkpoint-N`` folder holds:
 - ``model/`` (and ``model_ema/`` with ``--use_ema``): ``save_pretrained`` output and the image processor, so
   ``from_pretrained("OUTPUT_DIR/checkpoint-N/model")`` and ``pipeline(model=...)`` load it;
 - ``discriminator.safetensors`` for an adversarial family;
-- ``trainer_state.json``: the step, the batches read, and the EMA's counters;
+- ``trainer_state.json``: the step, the batches read, the EMA's counters and the undecodable images met;
 - accelerate's own state: ``optimizer.bin`` (``optimizer_1.bin`` for a discriminator), ``scheduler.bin``,
   ``random_states_0.pkl`` (and ``scaler.pt`` under fp16).
 

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import io
+import logging
 import math
+from collections.abc import Iterable
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -13,9 +17,51 @@ from ..color import normalize_ab, normalize_lightness, rgb_to_lab
 from ..hints import hints_from_ground_truth, sample_hint_positions
 from ..images import IMAGE_EXTENSIONS
 
+logger = logging.getLogger(__name__)
+
 
 class DataError(ValueError):
     """Training data that cannot be used; the message names the data and the problem."""
+
+
+@dataclass(frozen=True)
+class ImageSource:
+    """Where images come from (a folder or a dataset, as the command line named it) and how many it holds."""
+
+    name: str
+    count: int
+
+    def __str__(self) -> str:
+        return f"{self.name}: {self.count:,} image{'s' if self.count != 1 else ''}"
+
+
+def image_files(folder: Path) -> list[Path]:
+    """Every image file under ``folder``, at any depth, sorted: all of them, whatever their names (no split is read
+    from words such as ``train`` or ``test`` in them). Hidden files and folders (a leading dot) are left out."""
+    return sorted(
+        path
+        for path in folder.rglob("*")
+        if path.suffix.lower() in IMAGE_EXTENSIONS
+        and path.is_file()
+        and not any(part.startswith(".") for part in path.relative_to(folder).parts)
+    )
+
+
+def folder_dataset(folders: list[Path]):
+    """One undecoded image ``datasets.Dataset`` of every image file in ``folders``, and each folder's count."""
+    import datasets
+
+    files, sources = [], []
+    for folder in folders:
+        if not folder.is_dir():
+            raise DataError(f"--train_data_dir {folder}: folder not found")
+        found = image_files(folder)
+        if not found:
+            raise DataError(f"--train_data_dir {folder}: no images in this folder")
+        files += [str(path) for path in found]
+        sources.append(ImageSource(f"--train_data_dir {folder}", len(found)))
+    features = datasets.Features({"image": datasets.Image(decode=False)})
+    return datasets.Dataset.from_dict({"image": files}, features=features), sources
 
 
 def load_image_dataset(
@@ -25,28 +71,70 @@ def load_image_dataset(
     split: str = "train",
     image_column: str = "image",
 ):
-    """An image ``datasets.Dataset`` from one or more folders (``imagefolder``) or a Hub dataset."""
+    """An image ``datasets.Dataset`` from one or more folders (every image file in them) or a Hub dataset, and one
+    :class:`ImageSource` per folder or dataset.
+
+    Its ``image`` column is not decoded: :func:`decode_images` does that as a transform, so that one image that
+    cannot be decoded is skipped instead of failing its whole batch.
+    """
     import datasets
 
     if (not train_data_dir) == (dataset_name is None):
         raise DataError("give exactly one of --train_data_dir and --dataset_name")
     if train_data_dir:
         folders = [Path(folder) for folder in ([train_data_dir] if isinstance(train_data_dir, str) else train_data_dir)]
-        for folder in folders:
-            if not folder.is_dir():
-                raise DataError(f"--train_data_dir {folder}: folder not found")
-            if not any(path.suffix.lower() in IMAGE_EXTENSIONS for path in folder.rglob("*")):
-                raise DataError(f"--train_data_dir {folder}: no images in this folder")
-        parts = [datasets.load_dataset("imagefolder", data_dir=str(folder), split="train") for folder in folders]
-        dataset = datasets.concatenate_datasets([part.select_columns(["image"]) for part in parts])
-    else:
-        dataset = datasets.load_dataset(dataset_name, dataset_config_name, split=split)
+        return folder_dataset(folders)
+    dataset = datasets.load_dataset(dataset_name, dataset_config_name, split=split)
     if image_column not in dataset.column_names:
         raise DataError(f"dataset has no column {image_column!r} (columns: {', '.join(dataset.column_names)})")
     if len(dataset) == 0:
         raise DataError("the dataset is empty")
     dataset = dataset.select_columns([image_column])
-    return dataset if image_column == "image" else dataset.rename_column(image_column, "image")
+    dataset = dataset if image_column == "image" else dataset.rename_column(image_column, "image")
+    name = f"--dataset_name {dataset_name}" + (f" {dataset_config_name}" if dataset_config_name else "")
+    return dataset.cast_column("image", datasets.Image(decode=False)), [ImageSource(f"{name} ({split})", len(dataset))]
+
+
+def decode_image(image: dict) -> tuple[Image.Image | None, str | None]:
+    """An undecoded ``datasets`` image (``{"bytes", "path"}``) decoded whole, or ``None`` and what stopped it."""
+    try:
+        decoded = Image.open(io.BytesIO(image["bytes"]) if image.get("bytes") else image["path"])
+        decoded.load()
+    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as error:
+        return None, str(error) or type(error).__name__
+    return decoded, None
+
+
+def decode_images(batch: dict[str, list]) -> dict[str, list]:
+    """A ``datasets`` transform for rows with an undecoded ``image`` and their ``index``: each image decoded, or
+    ``None`` with the ``problem`` that stopped it; ``name`` says which file (or row) it is."""
+    decoded = [decode_image(image) for image in batch["image"]]
+    names = [image.get("path") or f"row {index}" for image, index in zip(batch["image"], batch["index"])]
+    return {
+        "image": [image for image, _ in decoded],
+        "problem": [problem for _, problem in decoded],
+        "name": names,
+        "index": batch["index"],
+    }
+
+
+class UndecodableImages:
+    """The training images met that could not be decoded: each is named in one warning the first time it is met,
+    and the run goes on without it."""
+
+    def __init__(self, names: Iterable[str] = ()):
+        self.names = list(names)
+
+    def sift(self, examples: list[dict]) -> list[dict]:
+        """The examples whose image decoded; the others are reported."""
+        for example in examples:
+            if example["image"] is None and example["name"] not in self.names:
+                logger.warning("skipping %s: the image cannot be decoded (%s)", example["name"], example["problem"])
+                self.names.append(example["name"])
+        return [example for example in examples if example["image"] is not None]
+
+    def __len__(self) -> int:
+        return len(self.names)
 
 
 def random_resized_crop(

@@ -60,12 +60,13 @@ def nearest_neighbours(descriptors: torch.Tensor) -> list[int]:
 
 def describe_images(dataset, describe: Describe, size: int, batch_size: int = 16) -> torch.Tensor:
     """Descriptors of the grey centre crop of every image of ``dataset`` (rows with an ``"image"``), computed in
-    batches without gradients."""
+    batches without gradients. An image that could not be decoded (``None``) is described as a black square."""
     rows = []
     with torch.no_grad():
         for start in range(0, len(dataset), batch_size):
             images = dataset[start : start + batch_size]["image"]
-            rows.append(describe(grey(torch.stack([centre_crop(image, size) for image in images]))).float())
+            crops = [centre_crop(image, size) if image is not None else torch.zeros(3, size, size) for image in images]
+            rows.append(describe(grey(torch.stack(crops))).float())
     return torch.cat(rows)
 
 
@@ -105,8 +106,8 @@ class ReferenceSampler:
         self.nearest = nearest
         self.proportions = torch.tensor(proportions, dtype=torch.float64)
 
-    def draw(self, index: int) -> tuple[str, Image.Image]:
-        """The kind drawn and the reference image for the target at ``index``."""
+    def draw(self, index: int) -> tuple[str, Image.Image | None]:
+        """The kind drawn and the reference image for the target at ``index`` (``None`` if it could not be decoded)."""
         kind = REFERENCE_KINDS[int(torch.multinomial(self.proportions, 1))]
         if kind == "self" or len(self.dataset) == 1:
             return "self", self.dataset[index]["image"]

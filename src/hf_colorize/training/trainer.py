@@ -14,7 +14,7 @@ import argparse
 import json
 import logging
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -61,9 +61,12 @@ from .checkpoints import (
 )
 from .data import (
     DataError,
+    ImageSource,
+    UndecodableImages,
     automatic_model_inputs,
     cartoon_colorizer_inputs,
     cartoon_upgrader_inputs,
+    decode_images,
     exemplar_model_inputs,
     hint_model_inputs,
     load_image_dataset,
@@ -376,17 +379,19 @@ def check_ema_matches(checkpoint: Path, use_ema: bool) -> None:
 
 
 def collate_examples(examples: list[dict]) -> list[dict]:
-    """Batches stay lists of examples (decoded image, dataset index): the random crops, hints and references are
-    drawn in the training loop."""
+    """Batches stay lists of examples (decoded image or ``None``, dataset index): the random crops, hints and
+    references are drawn in the training loop."""
     return examples
 
 
 def reference_crops(sampler: ReferenceSampler, examples: list[dict], args: argparse.Namespace) -> torch.Tensor:
     """One reference crop per target: drawn by ``sampler``, randomly cropped; the target's own picture is also
-    colour-jittered."""
+    colour-jittered, and stands in for a reference that cannot be decoded (reported when it is met as a target)."""
     crops = []
     for example in examples:
         kind, image = sampler.draw(example["index"])
+        if image is None:
+            kind, image = "self", example["image"]
         crop = random_resized_crop(image, args.resolution, (args.crop_min_scale, 1.0))
         crops.append(jitter_colours(crop) if kind == "self" else crop)
     return torch.stack(crops)
@@ -489,8 +494,8 @@ def public_arguments(args: argparse.Namespace) -> dict:
 @dataclass
 class TrainingRun:
     """A run as :func:`setup` builds it: what each step uses and :func:`finish` saves. The model, the discriminator,
-    the optimisers, the scheduler and the data loader are the ones ``accelerator.prepare`` returned; ``global_step``
-    and ``batches_read`` are where the run stands, kept in each checkpoint's ``trainer_state.json``."""
+    the optimisers, the scheduler and the data loader are the ones ``accelerator.prepare`` returned; ``global_step``,
+    ``batches_read`` and ``undecodable`` are where the run stands, kept in each checkpoint's ``trainer_state.json``."""
 
     args: argparse.Namespace
     family: TrainingFamily
@@ -500,6 +505,7 @@ class TrainingRun:
     optimizer: torch.optim.Optimizer
     scheduler: torch.optim.lr_scheduler.LRScheduler
     dataloader: torch.utils.data.DataLoader
+    sources: list[ImageSource]
     validation_images: list[EvalImage]
     sampler: ReferenceSampler | None = None
     discriminator: torch.nn.Module | None = None
@@ -507,6 +513,7 @@ class TrainingRun:
     ema: EMAModel | None = None
     global_step: int = 0
     batches_read: int = 0
+    undecodable: UndecodableImages = field(default_factory=UndecodableImages)
 
     @property
     def output_dir(self) -> Path:
@@ -524,16 +531,23 @@ class TrainingRun:
     def config(self):
         return self.unwrapped_model.config
 
+    @property
+    def image_count(self) -> int:
+        return sum(source.count for source in self.sources)
+
     def state(self) -> dict:
-        """What ``trainer_state.json`` keeps: where the run stands and the EMA's counters."""
+        """What ``trainer_state.json`` keeps: where the run stands, the images it could not decode, the EMA's
+        counters."""
         return {
             "global_step": self.global_step,
             "batches_read": self.batches_read,
+            "undecodable_images": self.undecodable.names,
             "ema": ema_counters(self.ema) if self.ema is not None else None,
         }
 
     def restore(self, state: dict) -> None:
         self.global_step, self.batches_read = state["global_step"], state["batches_read"]
+        self.undecodable = UndecodableImages(state["undecodable_images"])
 
 
 def make_accelerator(args: argparse.Namespace) -> Accelerator:
@@ -555,20 +569,26 @@ def make_accelerator(args: argparse.Namespace) -> Accelerator:
     return accelerator
 
 
-def load_training_data(args: argparse.Namespace) -> tuple[Dataset, list[EvalImage]]:
-    """The training dataset (with each row's ``index``) and the validation images."""
+def load_training_data(
+    args: argparse.Namespace, accelerator: Accelerator
+) -> tuple[Dataset, list[ImageSource], list[EvalImage]]:
+    """The training dataset (decoded by a transform, with each row's ``index``), its sources, and the validation
+    images; one line per source says how many images it holds."""
     from .validation import load_validation_images
 
     try:
-        dataset = load_image_dataset(
+        dataset, sources = load_image_dataset(
             args.train_data_dir, args.dataset_name, args.dataset_config_name, args.split, args.image_column
         )
-        validation_images = (
-            load_validation_images(args.validation_images, args.resolution) if args.validation_images else []
+        validation_images, validation_sources = (
+            load_validation_images(args.validation_images, args.resolution) if args.validation_images else ([], [])
         )
     except DataError as error:
         raise TrainingArgumentError(str(error)) from None
-    return dataset.add_column("index", list(range(len(dataset)))), validation_images
+    for source in sources + validation_sources:
+        accelerator.print(source)
+    dataset = dataset.add_column("index", list(range(len(dataset)))).with_transform(decode_images)
+    return dataset, sources, validation_images
 
 
 def prepare_output_dir(accelerator: Accelerator, output_dir: Path) -> None:
@@ -649,7 +669,7 @@ def setup(args: argparse.Namespace) -> TrainingRun:
     set_seed(args.seed)  # before the model is built: --seed decides its initial weights too
     family, model, processor = load_family_and_model(args)
     accelerator = make_accelerator(args)
-    dataset, validation_images = load_training_data(args)
+    dataset, sources, validation_images = load_training_data(args, accelerator)
     set_seed(args.seed)  # again: the data's random stream does not depend on what building the model drew
     prepare_output_dir(accelerator, Path(args.output_dir))
     sampler = reference_sampler(family, model, dataset, args) if family.describe_references else None
@@ -667,6 +687,7 @@ def setup(args: argparse.Namespace) -> TrainingRun:
         optimizer,
         scheduler,
         dataloader,
+        sources,
         validation_images,
         sampler,
     )
@@ -720,10 +741,15 @@ def step_discriminator(accelerator: Accelerator, optimizer) -> None:
     optimizer.zero_grad(set_to_none=True)
 
 
-def training_step(run: TrainingRun, examples: list[dict]) -> dict[str, torch.Tensor]:
+def training_step(run: TrainingRun, examples: list[dict]) -> dict[str, torch.Tensor] | None:
     """One batch: forward, backward and, once gradients are synchronised, the optimiser steps. Returns the losses to
-    log."""
+    log, or ``None`` when no image of the batch could be decoded (the batch is passed over)."""
     run.batches_read += 1
+    examples = run.undecodable.sift(examples)
+    if len(run.undecodable) == run.image_count:
+        raise TrainingArgumentError(f"none of the {run.image_count:,} training images can be decoded")
+    if not examples:
+        return None
     accelerator = run.accelerator
     batch = make_batch(run.family, examples, run.args, run.config, accelerator.device, run.sampler)
     trained = [run.model] if run.discriminator is None else [run.model, run.discriminator]
@@ -781,14 +807,23 @@ def after_step(run: TrainingRun, logs: dict[str, torch.Tensor], progress) -> Non
         save_checkpoint(accelerator, run.output_dir, run.global_step, args.checkpoints_total_limit)
 
 
+def undecodable_summary(names: list[str], shown: int = 10) -> str:
+    """``"no undecodable image"``, or how many were skipped and (the first ``shown`` of) their names."""
+    if not names:
+        return "no undecodable image"
+    more = f" and {len(names) - shown} more" if len(names) > shown else ""
+    plural = "s" if len(names) > 1 else ""
+    return f"{len(names)} undecodable image{plural} skipped ({', '.join(names[:shown])}{more})"
+
+
 def training_summary(run: TrainingRun) -> str:
     """How the model was trained, in the words of the card."""
     args = run.args
-    data = ", ".join(args.train_data_dir) if args.train_data_dir else f"the Hub dataset `{args.dataset_name}`"
+    data = ", ".join(f"{source.count:,} images of `{source.name}`" for source in run.sources)
     ema = f", EMA of the weights (decay {args.ema_decay}) saved" if args.use_ema else ""
     return (
         f"{run.global_step} steps of AdamW (peak learning rate {args.learning_rate}, {args.lr_warmup_steps} warm-up "
-        f"steps, cosine decay) on {data}: random resized crops of "
+        f"steps, cosine decay) on {data} ({undecodable_summary(run.undecodable.names)}): random resized crops of "
         f"{args.resolution}x{args.resolution} with flips, batch {args.train_batch_size} x "
         f"{args.gradient_accumulation_steps} accumulation{ema}."
     )
@@ -854,7 +889,7 @@ def save_final_model(run: TrainingRun) -> None:
 
 
 def finish(run: TrainingRun) -> Path:
-    """The end of a run: the final model, processor and card, and the push to the Hub."""
+    """The end of a run: the final model, processor and card, the push to the Hub, and a one-line summary."""
     accelerator = run.accelerator
     accelerator.wait_for_everyone()
     if accelerator.is_main_process:
@@ -865,6 +900,9 @@ def finish(run: TrainingRun) -> Path:
             args = run.args
             url = push_to_hub(run.output_dir, args.hub_model_id, token=args.hub_token, private=args.hub_private_repo)
             accelerator.print(f"pushed to {url}")
+    steps = f"{run.global_step} step{'s' if run.global_step != 1 else ''}"
+    skipped = undecodable_summary(run.undecodable.names)
+    accelerator.print(f"{run.output_dir}: {steps} on {run.image_count:,} training images, {skipped}")
     accelerator.end_training()
     return run.output_dir
 
@@ -880,7 +918,7 @@ def train(args: argparse.Namespace) -> Path:
         batches = training_batches(run)
         while run.global_step < args.max_train_steps:
             logs = training_step(run, next(batches))
-            if run.accelerator.sync_gradients:
+            if logs is not None and run.accelerator.sync_gradients:
                 after_step(run, logs, progress)
     return finish(run)
 

@@ -12,32 +12,43 @@ from PIL import Image
 
 from ..evaluation import EvalImage, grey_prediction, load_eval_image, psnr
 from ..evaluation.report import markdown_table
-from ..images import IMAGE_EXTENSIONS
-from .data import DataError
+from ..images import InvalidImageError
+from .data import DataError, ImageSource, image_files
 
 Colorizer = Callable[[torch.nn.Module, list[EvalImage], int], list[torch.Tensor]]
 """A family's way to colorize protocol images with ``k`` hints: uint8 RGB ``(3, H, W)`` per image."""
 
 
-def validation_files(paths: Sequence[str]) -> list[Path]:
-    """Image files named by ``--validation_images``: files, or folders whose images are all taken."""
-    files = []
-    for name in paths:
-        path = Path(name)
-        if path.is_dir():
-            files += sorted(child for child in path.iterdir() if child.suffix.lower() in IMAGE_EXTENSIONS)
-        elif path.is_file():
-            files.append(path)
-        else:
-            raise DataError(f"--validation_images {path}: no such file or folder")
+def validation_files(name: str) -> list[Path]:
+    """The image files one ``--validation_images`` entry names: a file, or every image under a folder."""
+    path = Path(name)
+    if path.is_dir():
+        files = image_files(path)
+    elif path.is_file():
+        files = [path]
+    else:
+        raise DataError(f"--validation_images {path}: no such file or folder")
     if not files:
-        raise DataError(f"--validation_images {' '.join(paths)}: no images found")
+        raise DataError(f"--validation_images {path}: no images found")
     return files
 
 
-def load_validation_images(paths: Sequence[str], resolution: int) -> list[EvalImage]:
-    """The validation images as protocol crops of the training resolution, with their seeded hints."""
-    return [load_eval_image(path, crop_size=resolution) for path in validation_files(paths)]
+def load_validation_image(path: Path, resolution: int) -> EvalImage:
+    try:
+        return load_eval_image(path, crop_size=resolution)
+    except InvalidImageError as error:
+        raise DataError(f"--validation_images: {error}") from None
+
+
+def load_validation_images(paths: Sequence[str], resolution: int) -> tuple[list[EvalImage], list[ImageSource]]:
+    """The validation images as protocol crops of the training resolution, with their seeded hints, and one
+    :class:`ImageSource` per entry of ``paths``."""
+    images, sources = [], []
+    for name in paths:
+        files = validation_files(name)
+        images += [load_validation_image(path, resolution) for path in files]
+        sources.append(ImageSource(f"--validation_images {name}", len(files)))
+    return images, sources
 
 
 @contextmanager

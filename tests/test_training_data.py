@@ -1,0 +1,78 @@
+import json
+import logging
+
+import numpy as np
+from huggingface_hub import ModelCard
+from PIL import Image
+
+from hf_colorize.training import main
+from hf_colorize.training.data import load_image_dataset
+from hf_colorize.training.trainer import checkpoint_steps
+
+SPLIT_WORDS = ["holiday-test-3.jpg", "dev_01.png", "photo_bullet_train.jpg", "clip_val_01.png", "eval-2.png"]
+"""File names with the words ``datasets`` reads splits from (train, val, test, dev, eval between separators)."""
+
+
+def save_images(folder, names, seed=0):
+    folder.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(seed)
+    for name in names:
+        (folder / name).parent.mkdir(parents=True, exist_ok=True)
+        Image.fromarray(rng.integers(0, 255, (40, 48, 3), dtype=np.uint8)).save(folder / name)
+
+
+def test_a_folder_whose_names_carry_split_words_loads_every_image(tmp_path):
+    save_images(tmp_path / "photos", [*SPLIT_WORDS, "validation/x_validation.png", "train/nested/y.png"])
+    (tmp_path / "photos" / "notes.txt").write_text("not an image")
+    save_images(tmp_path / "photos" / ".cache", ["hidden.png"])
+    dataset, sources = load_image_dataset([str(tmp_path / "photos")])
+    paths = sorted(image["path"] for image in dataset["image"])
+    expected = [*SPLIT_WORDS, "train/nested/y.png", "validation/x_validation.png"]
+    assert paths == sorted(str(tmp_path / "photos" / name) for name in expected)
+    assert [(source.name, source.count) for source in sources] == [(f"--train_data_dir {tmp_path / 'photos'}", 7)]
+
+
+def training_arguments(config_dir, output_dir, *extra):
+    return [
+        "--config", str(config_dir), "--output_dir", str(output_dir), "--resolution", "64", "--max_hints", "5",
+        "--report_to", "none", "--checkpointing_steps", "1", *extra,
+    ]  # fmt: skip
+
+
+def test_the_trainer_prints_each_source_and_its_image_count(tmp_path, config_dir, capsys):
+    photos, drawings, validation = tmp_path / "photos", tmp_path / "drawings", tmp_path / "validation"
+    save_images(photos, SPLIT_WORDS)
+    save_images(drawings, ["a_train.png", "b/c_test.png"], seed=1)
+    save_images(validation, ["dev_1.png", "more/test_2.png"], seed=2)
+    main(
+        training_arguments(config_dir, tmp_path / "run", "--max_train_steps", "1", "--train_batch_size", "2")
+        + ["--train_data_dir", str(photos), str(drawings), "--validation_images", str(validation)]
+    )
+    lines = capsys.readouterr().out.splitlines()
+    assert f"--train_data_dir {photos}: 5 images" in lines
+    assert f"--train_data_dir {drawings}: 2 images" in lines
+    assert f"--validation_images {validation}: 2 images" in lines
+    assert "7 training images, no undecodable image" in lines[-1]
+
+
+def test_an_undecodable_image_is_skipped_named_once_and_counted(tmp_path, config_dir, capsys, caplog):
+    folder = tmp_path / "images"
+    save_images(folder, [f"good{index}.png" for index in range(5)])
+    (folder / "garbage.jpg").write_bytes(b"not a jpeg at all")
+    truncated = (folder / "good0.png").read_bytes()
+    (folder / "truncated.png").write_bytes(truncated[: len(truncated) // 2])
+    output_dir = tmp_path / "run"
+    arguments = training_arguments(config_dir, output_dir, "--train_data_dir", str(folder))
+    with caplog.at_level(logging.WARNING):  # every batch is the whole folder: each bad image is met at every step
+        main([*arguments, "--max_train_steps", "3", "--train_batch_size", "7"])
+
+    assert checkpoint_steps(output_dir) == [1, 2, 3]
+    for name in ("garbage.jpg", "truncated.png"):
+        warnings = [record.getMessage() for record in caplog.records if name in record.getMessage()]
+        assert len(warnings) == 1 and "cannot be decoded" in warnings[0]
+    summary = capsys.readouterr().out.splitlines()[-1]
+    assert "3 steps on 7 training images, 2 undecodable images skipped" in summary
+    assert "garbage.jpg" in summary and "truncated.png" in summary
+    assert "2 undecodable images skipped" in ModelCard.load(output_dir / "README.md").text
+    state = json.loads((output_dir / "checkpoint-3" / "trainer_state.json").read_text())
+    assert sorted(state["undecodable_images"]) == [str(folder / "garbage.jpg"), str(folder / "truncated.png")]
