@@ -185,7 +185,7 @@ def test_killed_run_resumes_from_last_complete_checkpoint(image_folder, config_d
     steps = checkpoint_steps(output_dir)
     assert steps and max(steps) < 50
     for step in steps:  # whatever the moment of the kill, the checkpoint-N folders are complete
-        assert {"model", "optimizer.bin", "scheduler.bin"} <= {
+        assert {"model", "optimizer.bin", "scheduler.bin", "manifest.json"} <= {
             p.name for p in (output_dir / f"checkpoint-{step}").iterdir()
         }
     resume = ["--max_train_steps", str(max(steps) + 1), "--resume_from_checkpoint", "latest", "--report_to", "none"]

@@ -1,8 +1,14 @@
-"""Turning a training checkpoint into a small, loadable model folder (used for the bundled default model)."""
+"""Turning a training checkpoint into a small, loadable model folder (used for the bundled default model).
+
+Nothing here unpickles an object: weights come from safetensors files, and the EMA state of a checkpoint written
+before checkpoints held ``model_ema/`` is read with ``torch.load(weights_only=True)``, which takes tensors and plain
+values only.
+"""
 
 from __future__ import annotations
 
 import copy
+import pickle
 from pathlib import Path
 
 import torch
@@ -26,12 +32,17 @@ def load_checkpoint_into(model: torch.nn.Module, checkpoint: str | Path, use_ema
 
 def load_legacy_checkpoint_into(model: torch.nn.Module, checkpoint: Path, use_ema: bool) -> torch.nn.Module:
     """A checkpoint written before checkpoints held ``model/``: accelerate's ``model.safetensors`` and, with EMA,
-    the EMA state in :data:`LEGACY_EMA_FILE`."""
+    the EMA state in :data:`LEGACY_EMA_FILE`, read with ``weights_only=True`` (a pickle that holds anything but
+    tensors and plain values is refused, never run)."""
     model.load_state_dict(load_file(str(checkpoint / "model.safetensors")))
     ema_file = checkpoint / LEGACY_EMA_FILE
     if not (use_ema and ema_file.exists()):
         return model
-    shadow = torch.load(ema_file, map_location="cpu", weights_only=False)["shadow_params"]
+    try:
+        shadow = torch.load(ema_file, map_location="cpu", weights_only=True)["shadow_params"]
+    except pickle.UnpicklingError as error:
+        reason = str(error).splitlines()[0]
+        raise ValueError(f"{ema_file}: not an EMA state of tensors and numbers, refused ({reason})") from None
     parameters = list(model.parameters())
     if len(shadow) != len(parameters):
         raise ValueError(f"{ema_file}: EMA state holds {len(shadow)} tensors, the model {len(parameters)}")

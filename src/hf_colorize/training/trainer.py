@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import tempfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -31,6 +32,7 @@ from ..evaluation import (
     colorize_with_reference,
     upgrade_own_colors,
 )
+from ..images import OutputWriteError
 from ..models import (
     AxialExemplarConfig,
     AxialExemplarForColorization,
@@ -52,12 +54,15 @@ from .checkpoints import (
     CHECKPOINT_PATTERN,
     EMA_FOLDER,
     TRAINER_STATE,
+    checkpoint_problem,
     checkpoint_steps,
     ema_counters,
     load_models,
     remove_partial_checkpoints,
     save_checkpoint,
     save_models,
+    write_problem,
+    writing,
 )
 from .data import (
     DataError,
@@ -355,19 +360,34 @@ def load_family_and_model(args: argparse.Namespace) -> tuple[TrainingFamily, tor
 
 
 def resolve_resume(args: argparse.Namespace, output_dir: Path) -> Path | None:
-    """The checkpoint to resume from (``None`` for a fresh start)."""
+    """The checkpoint to resume from (``None`` for a fresh start), verified against its manifest."""
     if args.resume_from_checkpoint is None:
         return None
     if args.resume_from_checkpoint == "latest":
-        steps = checkpoint_steps(output_dir)
-        if not steps:
-            logger.warning("no checkpoint in %s: starting a fresh run", output_dir)
-            return None
-        return output_dir / f"checkpoint-{steps[-1]}"
+        return latest_complete_checkpoint(output_dir)
     path = Path(args.resume_from_checkpoint)
     if not CHECKPOINT_PATTERN.match(path.name):
         raise TrainingArgumentError(f"--resume_from_checkpoint {path}: not a checkpoint-N folder")
+    problem = checkpoint_problem(path)
+    if problem:
+        raise TrainingArgumentError(f"--resume_from_checkpoint {path}: not a complete checkpoint ({problem})")
     return path
+
+
+def latest_complete_checkpoint(output_dir: Path) -> Path | None:
+    """The newest checkpoint in ``output_dir`` that verifies: one that does not is named in one line, and the one
+    before it is tried. ``None`` when there is no checkpoint at all."""
+    steps = checkpoint_steps(output_dir)
+    if not steps:
+        logger.warning("no checkpoint in %s: starting a fresh run", output_dir)
+        return None
+    for step in reversed(steps):
+        path = output_dir / f"checkpoint-{step}"
+        problem = checkpoint_problem(path)
+        if problem is None:
+            return path
+        logger.warning("%s does not verify (%s): falling back to the checkpoint before it", path, problem)
+    raise TrainingArgumentError(f"--resume_from_checkpoint latest: no checkpoint in {output_dir} verifies")
 
 
 def check_ema_matches(checkpoint: Path, use_ema: bool) -> None:
@@ -592,10 +612,19 @@ def load_training_data(
 
 
 def prepare_output_dir(accelerator: Accelerator, output_dir: Path) -> None:
-    """Create ``output_dir`` and remove the half-written checkpoints a killed run left there."""
-    if accelerator.is_main_process:
+    """Create ``output_dir`` and check that it takes a file (if not, one line naming it: read-only, a file in the
+    way, a full disk), then remove the half-written checkpoints a stopped run left there."""
+    if not accelerator.is_main_process:
+        return
+    try:
         output_dir.mkdir(parents=True, exist_ok=True)
-        remove_partial_checkpoints(output_dir)
+        with tempfile.TemporaryFile(dir=output_dir) as probe:
+            probe.write(b"0")
+            probe.flush()
+    except OSError as error:
+        problem = write_problem(output_dir, error)
+        raise TrainingArgumentError(f"--output_dir {output_dir}: cannot write there ({problem})") from None
+    remove_partial_checkpoints(output_dir)
 
 
 def start_trackers(accelerator: Accelerator, args: argparse.Namespace) -> None:
@@ -783,8 +812,9 @@ def log_validation(run: TrainingRun) -> None:
     tqdm.write(f"step {step}: validation PSNR {mean_psnr:.2f} dB on {len(images)} images ({count} hints)")
     run.accelerator.log({"validation_psnr": mean_psnr}, step=step)
     folder = run.output_dir / "validation"
-    folder.mkdir(exist_ok=True)
-    grid.save(folder / f"step-{step}.png")
+    with writing(folder, "the validation grid"):
+        folder.mkdir(exist_ok=True)
+        grid.save(folder / f"step-{step}.png")
     if args.report_to == "tensorboard":
         pixels = torch.from_numpy(np.array(grid)).permute(2, 0, 1)
         run.accelerator.get_tracker("tensorboard").writer.add_image("validation", pixels, step)
@@ -868,11 +898,12 @@ def write_model_card(run: TrainingRun) -> None:
         training_arguments="\n".join(f"{key}: {value}" for key, value in sorted(public_arguments(args).items())),
     )
     results = run.output_dir / "eval_results.json"
-    if scores:
-        results.write_text(json.dumps(scores, indent=2) + "\n")
-    else:
-        results.unlink(missing_ok=True)  # a previous run's, not this model's
-    card.save(run.output_dir / "README.md")
+    with writing(run.output_dir, "the model card"):
+        if scores:
+            results.write_text(json.dumps(scores, indent=2) + "\n")
+        else:
+            results.unlink(missing_ok=True)  # a previous run's, not this model's
+        card.save(run.output_dir / "README.md")
 
 
 def save_final_model(run: TrainingRun) -> None:
@@ -881,8 +912,9 @@ def save_final_model(run: TrainingRun) -> None:
     if run.ema is not None:
         run.ema.store(model.parameters())
         run.ema.copy_to(model.parameters())
-    model.save_pretrained(run.output_dir)
-    run.processor.save_pretrained(run.output_dir)
+    with writing(run.output_dir, "the model"):
+        model.save_pretrained(run.output_dir)
+        run.processor.save_pretrained(run.output_dir)
     write_model_card(run)
     if run.ema is not None:
         run.ema.restore(model.parameters())
@@ -924,11 +956,12 @@ def train(args: argparse.Namespace) -> Path:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Command-line entry: one clear line and exit code 2 for bad arguments."""
+    """Command-line entry: one clear line and exit code 2 for bad arguments and for outputs that cannot be
+    written."""
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
         train(args)
-    except TrainingArgumentError as error:
+    except (TrainingArgumentError, OutputWriteError) as error:
         parser.exit(2, f"{parser.prog}: error: {error}\n")
     return 0
