@@ -27,6 +27,8 @@ class Family:
     classes: tuple[type[PreTrainedModel], type[PreTrainedModel]]
     inputs: Callable[[], dict[str, torch.Tensor]]
     """One forward's inputs for both classes (the cartoon family's stage 1, teacher-forced)."""
+    attention_layers: int = 0
+    """How many attention layers the tiny config has (each returns its weights)."""
 
 
 def randn(*shape: int) -> torch.Tensor:
@@ -34,7 +36,12 @@ def randn(*shape: int) -> torch.Tensor:
 
 
 FAMILIES = {
-    "dlsa": Family(tiny_config, (DlsaModel, DlsaForColorization), lambda: {"pixel_values": randn(2, 4, 64, 64)}),
+    "dlsa": Family(
+        tiny_config,
+        (DlsaModel, DlsaForColorization),
+        lambda: {"pixel_values": randn(2, 4, 64, 64)},
+        attention_layers=3 * 4,  # WSA, SWSA and FWSA in each of the four blocks
+    ),
     "smsanet": Family(
         tiny_smsanet_config, (SmsanetModel, SmsanetForColorization), lambda: {"pixel_values": randn(2, 1, 64, 64)}
     ),
@@ -42,11 +49,13 @@ FAMILIES = {
         tiny_axial_exemplar_config,
         (AxialExemplarModel, AxialExemplarForColorization),
         lambda: {"pixel_values": randn(2, 1, 64, 64), "reference_values": randn(2, 3, 64, 64) * 0.3},
+        attention_layers=2 * 3,  # height and width attention at levels 3, 4 and 5
     ),
     "cartoon_coltran": Family(
         tiny_cartoon_config,
         (CartoonColtranModel, CartoonColtranForColorization),
         lambda: {"pixel_values": randn(2, 1, 32, 32), "color_labels": torch.arange(128).view(2, 8, 8)},
+        attention_layers=2 + 2 + 1,  # the encoder's row and column, the outer decoder's, the inner decoder's row
     ),
 }
 
@@ -116,3 +125,48 @@ def test_config_output_hidden_states_and_return_dict_are_the_defaults(
     assert len(flatten(from_config)) == len(expected)
     for tensor, expected_tensor in zip(flatten(from_config), expected):
         torch.testing.assert_close(tensor, expected_tensor)
+
+
+ATTENTION_CLASSES = [param for param in MODEL_CLASSES if param.values[0].attention_layers]
+
+
+@pytest.mark.parametrize(("family", "model_class"), ATTENTION_CLASSES)
+def test_attention_weights_are_returned_on_request(family: Family, model_class: type[PreTrainedModel], monkeypatch):
+    """``output_attentions`` (or ``config.output_attentions``) returns every attention layer's weights, computed
+    step by step to the fused kernel's result; without it the fused kernel runs and nothing is kept."""
+    fused_calls = []
+    fused_kernel = torch.nn.functional.scaled_dot_product_attention
+    monkeypatch.setattr(
+        torch.nn.functional,
+        "scaled_dot_product_attention",
+        lambda *args, **kwargs: fused_calls.append(1) or fused_kernel(*args, **kwargs),
+    )
+    model = model_class(family.config()).eval()
+    with torch.no_grad():
+        fast = model(**family.inputs())
+        uses_fused_kernel = bool(fused_calls)
+        fused_calls.clear()
+        weighed = model(**family.inputs(), output_attentions=True)
+        model.config.output_attentions = True
+        from_config = model(**family.inputs())
+    assert fast.attentions is None and not fused_calls
+    assert uses_fused_kernel == (family is not FAMILIES["axial_exemplar"])  # its relative positions need eager
+    assert len(weighed.attentions) == len(from_config.attentions) == family.attention_layers
+    for weights in weighed.attentions:
+        assert weights.ndim == 4 and weights.shape[-1] == weights.shape[-2]
+        torch.testing.assert_close(weights.sum(dim=-1), torch.ones(weights.shape[:-1]))
+    expected = flatten(fast.to_tuple())  # every output but the attentions, which come last
+    for tensor, expected_tensor in zip(flatten(weighed.to_tuple()), expected, strict=False):
+        torch.testing.assert_close(tensor, expected_tensor, atol=1e-5, rtol=1e-4)
+
+
+@pytest.mark.parametrize(("family", "model_class"), MODEL_CLASSES)
+def test_gradients_reach_the_returned_hidden_states_and_attentions(family: Family, model_class: type[PreTrainedModel]):
+    """As in transformers' models, the returned tensors are the ones the model computed with (for saliency maps)."""
+    requests = {"output_attentions": True} if family.attention_layers else {}
+    outputs = model_class(family.config())(**family.inputs(), output_hidden_states=True, **requests)
+    returned = [*outputs.hidden_states, *(getattr(outputs, "attentions", None) or ())]
+    for tensor in returned:
+        tensor.retain_grad()
+    outputs.to_tuple()[0].sum().backward()
+    assert all(tensor.grad is not None for tensor in returned)

@@ -67,6 +67,16 @@ def test_hidden_states_are_each_levels_fused_features():
         assert torch.equal(state, features[level])
 
 
+def test_attention_weights_of_each_axis_and_level():
+    model = AxialExemplarModel(tiny_axial_exemplar_config()).eval()
+    lightness, reference, _ = random_batch()  # 48x80: levels 3, 4, 5 are 12x20, 6x10, 3x5
+    with torch.no_grad():
+        attentions = model(lightness, reference, output_attentions=True).attentions
+    sides = [(12, 20), (6, 10), (3, 5)]
+    expected = [shape for h, w in sides for shape in ((2 * w, 4, h, h), (2 * h, 4, w, w))]  # height, then width
+    assert [tuple(weights.shape) for weights in attentions] == expected
+
+
 def test_axial_attention_shapes_and_reach():
     config = tiny_axial_exemplar_config()
     torch.manual_seed(0)

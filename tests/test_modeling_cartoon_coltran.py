@@ -104,19 +104,27 @@ def test_loss_terms():
     assert upgraded.ab.shape == (2, 2, 32, 32) and upgraded.model_calls is None
 
 
-def test_hidden_states_of_each_mode():
+def test_hidden_states_and_attentions_of_each_mode():
     model = tiny_model()
     grey, colors = grey_and_colors()
     upgrader_layers = 2 + 1 + 2  # encoder units, residual blocks, decoder stages and the output convolution
+    requests = {"output_hidden_states": True, "output_attentions": True}
     with torch.no_grad():
-        stage_1 = model(grey, color_labels=colors, output_hidden_states=True).hidden_states
-        stage_2 = model(grey, coarse_colors=colors, output_hidden_states=True).hidden_states
-        sampled = model(grey[:1], num_samples=2, output_hidden_states=True).hidden_states
-    assert len(stage_1) == 1 + 2 + 2 + 1  # embeddings, encoder, outer and inner decoder layers
-    assert {tuple(state.shape) for state in stage_1} == {(2, 8, 8, 16)}
-    assert len(stage_2) == upgrader_layers and stage_2[-1].shape == (2, 2, 32, 32)
-    assert [tuple(state.shape) for state in sampled[:3]] == [(1, 8, 8, 16)] * 3  # the encoder's, once per image
-    assert len(sampled) == 3 + upgrader_layers and sampled[-1].shape == (2, 2, 32, 32)
+        stage_1 = model(grey, color_labels=colors, **requests)
+        stage_2 = model(grey, coarse_colors=colors, **requests)
+        sampled = model(grey[:1], num_samples=2, **requests)
+    assert len(stage_1.hidden_states) == 1 + 2 + 2 + 1  # embeddings, encoder, outer and inner decoder layers
+    assert {tuple(state.shape) for state in stage_1.hidden_states} == {(2, 8, 8, 16)}
+    assert [tuple(weights.shape) for weights in stage_1.attentions] == [(16, 2, 8, 8)] * 5
+    masked = stage_1.attentions[3]  # the outer decoder's column attention: rows see the rows above only
+    seen = torch.ones(8, 8, dtype=torch.bool).tril()
+    assert masked[..., ~seen].eq(0).all() and masked[..., seen].gt(0).all()
+    assert len(stage_2.hidden_states) == upgrader_layers and stage_2.hidden_states[-1].shape == (2, 2, 32, 32)
+    assert stage_2.attentions == ()  # the upgrading network has no attention
+    encoder_states = [tuple(state.shape) for state in sampled.hidden_states[:3]]
+    assert encoder_states == [(1, 8, 8, 16)] * 3  # the encoder's, once per image
+    assert len(sampled.hidden_states) == 3 + upgrader_layers and sampled.hidden_states[-1].shape == (2, 2, 32, 32)
+    assert [tuple(weights.shape) for weights in sampled.attentions] == [(8, 2, 8, 8)] * 2  # the encoder's
 
 
 def test_upgrader_starts_as_bilinear_interpolation():

@@ -131,3 +131,12 @@ def test_a_model_first_run_in_inference_mode_still_trains():
     with torch.inference_mode():
         model(pixel_values)
     model(pixel_values, labels=labels).loss.backward()
+
+
+def test_attention_weights_per_window_and_group_as_swin():
+    model = DlsaModel(tiny_config()).eval()  # 64x64: token grids 16, 8, 4, 2; windows of 4x4 tokens
+    with torch.no_grad():
+        attentions = model(torch.randn(2, 4, 64, 64), output_attentions=True).attentions
+    windows_and_heads = [(2 * 16, 1), (2 * 4, 2), (2 * 1, 2)]  # stage 3's 2x2 grid is one window of 4 tokens
+    expected = [(count, heads, 16, 16) for count, heads in windows_and_heads for _ in range(3)] + [(2, 2, 4, 4)] * 3
+    assert [tuple(weights.shape) for weights in attentions] == expected  # WSA, SWSA, FWSA of each block

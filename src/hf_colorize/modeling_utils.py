@@ -59,23 +59,74 @@ def config_default(value: bool | None, config: PretrainedConfig, name: str) -> b
 
 class LayerOutputs:
     """The per-layer outputs a forward call asked for, gathered as its layers run: each layer records its hidden
-    state, and only what was asked for is kept."""
+    state and each attention layer its weights, and only what was asked for is kept."""
 
-    def __init__(self, hidden_states: bool = False):
+    def __init__(self, hidden_states: bool = False, attentions: bool = False):
         self._hidden_states: list[torch.Tensor] | None = [] if hidden_states else None
+        self._attentions: list[torch.Tensor] | None = [] if attentions else None
+
+    @classmethod
+    def requested(
+        cls, config: PretrainedConfig, output_attentions: bool | None, output_hidden_states: bool | None
+    ) -> LayerOutputs:
+        """What a forward call asked for: each argument, or the config's setting where it is ``None``."""
+        return cls(
+            hidden_states=config_default(output_hidden_states, config, "output_hidden_states"),
+            attentions=config_default(output_attentions, config, "output_attentions"),
+        )
+
+    @property
+    def wants_attentions(self) -> bool:
+        """Whether attention layers must compute their weights (the slower path that can return them)."""
+        return self._attentions is not None
 
     def record_hidden_state(self, hidden: torch.Tensor) -> None:
         if self._hidden_states is not None:
             self._hidden_states.append(hidden)
+
+    def record_attention(self, weights: torch.Tensor) -> None:
+        if self._attentions is not None:
+            self._attentions.append(weights)
 
     @property
     def hidden_states(self) -> tuple[torch.Tensor, ...] | None:
         """The recorded hidden states in order, or ``None`` when they were not asked for."""
         return None if self._hidden_states is None else tuple(self._hidden_states)
 
+    @property
+    def attentions(self) -> tuple[torch.Tensor, ...] | None:
+        """The recorded attention weights in order, or ``None`` when they were not asked for."""
+        return None if self._attentions is None else tuple(self._attentions)
+
 
 NO_LAYER_OUTPUTS = LayerOutputs()
 """Keeps nothing: the default of layers called by a forward that asked for no per-layer outputs."""
+
+
+def scaled_dot_product_attention(
+    query: torch.Tensor,
+    key: torch.Tensor,
+    value: torch.Tensor,
+    bias: torch.Tensor | None = None,
+    is_causal: bool = False,
+    dropout: float = 0.0,
+    layer_outputs: LayerOutputs = NO_LAYER_OUTPUTS,
+) -> torch.Tensor:
+    """Attention of ``(N, heads, L_q, d)`` queries on ``(N, heads, L_k, d)`` keys and values, with an additive
+    ``bias`` broadcasting to ``(N, heads, L_q, L_k)`` or a causal mask (query i sees keys up to i). PyTorch's fused
+    kernel, unless ``layer_outputs`` wants attention weights: then the same computation step by step, recording the
+    weights ``(N, heads, L_q, L_k)`` (after dropout, as they were applied)."""
+    if not layer_outputs.wants_attentions:
+        return F.scaled_dot_product_attention(query, key, value, attn_mask=bias, dropout_p=dropout, is_causal=is_causal)
+    logits = query @ key.transpose(-1, -2) * query.shape[-1] ** -0.5
+    if bias is not None:
+        logits = logits + bias
+    if is_causal:
+        later = torch.ones(logits.shape[-2:], dtype=torch.bool, device=logits.device).triu(1)
+        logits = logits.masked_fill(later, float("-inf"))
+    weights = F.dropout(logits.softmax(dim=-1), dropout)
+    layer_outputs.record_attention(weights)
+    return weights @ value
 
 
 def init_batch_norm(norm: nn.BatchNorm2d) -> None:

@@ -18,7 +18,15 @@ from transformers import PreTrainedModel
 from transformers.utils import ModelOutput
 
 from ...color import denormalize_ab, denormalize_lightness, lab_to_rgb
-from ...modeling_utils import PatchDiscriminator, check_pixel_values, config_default, init_batch_norm, zero_image_inputs
+from ...modeling_utils import (
+    NO_LAYER_OUTPUTS,
+    LayerOutputs,
+    PatchDiscriminator,
+    check_pixel_values,
+    config_default,
+    init_batch_norm,
+    zero_image_inputs,
+)
 from .configuration_axial_exemplar import AxialExemplarConfig
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
@@ -38,11 +46,17 @@ class AxialExemplarModelOutput(ModelOutput):
             Each level's features, levels 1 to 5 (full to 1/16 resolution, `hidden_size` channels): the attention
             module's fusion of target and reference at `config.attention_levels`, the target's projected features
             elsewhere; when `output_hidden_states`.
+        attentions (`tuple(torch.FloatTensor)`, *optional*):
+            The weights of each attention module, in `config.attention_levels` order, when `output_attentions`: its
+            height-axis attention, `(batch_size * width, heads, height, height)` (in each column of the level's
+            grid, each target position's weights over the reference's positions), then its width-axis attention,
+            `(batch_size * height, heads, width, width)` (in each row, over the fused features' positions).
     """
 
     last_hidden_state: torch.FloatTensor | None = None
     decoder_hidden_states: tuple[torch.FloatTensor, ...] | None = None
     hidden_states: tuple[torch.FloatTensor, ...] | None = None
+    attentions: tuple[torch.FloatTensor, ...] | None = None
 
 
 @dataclass
@@ -60,6 +74,8 @@ class AxialExemplarColorizationOutput(ModelOutput):
             The unweighted terms, summed over the four levels, when `labels` are given.
         hidden_states (`tuple(torch.FloatTensor)`, *optional*):
             The fused features of each level, see [`AxialExemplarModelOutput`].
+        attentions (`tuple(torch.FloatTensor)`, *optional*):
+            The axial attention weights, see [`AxialExemplarModelOutput`].
     """
 
     loss: torch.FloatTensor | None = None
@@ -69,6 +85,7 @@ class AxialExemplarColorizationOutput(ModelOutput):
     histogram_loss: torch.FloatTensor | None = None
     tv_loss: torch.FloatTensor | None = None
     hidden_states: tuple[torch.FloatTensor, ...] | None = None
+    attentions: tuple[torch.FloatTensor, ...] | None = None
 
 
 def soft_ab_histogram(ab: torch.Tensor, bins: int) -> torch.Tensor:
@@ -219,7 +236,10 @@ class AxialExemplarAxialAttention(nn.Module):
     def split_heads(self, lines: torch.Tensor) -> torch.Tensor:
         return lines.reshape(*lines.shape[:2], self.num_heads, self.head_size).transpose(1, 2)
 
-    def forward(self, queries: torch.Tensor, keys_values: torch.Tensor) -> torch.Tensor:
+    def forward(
+        self, queries: torch.Tensor, keys_values: torch.Tensor, layer_outputs: LayerOutputs = NO_LAYER_OUTPUTS
+    ) -> torch.Tensor:
+        """``(B, C, H, W)`` queries and keys / values; records the weights ``(B * lines, heads, length, length)``."""
         query_lines, key_lines = self.to_lines(queries), self.to_lines(keys_values)
         query = self.split_heads(self.query(query_lines))  # (N, heads, Lq, d)
         key = self.split_heads(self.key(key_lines))  # (N, heads, Lk, d)
@@ -230,6 +250,7 @@ class AxialExemplarAxialAttention(nn.Module):
         logits = logits + torch.einsum("nhod,opd->nhop", query, query_position)  # q_o r^q_(p-o)
         logits = logits + torch.einsum("nhpd,opd->nhop", key, key_position)  # k_p r^k_(p-o)
         weights = logits.softmax(dim=-1)
+        layer_outputs.record_attention(weights)
         attended = weights @ value + torch.einsum("nhop,opd->nhod", weights, self.value_position[index])
         attended = attended.transpose(1, 2).reshape(query_lines.shape)
         return self.output(self.from_lines(attended, queries.shape))
@@ -246,9 +267,11 @@ class AxialExemplarAttentionModule(nn.Module):
         self.height_attention = AxialExemplarAxialAttention(config, axis="height")
         self.width_attention = AxialExemplarAxialAttention(config, axis="width")
 
-    def forward(self, target: torch.Tensor, reference: torch.Tensor) -> torch.Tensor:
-        fused = self.height_attention(self.target_norm(target), self.reference_norm(reference))
-        fused = self.width_attention(fused, fused)
+    def forward(
+        self, target: torch.Tensor, reference: torch.Tensor, layer_outputs: LayerOutputs = NO_LAYER_OUTPUTS
+    ) -> torch.Tensor:
+        fused = self.height_attention(self.target_norm(target), self.reference_norm(reference), layer_outputs)
+        fused = self.width_attention(fused, fused, layer_outputs)
         return F.relu(target + fused)
 
 
@@ -313,17 +336,23 @@ class AxialExemplarModel(AxialExemplarPreTrainedModel):
         self.decoders = nn.ModuleList(AxialExemplarDecoderLayer(config) for _ in range(config.num_levels - 1))
         self.post_init()
 
-    def fused_features(self, target: list[torch.Tensor], reference: list[torch.Tensor]) -> list[torch.Tensor]:
+    def fused_features(
+        self,
+        target: list[torch.Tensor],
+        reference: list[torch.Tensor],
+        layer_outputs: LayerOutputs = NO_LAYER_OUTPUTS,
+    ) -> list[torch.Tensor]:
         """Per level 1-5: the attention module's fusion of target and reference, or the target's own features."""
         fused = list(target)
         for (level, module), reference_features in zip(self.attention.items(), reference):
-            fused[int(level) - 1] = module(target[int(level) - 1], reference_features)
+            fused[int(level) - 1] = module(target[int(level) - 1], reference_features, layer_outputs)
         return fused
 
     def forward(
         self,
         pixel_values: torch.Tensor,
         reference_values: torch.Tensor,
+        output_attentions: bool | None = None,
         output_hidden_states: bool | None = None,
         return_dict: bool | None = None,
     ) -> AxialExemplarModelOutput | tuple:
@@ -333,9 +362,9 @@ class AxialExemplarModel(AxialExemplarPreTrainedModel):
         reference_values (`torch.FloatTensor` of shape `(batch_size, 3, height, width)`):
             Reference in Lab, L scaled to [-1, 1] and ab by 1/110, at the target's size. Sides are multiples of
             `config.stride`.
-        output_hidden_states, return_dict (`bool`, *optional*):
-            Return each level's fused features; return an [`AxialExemplarModelOutput`] rather than a tuple. Each
-            defaults to the config's setting.
+        output_attentions, output_hidden_states, return_dict (`bool`, *optional*):
+            Return the axial attention weights; return each level's fused features; return an
+            [`AxialExemplarModelOutput`] rather than a tuple. Each defaults to the config's setting.
         """
         check_pixel_values(pixel_values, 1, self.config.stride, "target lightness")
         check_pixel_values(reference_values, 3, self.config.stride, "reference L, a, b")
@@ -351,16 +380,19 @@ class AxialExemplarModel(AxialExemplarPreTrainedModel):
             project(reference_taps[level - 1])
             for project, level in zip(self.reference_projections, self.config.attention_levels)
         ]
-        fused = self.fused_features(target, reference)
+        layer_outputs = LayerOutputs.requested(self.config, output_attentions, output_hidden_states)
+        fused = self.fused_features(target, reference, layer_outputs)
+        for features in fused:
+            layer_outputs.record_hidden_state(features)
         hidden, states = self.bottleneck_projection(bottleneck), []
         for level, decoder in zip(range(self.config.num_levels - 1, 0, -1), self.decoders):  # levels 4, 3, 2, 1
             hidden = decoder(hidden, fused[level], target[level - 1])
             states.append(hidden)
-        wants_states = config_default(output_hidden_states, self.config, "output_hidden_states")
         output = AxialExemplarModelOutput(
             last_hidden_state=hidden,
             decoder_hidden_states=tuple(reversed(states)),
-            hidden_states=tuple(fused) if wants_states else None,
+            hidden_states=layer_outputs.hidden_states,
+            attentions=layer_outputs.attentions,
         )
         return output if config_default(return_dict, self.config, "return_dict") else output.to_tuple()
 
@@ -431,6 +463,7 @@ class AxialExemplarForColorization(AxialExemplarPreTrainedModel):
         pixel_values: torch.Tensor,
         reference_values: torch.Tensor,
         labels: torch.Tensor | None = None,
+        output_attentions: bool | None = None,
         output_hidden_states: bool | None = None,
         return_dict: bool | None = None,
     ) -> AxialExemplarColorizationOutput | tuple:
@@ -442,11 +475,15 @@ class AxialExemplarForColorization(AxialExemplarPreTrainedModel):
         labels (`torch.FloatTensor` of shape `(batch_size, 2, height, width)`, *optional*):
             The target's true ab scaled by 1/110; when given, the loss of Eq. 4 (without its adversarial term) is
             returned.
-        output_hidden_states, return_dict (`bool`, *optional*):
+        output_attentions, output_hidden_states, return_dict (`bool`, *optional*):
             See [`AxialExemplarModel.forward`].
         """
         outputs = self.axial_exemplar(
-            pixel_values, reference_values, output_hidden_states=output_hidden_states, return_dict=True
+            pixel_values,
+            reference_values,
+            output_attentions=output_attentions,
+            output_hidden_states=output_hidden_states,
+            return_dict=True,
         )
         pyramid_ab = tuple(head(state) for head, state in zip(self.heads, outputs.decoder_hidden_states))
         loss = pixel = histogram = variation = None
@@ -462,6 +499,7 @@ class AxialExemplarForColorization(AxialExemplarPreTrainedModel):
             histogram_loss=histogram,
             tv_loss=variation,
             hidden_states=outputs.hidden_states,
+            attentions=outputs.attentions,
         )
         return output if config_default(return_dict, self.config, "return_dict") else output.to_tuple()
 

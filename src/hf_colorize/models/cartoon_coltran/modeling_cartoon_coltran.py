@@ -24,6 +24,7 @@ from ...modeling_utils import (
     PatchDiscriminator,
     check_pixel_values,
     config_default,
+    scaled_dot_product_attention,
     zero_image_inputs,
 )
 from .configuration_cartoon_coltran import CartoonColtranConfig
@@ -44,12 +45,18 @@ class CartoonColtranModelOutput(ModelOutput):
             Channels last, `(batch_size, coarse_size, coarse_size, hidden_size)`: the embedded grey pixels, then the
             output of each layer of the encoder, the outer decoder and the inner decoder, in that order; when
             `output_hidden_states`.
+        attentions (`tuple(torch.FloatTensor)`, *optional*):
+            The weights of each attention layer of the encoder, the outer decoder and the inner decoder, in that
+            order, when `output_attentions`: `(batch_size * coarse_size, heads, coarse_size, coarse_size)`, one
+            sequence per row (row attention) or per column (column attention); the decoders' masked ones are zero
+            above the diagonal.
     """
 
     logits: torch.FloatTensor | None = None
     auxiliary_logits: torch.FloatTensor | None = None
     context: torch.FloatTensor | None = None
     hidden_states: tuple[torch.FloatTensor, ...] | None = None
+    attentions: tuple[torch.FloatTensor, ...] | None = None
 
 
 @dataclass
@@ -77,6 +84,10 @@ class CartoonColtranColorizationOutput(ModelOutput):
             [`CartoonColtranModelOutput`]); with `coarse_colors`, the output of each layer of the upgrading network
             (channels first); when sampling, the embedded grey pixels and each encoder layer's output (the decoders
             run one position at a time, their steps are not kept), then the upgrading network's.
+        attentions (`tuple(torch.FloatTensor)`, *optional*):
+            When `output_attentions`, the attention weights of what ran: with `color_labels`, stage 1's (see
+            [`CartoonColtranModelOutput`]); when sampling, the encoder's; with `coarse_colors`, none (an empty
+            tuple: the upgrading network has no attention).
     """
 
     loss: torch.FloatTensor | None = None
@@ -90,6 +101,7 @@ class CartoonColtranColorizationOutput(ModelOutput):
     mse_loss: torch.FloatTensor | None = None
     model_calls: int | None = None
     hidden_states: tuple[torch.FloatTensor, ...] | None = None
+    attentions: tuple[torch.FloatTensor, ...] | None = None
 
 
 def quantize_colors(rgb: torch.Tensor, bits: int) -> torch.Tensor:
@@ -189,8 +201,13 @@ class CartoonColtranAxialAttention(nn.Module):
         return grid.transpose(1, 2) if self.axis == "column" else grid
 
     def forward(
-        self, hidden: torch.Tensor, context: torch.Tensor | None = None, cache: dict | None = None
+        self,
+        hidden: torch.Tensor,
+        context: torch.Tensor | None = None,
+        cache: dict | None = None,
+        layer_outputs: LayerOutputs = NO_LAYER_OUTPUTS,
     ) -> torch.Tensor:
+        """``hidden`` ``(B, h, w, D)``; records the weights ``(B * other axis, heads, length, length)``."""
         projected = self.query_key_value(hidden)
         if self.conditioning is not None:
             projected = self.conditioning(projected, context)
@@ -200,7 +217,7 @@ class CartoonColtranAxialAttention(nn.Module):
             key = cache["key"] = torch.cat([cache["key"], key], dim=2) if "key" in cache else key
             value = cache["value"] = torch.cat([cache["value"], value], dim=2) if "value" in cache else value
             causal = False  # the cache holds only earlier positions and these
-        attended = F.scaled_dot_product_attention(query, key, value, is_causal=causal)
+        attended = scaled_dot_product_attention(query, key, value, is_causal=causal, layer_outputs=layer_outputs)
         return self.output(self.grid(attended, hidden.shape))
 
 
@@ -236,8 +253,9 @@ class CartoonColtranBlock(nn.Module):
         context: torch.Tensor | None = None,
         summary: torch.Tensor | None = None,
         cache: dict | None = None,
+        layer_outputs: LayerOutputs = NO_LAYER_OUTPUTS,
     ) -> torch.Tensor:
-        hidden = hidden + self.attention(self.attention_norm(hidden, summary), context, cache)
+        hidden = hidden + self.attention(self.attention_norm(hidden, summary), context, cache, layer_outputs)
         return hidden + self.mlp(self.mlp_norm(hidden, summary), context)
 
 
@@ -269,8 +287,8 @@ class CartoonColtranEncoder(nn.Module):
         self.norm = nn.LayerNorm(config.hidden_size)
 
     def forward(self, lightness: torch.Tensor, layer_outputs: LayerOutputs = NO_LAYER_OUTPUTS) -> torch.Tensor:
-        """``(B, 1, h, w)`` lightness in [-1, 1] to the context ``(B, h, w, D)``; records the embedded pixels and each
-        layer's output."""
+        """``(B, 1, h, w)`` lightness in [-1, 1] to the context ``(B, h, w, D)``; records the embedded pixels, each
+        layer's output and its attention weights."""
         height, width = lightness.shape[-2:]
         hidden = self.embedding(lightness.permute(0, 2, 3, 1))
         hidden = hidden + self.positions(
@@ -278,7 +296,7 @@ class CartoonColtranEncoder(nn.Module):
         )
         layer_outputs.record_hidden_state(hidden)
         for layer in self.layers:
-            hidden = layer(hidden)
+            hidden = layer(hidden, layer_outputs=layer_outputs)
             layer_outputs.record_hidden_state(hidden)
         return self.norm(hidden)
 
@@ -303,9 +321,10 @@ class CartoonColtranOuterDecoder(nn.Module):
         caches: list[dict] | None = None,
         layer_outputs: LayerOutputs = NO_LAYER_OUTPUTS,
     ) -> torch.Tensor:
-        """The whole grid, or (with ``caches``, one per layer) the next row; records each layer's output."""
+        """The whole grid, or (with ``caches``, one per layer) the next row; records each layer's output and
+        attention weights."""
         for index, layer in enumerate(self.layers):
-            hidden = layer(hidden, context, summary, None if caches is None else caches[index])
+            hidden = layer(hidden, context, summary, None if caches is None else caches[index], layer_outputs)
             layer_outputs.record_hidden_state(hidden)
         return hidden
 
@@ -330,9 +349,10 @@ class CartoonColtranInnerDecoder(nn.Module):
         caches: list[dict] | None = None,
         layer_outputs: LayerOutputs = NO_LAYER_OUTPUTS,
     ) -> torch.Tensor:
-        """The whole grid, or (with ``caches``, one per layer) the next pixel; records each layer's output."""
+        """The whole grid, or (with ``caches``, one per layer) the next pixel; records each layer's output and
+        attention weights."""
         for index, layer in enumerate(self.layers):
-            hidden = layer(hidden, context, summary, None if caches is None else caches[index])
+            hidden = layer(hidden, context, summary, None if caches is None else caches[index], layer_outputs)
             layer_outputs.record_hidden_state(hidden)
         return self.norm(hidden, summary)
 
@@ -458,6 +478,7 @@ class CartoonColtranModel(CartoonColtranPreTrainedModel):
         self,
         pixel_values: torch.Tensor,
         color_labels: torch.Tensor,
+        output_attentions: bool | None = None,
         output_hidden_states: bool | None = None,
         return_dict: bool | None = None,
     ) -> CartoonColtranModelOutput | tuple:
@@ -466,11 +487,12 @@ class CartoonColtranModel(CartoonColtranPreTrainedModel):
             Lightness scaled to [-1, 1], square, a multiple of `config.coarse_size` (averaged down to it).
         color_labels (`torch.LongTensor` of shape `(batch_size, coarse_size, coarse_size)`):
             The colours the decoders read (teacher forcing): the true 3-bit colours in training.
-        output_hidden_states, return_dict (`bool`, *optional*):
-            Return every layer's output; return a [`CartoonColtranModelOutput`] rather than a tuple. Each defaults
-            to the config's setting.
+        output_attentions, output_hidden_states, return_dict (`bool`, *optional*):
+            Return every attention layer's weights (computed without the fused attention kernel); return every
+            layer's output; return a [`CartoonColtranModelOutput`] rather than a tuple. Each defaults to the
+            config's setting.
         """
-        layer_outputs = LayerOutputs(config_default(output_hidden_states, self.config, "output_hidden_states"))
+        layer_outputs = LayerOutputs.requested(self.config, output_attentions, output_hidden_states)
         context = self.encoder(self.coarse_lightness(pixel_values), layer_outputs)
         summary = context.mean(dim=(1, 2))
         size = self.config.coarse_size
@@ -489,6 +511,7 @@ class CartoonColtranModel(CartoonColtranPreTrainedModel):
             auxiliary_logits=self.auxiliary_head(self.auxiliary_norm(context)),
             context=context,
             hidden_states=layer_outputs.hidden_states,
+            attentions=layer_outputs.attentions,
         )
         return output if config_default(return_dict, self.config, "return_dict") else output.to_tuple()
 
@@ -532,7 +555,7 @@ class CartoonColtranModel(CartoonColtranPreTrainedModel):
     ) -> tuple[torch.Tensor, int]:
         """``num_samples`` colourings of each grey image: colours ``(batch * num_samples, h, w)`` (an image's
         samples consecutive) drawn pixel by pixel from softmax(logits / temperature), and the model calls. Records
-        the encoder's layer outputs."""
+        the encoder's layer outputs and attention weights."""
         if temperature <= 0:
             raise ValueError(f"temperature must be positive, got {temperature}")
         context = self.encoder(self.coarse_lightness(pixel_values), layer_outputs)
@@ -583,6 +606,7 @@ class CartoonColtranForColorization(CartoonColtranPreTrainedModel):
         num_samples: int = 1,
         generator: torch.Generator | None = None,
         temperature: float = 1.0,
+        output_attentions: bool | None = None,
         output_hidden_states: bool | None = None,
         return_dict: bool | None = None,
     ) -> CartoonColtranColorizationOutput | tuple:
@@ -599,15 +623,19 @@ class CartoonColtranForColorization(CartoonColtranPreTrainedModel):
         temperature (`float`, *optional*, defaults to 1.0):
             With neither `color_labels` nor `coarse_colors`: how many colourings to sample per image, the
             random generator that draws them (seed it for reproducible samples) and the softmax temperature.
-        output_hidden_states, return_dict (`bool`, *optional*):
-            Return the layer outputs of the stages that ran; return a [`CartoonColtranColorizationOutput`] rather
-            than a tuple. Each defaults to the config's setting.
+        output_attentions, output_hidden_states, return_dict (`bool`, *optional*):
+            Return the attention weights and the layer outputs of what ran; return a
+            [`CartoonColtranColorizationOutput`] rather than a tuple. Each defaults to the config's setting.
         """
         check_pixel_values(pixel_values, 1, self.config.stride, "lightness")
         return_dict = config_default(return_dict, self.config, "return_dict")
         if color_labels is not None:
             outputs = self.cartoon_coltran(
-                pixel_values, color_labels, output_hidden_states=output_hidden_states, return_dict=True
+                pixel_values,
+                color_labels,
+                output_attentions=output_attentions,
+                output_hidden_states=output_hidden_states,
+                return_dict=True,
             )
             loss, color, auxiliary = self.color_losses(outputs, color_labels)
             result = CartoonColtranColorizationOutput(
@@ -617,9 +645,10 @@ class CartoonColtranForColorization(CartoonColtranPreTrainedModel):
                 color_loss=color,
                 auxiliary_loss=auxiliary,
                 hidden_states=outputs.hidden_states,
+                attentions=outputs.attentions,
             )
             return result if return_dict else result.to_tuple()
-        layer_outputs = LayerOutputs(config_default(output_hidden_states, self.config, "output_hidden_states"))
+        layer_outputs = LayerOutputs.requested(self.config, output_attentions, output_hidden_states)
         calls = None
         if coarse_colors is None:
             if num_samples < 1:
@@ -643,6 +672,7 @@ class CartoonColtranForColorization(CartoonColtranPreTrainedModel):
             mse_loss=mse,
             model_calls=calls,
             hidden_states=layer_outputs.hidden_states,
+            attentions=layer_outputs.attentions,
         )
         return result if return_dict else result.to_tuple()
 

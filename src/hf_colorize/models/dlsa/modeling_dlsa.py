@@ -21,6 +21,7 @@ from ...modeling_utils import (
     ab_huber_loss,
     check_pixel_values,
     config_default,
+    scaled_dot_product_attention,
     tensor_cache,
     zero_image_inputs,
 )
@@ -35,15 +36,23 @@ class DlsaModelOutput(ModelOutput):
         last_hidden_state (`torch.FloatTensor` of shape `(batch_size, channels, height / stride, width / stride)`):
             Features of the last stage, channels first.
         hidden_states (`tuple(torch.FloatTensor)`, *optional*):
-            Channels-first features after the embeddings and after each stage, when `output_hidden_states=True`.
+            Channels-first features after the embeddings and after each stage, when `output_hidden_states`.
         hint_prior (`torch.FloatTensor` of shape `(batch_size, 3, height, width)`, *optional*):
             The bilateral propagation of the hints (ab scaled by 1/110, then its confidence), when
             `config.hint_propagation` is on.
+        attentions (`tuple(torch.FloatTensor)`, *optional*):
+            The attention weights of each block's three attention layers in turn, when `output_attentions`; as
+            Swin's, per window of each image, `(batch_size * windows, heads, tokens, tokens)`. WSA and SWSA: the
+            `window_size**2` tokens of each window of the grid (padded to whole windows, rolled by half a window
+            for SWSA), in row order. FWSA: groups of `window_size**2` tokens in order of brightness (group g of an
+            image holds the tokens `g * window_size**2` to `(g + 1) * window_size**2 - 1` of
+            [`brightness_order`] of its patch lightness).
     """
 
     last_hidden_state: torch.FloatTensor | None = None
     hidden_states: tuple[torch.FloatTensor, ...] | None = None
     hint_prior: torch.FloatTensor | None = None
+    attentions: tuple[torch.FloatTensor, ...] | None = None
 
 
 @dataclass
@@ -55,12 +64,15 @@ class DlsaColorizationOutput(ModelOutput):
         ab (`torch.FloatTensor` of shape `(batch_size, 2, height, width)`):
             Predicted ab at input resolution, scaled by 1/110.
         hidden_states (`tuple(torch.FloatTensor)`, *optional*):
-            Encoder features, when `output_hidden_states=True`.
+            Encoder features, when `output_hidden_states`.
+        attentions (`tuple(torch.FloatTensor)`, *optional*):
+            Attention weights, when `output_attentions`; see [`DlsaModelOutput`].
     """
 
     loss: torch.FloatTensor | None = None
     ab: torch.FloatTensor | None = None
     hidden_states: tuple[torch.FloatTensor, ...] | None = None
+    attentions: tuple[torch.FloatTensor, ...] | None = None
 
 
 def drop_path(hidden_states: torch.Tensor, drop_prob: float, training: bool) -> torch.Tensor:
@@ -185,19 +197,26 @@ class DlsaSelfAttention(nn.Module):
         self.output = nn.Linear(dim, dim)
         self.output_dropout = nn.Dropout(config.hidden_dropout_prob)
 
-    def forward(self, groups: torch.Tensor, attention_bias: torch.Tensor | None = None) -> torch.Tensor:
-        """``groups``: ``(num_groups, tokens, dim)``; ``attention_bias`` broadcasts to ``(groups, heads, n, n)``."""
+    def forward(
+        self,
+        groups: torch.Tensor,
+        attention_bias: torch.Tensor | None = None,
+        layer_outputs: LayerOutputs = NO_LAYER_OUTPUTS,
+    ) -> torch.Tensor:
+        """``groups``: ``(num_groups, tokens, dim)``; ``attention_bias`` broadcasts to ``(groups, heads, n, n)``.
+        Records the attention weights ``(num_groups, heads, n, n)``."""
         num_groups, tokens, dim = groups.shape
         qkv = self.qkv(groups).view(num_groups, tokens, 3, self.num_heads, dim // self.num_heads)
         query, key, value = qkv.permute(2, 0, 3, 1, 4).unbind(0)
         if attention_bias is not None:
             attention_bias = attention_bias.to(query.dtype)
-        context = F.scaled_dot_product_attention(
+        context = scaled_dot_product_attention(
             query,
             key,
             value,
-            attn_mask=attention_bias,
-            dropout_p=self.attention_dropout if self.training else 0.0,
+            bias=attention_bias,
+            dropout=self.attention_dropout if self.training else 0.0,
+            layer_outputs=layer_outputs,
         )
         # Heads side by side, (groups, tokens, dim); not transpose + reshape, whose view the ONNX exporter rejects.
         context = torch.cat(context.unbind(1), dim=-1)
@@ -219,7 +238,8 @@ class DlsaWindowAttention(nn.Module):
         bias = self.relative_position_bias_table[index.view(-1)].view(window * window, window * window, -1)
         return bias.permute(2, 0, 1)
 
-    def forward(self, tokens: torch.Tensor) -> torch.Tensor:
+    def forward(self, tokens: torch.Tensor, layer_outputs: LayerOutputs = NO_LAYER_OUTPUTS) -> torch.Tensor:
+        """``tokens``: ``(B, H, W, C)``; records the attention weights of each window."""
         batch, height, width, channels = tokens.shape
         # Swin's rule: a grid no larger than a window is one window, and is not shifted.
         window = min(self.window_size, height, width)
@@ -234,7 +254,7 @@ class DlsaWindowAttention(nn.Module):
         mask = window_attention_mask(height, width, window, shift)
         if mask is not None:
             bias = (bias + mask.to(tokens.device)).repeat(batch, 1, 1, 1)
-        windows = self.attention(windows, bias)
+        windows = self.attention(windows, bias, layer_outputs)
         tokens = window_reverse(windows, window, padded_height, padded_width)
         if shift:
             tokens = torch.roll(tokens, shifts=(shift, shift), dims=(1, 2))
@@ -267,8 +287,11 @@ class DlsaFeatureWindowAttention(nn.Module):
         self.group_size = config.window_size**2
         self.attention = DlsaSelfAttention(config, dim, num_heads)
 
-    def forward(self, tokens: torch.Tensor, brightness: torch.Tensor) -> torch.Tensor:
-        """``tokens``: ``(B, H, W, C)``; ``brightness``: ``(B, H, W)`` mean lightness of each token's patch."""
+    def forward(
+        self, tokens: torch.Tensor, brightness: torch.Tensor, layer_outputs: LayerOutputs = NO_LAYER_OUTPUTS
+    ) -> torch.Tensor:
+        """``tokens``: ``(B, H, W, C)``; ``brightness``: ``(B, H, W)`` mean lightness of each token's patch. Records
+        the attention weights of each group."""
         batch, height, width, channels = tokens.shape
         num_tokens = height * width
         group_size = min(self.group_size, num_tokens)
@@ -284,7 +307,7 @@ class DlsaFeatureWindowAttention(nn.Module):
             key_mask = torch.zeros(is_padding.shape, device=tokens.device).masked_fill(is_padding, float("-inf"))
             bias = key_mask.view(-1, 1, 1, group_size).repeat(batch, 1, 1, 1)
         groups = sorted_tokens.view(-1, group_size, channels)
-        groups = self.attention(groups, bias).view(batch, -1, channels)[:, :num_tokens]
+        groups = self.attention(groups, bias, layer_outputs).view(batch, -1, channels)[:, :num_tokens]
         restored = torch.empty_like(groups).scatter_(1, order.unsqueeze(-1).expand(-1, -1, channels), groups)
         return restored.view(batch, height, width, channels)
 
@@ -323,10 +346,13 @@ class DlsaBlock(nn.Module):
     def _residual(self, tokens: torch.Tensor, branch: torch.Tensor) -> torch.Tensor:
         return tokens + drop_path(branch, self.drop_path_rate, self.training)
 
-    def forward(self, tokens: torch.Tensor, brightness: torch.Tensor) -> torch.Tensor:
-        tokens = self._residual(tokens, self.window_attention(self.window_norm(tokens)))  # Eq. 6
-        tokens = self._residual(tokens, self.shifted_attention(self.shifted_norm(tokens)))  # Eq. 7
-        tokens = self._residual(tokens, self.feature_attention(self.feature_norm(tokens), brightness))  # Eq. 8
+    def forward(
+        self, tokens: torch.Tensor, brightness: torch.Tensor, layer_outputs: LayerOutputs = NO_LAYER_OUTPUTS
+    ) -> torch.Tensor:
+        tokens = self._residual(tokens, self.window_attention(self.window_norm(tokens), layer_outputs))  # Eq. 6
+        tokens = self._residual(tokens, self.shifted_attention(self.shifted_norm(tokens), layer_outputs))  # Eq. 7
+        features = self.feature_attention(self.feature_norm(tokens), brightness, layer_outputs)
+        tokens = self._residual(tokens, features)  # Eq. 8
         return self._residual(tokens, self.mlp(self.mlp_norm(tokens)))  # Eq. 9
 
 
@@ -358,11 +384,13 @@ class DlsaStage(nn.Module):
         self.merging = DlsaPatchMerging(config, config.stage_channels(stage - 1), dim) if stage > 0 else None
         self.blocks = nn.ModuleList([DlsaBlock(config, dim, config.num_heads[stage], rate) for rate in drop_path_rates])
 
-    def forward(self, tokens: torch.Tensor, brightness: torch.Tensor) -> torch.Tensor:
+    def forward(
+        self, tokens: torch.Tensor, brightness: torch.Tensor, layer_outputs: LayerOutputs = NO_LAYER_OUTPUTS
+    ) -> torch.Tensor:
         if self.merging is not None:
             tokens = self.merging(tokens)
         for block in self.blocks:
-            tokens = block(tokens, brightness)
+            tokens = block(tokens, brightness, layer_outputs)
         return tokens
 
 
@@ -383,14 +411,22 @@ class DlsaEncoder(nn.Module):
     def forward(
         self, tokens: torch.Tensor, lightness: torch.Tensor, layer_outputs: LayerOutputs = NO_LAYER_OUTPUTS
     ) -> torch.Tensor:
-        """``tokens`` ``(B, h, w, C)`` from the embeddings; records them and each stage's output."""
-        layer_outputs.record_hidden_state(tokens)
+        """``tokens`` ``(B, h, w, C)`` from the embeddings; records them and each stage's output (channels first)
+        and every attention layer's weights."""
+        tokens = self.record_channels_first(tokens, layer_outputs)
         for stage in self.stages:
             if stage.merging is not None:
                 lightness = F.avg_pool2d(lightness, 2)
-            tokens = stage(tokens, lightness[:, 0])
-            layer_outputs.record_hidden_state(tokens)
+            tokens = self.record_channels_first(stage(tokens, lightness[:, 0], layer_outputs), layer_outputs)
         return tokens
+
+    @staticmethod
+    def record_channels_first(tokens: torch.Tensor, layer_outputs: LayerOutputs) -> torch.Tensor:
+        """Record ``(B, h, w, C)`` tokens as a ``(B, C, h, w)`` hidden state and go on from that very tensor (views
+        both ways, no copy), so that gradients reach the recorded state."""
+        state = tokens.permute(0, 3, 1, 2)
+        layer_outputs.record_hidden_state(state)
+        return state.permute(0, 2, 3, 1)
 
 
 class DlsaPreTrainedModel(PreTrainedModel):
@@ -433,6 +469,7 @@ class DlsaModel(DlsaPreTrainedModel):
     def forward(
         self,
         pixel_values: torch.Tensor,
+        output_attentions: bool | None = None,
         output_hidden_states: bool | None = None,
         return_dict: bool | None = None,
     ) -> DlsaModelOutput | tuple:
@@ -440,22 +477,22 @@ class DlsaModel(DlsaPreTrainedModel):
         pixel_values (`torch.FloatTensor` of shape `(batch_size, 4, height, width)`):
             Lightness scaled to [-1, 1], hint ab scaled by 1/110 (zero where there is no hint) and the hint
             mask, as made by [`DlsaImageProcessor`]. Height and width are multiples of `config.stride`.
-        output_hidden_states, return_dict (`bool`, *optional*):
-            Return the hidden states; return a [`DlsaModelOutput`] rather than a tuple. Each defaults to the
-            config's setting.
+        output_attentions, output_hidden_states, return_dict (`bool`, *optional*):
+            Return the attention weights (computed without the fused attention kernel); return the hidden states;
+            return a [`DlsaModelOutput`] rather than a tuple. Each defaults to the config's setting.
         """
         check_pixel_values(pixel_values, self.config.num_channels, self.config.stride, "L, hint a, hint b, hint mask")
-        layer_outputs = LayerOutputs(config_default(output_hidden_states, self.config, "output_hidden_states"))
+        layer_outputs = LayerOutputs.requested(self.config, output_attentions, output_hidden_states)
         hint_prior = self.hint_propagation(pixel_values) if self.hint_propagation is not None else None
         tokens = self.embeddings(pixel_values if hint_prior is None else torch.cat([pixel_values, hint_prior], 1))
         patch_lightness = F.avg_pool2d(pixel_values[:, :1], self.config.patch_size)
         tokens = self.encoder(tokens, patch_lightness, layer_outputs)
         last_hidden_state = self.layernorm(tokens).permute(0, 3, 1, 2)
-        hidden_states = layer_outputs.hidden_states
-        if hidden_states is not None:
-            hidden_states = tuple(state.permute(0, 3, 1, 2) for state in hidden_states)
         output = DlsaModelOutput(
-            last_hidden_state=last_hidden_state, hidden_states=hidden_states, hint_prior=hint_prior
+            last_hidden_state=last_hidden_state,
+            hidden_states=layer_outputs.hidden_states,
+            hint_prior=hint_prior,
+            attentions=layer_outputs.attentions,
         )
         return output if config_default(return_dict, self.config, "return_dict") else output.to_tuple()
 
@@ -493,6 +530,7 @@ class DlsaForColorization(DlsaPreTrainedModel):
         self,
         pixel_values: torch.Tensor,
         labels: torch.Tensor | None = None,
+        output_attentions: bool | None = None,
         output_hidden_states: bool | None = None,
         return_dict: bool | None = None,
     ) -> DlsaColorizationOutput | tuple:
@@ -501,17 +539,24 @@ class DlsaForColorization(DlsaPreTrainedModel):
             Lightness, hint ab and hint mask, see [`DlsaModel.forward`].
         labels (`torch.FloatTensor` of shape `(batch_size, 2, height, width)`, *optional*):
             True ab scaled by 1/110; when given, the Huber loss (Eq. 13) is returned.
-        output_hidden_states, return_dict (`bool`, *optional*):
+        output_attentions, output_hidden_states, return_dict (`bool`, *optional*):
             See [`DlsaModel.forward`].
         """
-        outputs = self.dlsa(pixel_values, output_hidden_states=output_hidden_states, return_dict=True)
+        outputs = self.dlsa(
+            pixel_values,
+            output_attentions=output_attentions,
+            output_hidden_states=output_hidden_states,
+            return_dict=True,
+        )
         ab = self.head(outputs.last_hidden_state)
         if outputs.hint_prior is not None:
             ab = ab + outputs.hint_prior[:, :2]  # the head predicts the residual on the propagated hints
         loss = None
         if labels is not None:
             loss = ab_huber_loss(ab, labels, self.config.huber_delta)
-        output = DlsaColorizationOutput(loss=loss, ab=ab, hidden_states=outputs.hidden_states)
+        output = DlsaColorizationOutput(
+            loss=loss, ab=ab, hidden_states=outputs.hidden_states, attentions=outputs.attentions
+        )
         return output if config_default(return_dict, self.config, "return_dict") else output.to_tuple()
 
 
