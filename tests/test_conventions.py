@@ -4,21 +4,29 @@ own tools rely on."""
 from collections.abc import Callable
 from dataclasses import dataclass
 
+import numpy as np
 import pytest
 import torch
 from conftest import tiny_axial_exemplar_config, tiny_cartoon_config, tiny_config, tiny_smsanet_config
+from PIL import Image
 from transformers import PretrainedConfig, PreTrainedModel
 
 from hf_colorize import (
     AxialExemplarForColorization,
+    AxialExemplarImageProcessor,
     AxialExemplarModel,
     CartoonColtranForColorization,
+    CartoonColtranImageProcessor,
     CartoonColtranModel,
     DlsaForColorization,
+    DlsaImageProcessor,
     DlsaModel,
     SmsanetForColorization,
+    SmsanetImageProcessor,
     SmsanetModel,
 )
+from hf_colorize.image_processing import ColorizationImageProcessor
+from hf_colorize.images import InvalidImageError
 
 
 @dataclass
@@ -170,3 +178,57 @@ def test_gradients_reach_the_returned_hidden_states_and_attentions(family: Famil
         tensor.retain_grad()
     outputs.to_tuple()[0].sum().backward()
     assert all(tensor.grad is not None for tensor in returned)
+
+
+SIZE = {"height": 32, "width": 32}
+PROCESSORS = [
+    DlsaImageProcessor(size=SIZE),
+    SmsanetImageProcessor(size=SIZE),
+    AxialExemplarImageProcessor(size=SIZE),
+    CartoonColtranImageProcessor(size=SIZE),
+]
+
+
+def needed_request(processor: ColorizationImageProcessor, reference: Image.Image) -> dict:
+    """What a processor cannot do without: the exemplar family's colour reference."""
+    return {"reference": reference} if isinstance(processor, AxialExemplarImageProcessor) else {}
+
+
+@pytest.mark.parametrize("processor", PROCESSORS, ids=lambda processor: type(processor).__name__)
+def test_processors_take_torch_tensors(processor: ColorizationImageProcessor, color_image: Image.Image):
+    """``(C, H, W)`` tensors in [0, 1] or [0, 255] and ``(B, C, H, W)`` batches, as transformers' processors."""
+    request = needed_request(processor, color_image)
+    expected = processor(color_image, **request)
+    rgb = torch.from_numpy(np.array(color_image)).permute(2, 0, 1)  # uint8, (3, H, W)
+    for tensor in (rgb, rgb.float(), rgb / 255, rgb.double() / 255):
+        inputs = processor(tensor, **request)
+        torch.testing.assert_close(inputs["pixel_values"], expected["pixel_values"])
+        torch.testing.assert_close(inputs["lightness"], expected["lightness"])
+    batch = processor(torch.stack([rgb, rgb]) / 255, **request)
+    torch.testing.assert_close(batch["pixel_values"], expected["pixel_values"].expand(2, -1, -1, -1))
+    grey = np.array(color_image.convert("L"))
+    torch.testing.assert_close(
+        processor(torch.from_numpy(grey)[None], **request)["pixel_values"], processor(grey, **request)["pixel_values"]
+    )
+
+
+def test_a_colour_reference_may_be_a_tensor(color_image: Image.Image):
+    processor = AxialExemplarImageProcessor(size=SIZE)
+    rgb = torch.from_numpy(np.array(color_image)).permute(2, 0, 1) / 255
+    expected = processor(color_image, reference=color_image)["reference_values"]
+    torch.testing.assert_close(processor(color_image, reference=rgb)["reference_values"], expected)
+    references = processor([color_image] * 2, reference=torch.stack([rgb, rgb]))["reference_values"]
+    torch.testing.assert_close(references, expected.expand(2, -1, -1, -1))
+
+
+@pytest.mark.parametrize(
+    ("tensor", "problem"),
+    [
+        (torch.zeros(2, 16, 16), r"must be \(C, H, W\).*got \(2, 16, 16\)"),
+        (torch.zeros(16, 16), r"got \(16, 16\)"),
+        (torch.full((3, 8, 8), 300), r"values in \[0, 255\]"),
+    ],
+)
+def test_a_tensor_that_is_not_an_image_is_refused(tensor: torch.Tensor, problem: str):
+    with pytest.raises(InvalidImageError, match=problem):
+        SmsanetImageProcessor(size=SIZE)(tensor)

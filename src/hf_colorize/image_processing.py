@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from PIL import Image
@@ -11,7 +12,49 @@ from transformers.feature_extraction_utils import BatchFeature
 from transformers.image_processing_utils import BaseImageProcessor
 
 from .color import denormalize_ab, lab_to_rgb_in_gamut, normalize_lightness
-from .images import ImageLike, load_lightness, to_pil
+from .images import ImageLike, InvalidImageError, load_lightness, to_pil
+
+ImageInput = ImageLike | torch.Tensor
+"""One image as the processors take it: a path, a PIL image or a numpy array (:mod:`hf_colorize.images`), or a torch
+tensor ``(C, H, W)`` (:func:`tensor_to_array`)."""
+
+
+def is_batch(images: ImageInput | Sequence[ImageInput]) -> bool:
+    """Whether ``images`` is several images: a list, a tuple or a ``(B, C, H, W)`` tensor."""
+    return isinstance(images, (list, tuple)) or (isinstance(images, torch.Tensor) and images.ndim == 4)
+
+
+def split_batch(images: ImageInput | Sequence[ImageInput]) -> list[ImageInput]:
+    """One image or a batch (:func:`is_batch`) as a list of images."""
+    if not is_batch(images):
+        return [images]
+    return list(images.unbind(0)) if isinstance(images, torch.Tensor) else list(images)
+
+
+def tensor_to_array(image: torch.Tensor) -> np.ndarray:
+    """A torch image ``(C, H, W)``, C being 1 (grey), 3 (RGB) or 4 (RGBA), as the ``(H, W, C)`` array the image
+    readers take. Values are in [0, 1], or in [0, 255] (an integer tensor, or a float one with a value above 1), as
+    transformers' image processors read them.
+
+    Raises:
+        InvalidImageError: another shape, or an integer tensor with values outside [0, 255].
+    """
+    if image.ndim != 3 or image.shape[0] not in (1, 3, 4):
+        raise InvalidImageError(
+            f"a tensor image must be (C, H, W), or a (B, C, H, W) batch, with C in 1, 3, 4; got {tuple(image.shape)}"
+        )
+    channels_last = image.detach().cpu().permute(1, 2, 0)
+    if image.is_floating_point():
+        array = channels_last.float().numpy()
+        return array / 255 if array.max(initial=0) > 1 else array
+    if channels_last.numel() and (channels_last.min() < 0 or channels_last.max() > 255):
+        raise InvalidImageError(f"an integer tensor image must hold values in [0, 255], got {image.dtype} outside it")
+    return channels_last.to(torch.uint8).numpy()
+
+
+def readable(image: ImageInput) -> ImageLike:
+    """``image`` as the image readers take it: a tensor becomes an array (:func:`tensor_to_array`)."""
+    return tensor_to_array(image) if isinstance(image, torch.Tensor) else image
 
 
 def resize_channels(image: torch.Tensor, height: int, width: int) -> torch.Tensor:
@@ -53,19 +96,17 @@ class ColorizationImageProcessor(BaseImageProcessor):
         width, height = self.model_size
         return normalize_lightness(resize_channels(lightness, height, width))
 
-    def load(self, images: ImageLike | Sequence[ImageLike]) -> list[torch.Tensor]:
-        """Read one image or a list as full-resolution CIE lightness tensors ``(1, H, W)``."""
-        if isinstance(images, (list, tuple)):
-            return [load_lightness(image) for image in images]
-        return [load_lightness(images)]
+    def load(self, images: ImageInput | Sequence[ImageInput]) -> list[torch.Tensor]:
+        """Read one image or a batch (:func:`is_batch`) as full-resolution CIE lightness tensors ``(1, H, W)``."""
+        return [load_lightness(readable(image)) for image in split_batch(images)]
 
-    def preprocess(self, images: ImageLike | Sequence[ImageLike], **kwargs) -> BatchFeature:
+    def preprocess(self, images: ImageInput | Sequence[ImageInput], **kwargs) -> BatchFeature:
         """Model inputs for a batch: ``pixel_values`` and the full-resolution ``lightness`` list."""
         lightness = self.load(images)
         pixel_values = torch.stack([self.model_lightness(image) for image in lightness])
         return BatchFeature({"pixel_values": pixel_values, "lightness": lightness})
 
-    def __call__(self, images: ImageLike | Sequence[ImageLike], **kwargs) -> BatchFeature:
+    def __call__(self, images: ImageInput | Sequence[ImageInput], **kwargs) -> BatchFeature:
         return self.preprocess(images, **kwargs)
 
     def post_process_colorization(self, ab: torch.Tensor, lightness: Sequence[torch.Tensor]) -> list[Image.Image]:

@@ -9,8 +9,8 @@ import torch
 from transformers.feature_extraction_utils import BatchFeature
 
 from ...color import normalize_ab, normalize_lightness, rgb_to_lab
-from ...image_processing import ColorizationImageProcessor, resize_channels
-from ...images import ImageLike, InvalidImageError, describe, load_rgb
+from ...image_processing import ColorizationImageProcessor, ImageInput, is_batch, readable, resize_channels, split_batch
+from ...images import InvalidImageError, describe, load_rgb
 
 MIN_REFERENCE_CHROMA = 2.0
 """A reference whose mean chroma (CIE ab distance from grey) is below this has no colour to give."""
@@ -33,15 +33,15 @@ class AxialExemplarImageProcessor(ColorizationImageProcessor):
 
     def preprocess(
         self,
-        images: ImageLike | Sequence[ImageLike],
-        reference: ImageLike | Sequence[ImageLike] | None = None,
+        images: ImageInput | Sequence[ImageInput],
+        reference: ImageInput | Sequence[ImageInput] | None = None,
         **kwargs,
     ) -> BatchFeature:
         """Model inputs for one target or a batch; a batch takes one reference for all or a list, one per image."""
         if reference is None:
             raise ValueError("the 'axial_exemplar' model needs a colour reference picture: pass reference=...")
         lightness = self.load(images)
-        references = reference if isinstance(reference, (list, tuple)) else [reference] * len(lightness)
+        references = split_batch(reference) if is_batch(reference) else [reference] * len(lightness)
         if len(references) != len(lightness):
             raise ValueError(f"got {len(references)} references for {len(lightness)} images")
         pixel_values = torch.stack([self.model_lightness(image) for image in lightness])
@@ -50,7 +50,7 @@ class AxialExemplarImageProcessor(ColorizationImageProcessor):
             {"pixel_values": pixel_values, "reference_values": reference_values, "lightness": lightness}
         )
 
-    def load_reference(self, reference: ImageLike) -> np.ndarray:
+    def load_reference(self, reference: ImageInput) -> np.ndarray:
         """A reference picture read and checked once, as float RGB ``(h, w, 3)`` in [0, 1] at model resolution:
         the form a pipeline keeps to give the same reference to many targets without decoding it again.
 
@@ -58,7 +58,7 @@ class AxialExemplarImageProcessor(ColorizationImageProcessor):
             InvalidImageError: the reference cannot be read, or it is grey (no colour to transfer).
         """
         width, height = self.model_size
-        rgb = resize_channels(load_rgb(reference), height, width)
+        rgb = resize_channels(load_rgb(readable(reference)), height, width)
         chroma = rgb_to_lab(rgb)[1:].norm(dim=0).mean().item()
         if chroma < MIN_REFERENCE_CHROMA:
             raise InvalidImageError(
@@ -67,7 +67,7 @@ class AxialExemplarImageProcessor(ColorizationImageProcessor):
             )
         return rgb.clamp(0, 1).permute(1, 2, 0).numpy()
 
-    def encode_reference(self, reference: ImageLike) -> torch.Tensor:
+    def encode_reference(self, reference: ImageInput) -> torch.Tensor:
         """``(3, h, w)`` normalised Lab of a reference picture at model resolution.
 
         Raises:

@@ -8,8 +8,7 @@ import torch
 from transformers.feature_extraction_utils import BatchFeature
 
 from ...hints import HintsLike, encode_hints
-from ...image_processing import ColorizationImageProcessor
-from ...images import ImageLike
+from ...image_processing import ColorizationImageProcessor, ImageInput, is_batch
 
 
 class DlsaImageProcessor(ColorizationImageProcessor):
@@ -26,13 +25,13 @@ class DlsaImageProcessor(ColorizationImageProcessor):
 
     def preprocess(
         self,
-        images: ImageLike | Sequence[ImageLike],
+        images: ImageInput | Sequence[ImageInput],
         hints: HintsLike | Sequence[HintsLike] = None,
         **kwargs,
     ) -> BatchFeature:
         """Model inputs for one image or a batch; for a batch, ``hints`` is one hint set per image."""
         lightness = self.load(images)
-        per_image_hints = hints if isinstance(images, (list, tuple)) else [hints]
+        per_image_hints = hints if is_batch(images) else [hints]
         if per_image_hints is None:
             per_image_hints = [None] * len(lightness)
         if len(per_image_hints) != len(lightness):
