@@ -232,3 +232,24 @@ def test_a_colour_reference_may_be_a_tensor(color_image: Image.Image):
 def test_a_tensor_that_is_not_an_image_is_refused(tensor: torch.Tensor, problem: str):
     with pytest.raises(InvalidImageError, match=problem):
         SmsanetImageProcessor(size=SIZE)(tensor)
+
+
+@pytest.mark.parametrize(
+    ("processor", "misspelt", "message"),
+    [
+        (DlsaImageProcessor(size=SIZE), "hint", "hint: DlsaImageProcessor takes images, hints, return_tensors"),
+        (AxialExemplarImageProcessor(size=SIZE), "refrence", "refrence: .* takes images, reference, return_tensors"),
+        (SmsanetImageProcessor(size=SIZE), "hints", "hints: SmsanetImageProcessor takes images, return_tensors"),
+    ],
+)
+def test_processors_refuse_unknown_keywords(
+    processor: ColorizationImageProcessor, misspelt: str, message: str, color_image: Image.Image
+):
+    request = needed_request(processor, color_image)
+    with pytest.raises(TypeError, match=f"unknown argument\\(s\\) {message}"):
+        processor(color_image, **request, **{misspelt: [(1, 1, "#ff0000")]})
+    with pytest.raises(TypeError, match=misspelt):
+        processor.preprocess(color_image, **request, **{misspelt: None})
+    assert processor(color_image, return_tensors="pt", **request)["pixel_values"].shape[-2:] == (32, 32)
+    with pytest.raises(ValueError, match="return_tensors='pt', not 'np'"):
+        processor(color_image, return_tensors="np", **request)

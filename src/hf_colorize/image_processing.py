@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 import torch
@@ -100,14 +102,33 @@ class ColorizationImageProcessor(BaseImageProcessor):
         """Read one image or a batch (:func:`is_batch`) as full-resolution CIE lightness tensors ``(1, H, W)``."""
         return [load_lightness(readable(image)) for image in split_batch(images)]
 
-    def preprocess(self, images: ImageInput | Sequence[ImageInput], **kwargs) -> BatchFeature:
+    def preprocess(self, images: ImageInput | Sequence[ImageInput]) -> BatchFeature:
         """Model inputs for a batch: ``pixel_values`` and the full-resolution ``lightness`` list."""
         lightness = self.load(images)
         pixel_values = torch.stack([self.model_lightness(image) for image in lightness])
         return BatchFeature({"pixel_values": pixel_values, "lightness": lightness})
 
-    def __call__(self, images: ImageInput | Sequence[ImageInput], **kwargs) -> BatchFeature:
-        return self.preprocess(images, **kwargs)
+    def __call__(
+        self, images: ImageInput | Sequence[ImageInput], return_tensors: str | None = None, **request: Any
+    ) -> BatchFeature:
+        """:meth:`preprocess` with the family's ``request`` (``hints``, ``reference``). The outputs are PyTorch
+        tensors, so ``return_tensors`` may only be ``"pt"``.
+
+        Raises:
+            TypeError: a keyword the family's ``preprocess`` does not take (a misspelt ``hints``), named.
+        """
+        accepted = [name for name in inspect.signature(self.preprocess).parameters if name != "images"]
+        unknown = sorted(set(request) - set(accepted))
+        if unknown:
+            raise TypeError(
+                f"unknown argument(s) {', '.join(unknown)}: {type(self).__name__} takes "
+                f"{', '.join(['images', *accepted, 'return_tensors'])}"
+            )
+        if return_tensors not in (None, "pt"):
+            raise ValueError(
+                f"{type(self).__name__} returns PyTorch tensors: return_tensors='pt', not {return_tensors!r}"
+            )
+        return self.preprocess(images, **request)
 
     def post_process_colorization(self, ab: torch.Tensor, lightness: Sequence[torch.Tensor]) -> list[Image.Image]:
         """Predicted ab ``(B, 2, h, w)`` upsampled to each image's size and joined with its own L.

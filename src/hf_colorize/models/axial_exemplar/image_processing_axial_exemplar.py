@@ -35,7 +35,6 @@ class AxialExemplarImageProcessor(ColorizationImageProcessor):
         self,
         images: ImageInput | Sequence[ImageInput],
         reference: ImageInput | Sequence[ImageInput] | None = None,
-        **kwargs,
     ) -> BatchFeature:
         """Model inputs for one target or a batch; a batch takes one reference for all or a list, one per image."""
         if reference is None:

@@ -27,7 +27,6 @@ class DlsaImageProcessor(ColorizationImageProcessor):
         self,
         images: ImageInput | Sequence[ImageInput],
         hints: HintsLike | Sequence[HintsLike] = None,
-        **kwargs,
     ) -> BatchFeature:
         """Model inputs for one image or a batch; for a batch, ``hints`` is one hint set per image."""
         lightness = self.load(images)
