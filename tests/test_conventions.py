@@ -1,8 +1,10 @@
 """The transformers conventions every family keeps (issue 22): what big-model loading, accelerate and transformers'
 own tools rely on."""
 
+import ast
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -253,3 +255,18 @@ def test_processors_refuse_unknown_keywords(
     assert processor(color_image, return_tensors="pt", **request)["pixel_values"].shape[-2:] == (32, 32)
     with pytest.raises(ValueError, match="return_tensors='pt', not 'np'"):
         processor(color_image, return_tensors="np", **request)
+
+
+MODELING_FILES = sorted((Path(__file__).parent.parent / "src" / "hf_colorize" / "models").glob("*/modeling_*.py"))
+
+
+@pytest.mark.parametrize("path", MODELING_FILES, ids=lambda path: path.name)
+def test_modeling_files_hold_no_training_code(path: Path):
+    """A model knows nothing of training: the discriminators and what feeds them live in ``hf_colorize.training``."""
+    tree = ast.parse(path.read_text())
+    classes = [node.name for node in ast.walk(tree) if isinstance(node, ast.ClassDef)]
+    imported = [node.module or "" for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)]
+    functions = [node.name for node in tree.body if isinstance(node, ast.FunctionDef)]
+    assert not [name for name in classes if "Discriminator" in name]
+    assert "pyramid_lab" not in functions
+    assert not [module for module in imported if "training" in module.split(".")]

@@ -19,10 +19,12 @@ from hf_colorize.models.axial_exemplar.modeling_axial_exemplar import (
     AxialExemplarVgg19,
     histogram_loss,
     load_vgg19_from_hub,
+    pyramid,
     relative_index,
     soft_ab_histogram,
     total_variation_loss,
 )
+from hf_colorize.training.discriminators import AxialExemplarDiscriminator, pyramid_lab
 
 
 def random_batch(height: int = 48, width: int = 80) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -75,6 +77,15 @@ def test_attention_weights_of_each_axis_and_level():
     sides = [(12, 20), (6, 10), (3, 5)]
     expected = [shape for h, w in sides for shape in ((2 * w, 4, h, h), (2 * h, 4, w, w))]  # height, then width
     assert [tuple(weights.shape) for weights in attentions] == expected
+
+
+def test_discriminator_judges_each_level_of_the_pyramid():
+    config = tiny_axial_exemplar_config(discriminator_hidden_size=4, discriminator_layers=2)
+    lightness, _, labels = random_batch(height=64, width=64)
+    images = pyramid_lab(lightness, tuple(pyramid(labels, 4)))
+    assert [tuple(image.shape) for image in images] == [(2, 3, 64 // 2**level, 64 // 2**level) for level in range(4)]
+    logits = AxialExemplarDiscriminator(config)(images)
+    assert [tuple(scale.shape) for scale in logits] == [(2, 1, 16 // 2**level, 16 // 2**level) for level in range(4)]
 
 
 def test_axial_attention_shapes_and_reach():

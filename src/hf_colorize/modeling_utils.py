@@ -1,6 +1,6 @@
 """What every family's modeling file shares: the check of its input tensors, the optional outputs a forward call asks
-for, zero inputs for cost counts, a cache for constant tensors, batch-norm initialisation, the ab regression loss and
-the patch discriminator of the adversarial families."""
+for (per-layer hidden states, attention weights), zero inputs for cost counts, a cache for constant tensors,
+batch-norm initialisation and the ab regression loss."""
 
 from __future__ import annotations
 
@@ -159,20 +159,3 @@ def ab_huber_loss(
         return F.huber_loss(ab * AB_SCALE, true_ab, delta=delta)
     per_pixel = F.huber_loss(ab * AB_SCALE, true_ab, delta=delta, reduction="none")
     return (rebalancing_weights(true_ab, rebalancing_mix) * per_pixel).mean()
-
-
-class PatchDiscriminator(nn.Sequential):
-    """The patch discriminator of pix2pix (Isola et al. 2017): ``layers`` 4x4 stride-2 convolutions from
-    ``hidden_size`` channels, doubling (LeakyReLU 0.2, batch norm after all but the first), then a 3x3 convolution
-    to one logit per patch."""
-
-    def __init__(self, in_channels: int, hidden_size: int, layers: int):
-        modules: list[nn.Module] = []
-        for index in range(layers):
-            channels = hidden_size * 2**index
-            modules.append(nn.Conv2d(in_channels, channels, kernel_size=4, stride=2, padding=1))
-            modules += [nn.BatchNorm2d(channels)] if index else []
-            modules.append(nn.LeakyReLU(0.2))
-            in_channels = channels
-        modules.append(nn.Conv2d(in_channels, 1, kernel_size=3, padding=1))
-        super().__init__(*modules)

@@ -47,9 +47,7 @@ from ..models import (
     SmsanetForColorization,
     SmsanetImageProcessor,
 )
-from ..models.axial_exemplar import AxialExemplarDiscriminator
-from ..models.axial_exemplar.modeling_axial_exemplar import pyramid, pyramid_lab
-from ..models.cartoon_coltran import CartoonColtranDiscriminator
+from ..models.axial_exemplar.modeling_axial_exemplar import pyramid
 from .checkpoints import (
     CHECKPOINT_PATTERN,
     EMA_FOLDER,
@@ -77,6 +75,7 @@ from .data import (
     load_image_dataset,
     random_resized_crop,
 )
+from .discriminators import AxialExemplarDiscriminator, CartoonColtranDiscriminator, pyramid_lab
 from .pairs import (
     DEFAULT_PROPORTIONS,
     Describe,

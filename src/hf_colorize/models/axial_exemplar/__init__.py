@@ -5,7 +5,6 @@ __getattr__, __all__ = lazy_attributes(
     {
         "configuration_axial_exemplar": ["AxialExemplarConfig"],
         "modeling_axial_exemplar": [
-            "AxialExemplarDiscriminator",
             "AxialExemplarForColorization",
             "AxialExemplarModel",
             "AxialExemplarPreTrainedModel",

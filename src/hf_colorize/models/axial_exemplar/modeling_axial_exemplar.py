@@ -21,7 +21,6 @@ from ...color import denormalize_ab, denormalize_lightness, lab_to_rgb
 from ...modeling_utils import (
     NO_LAYER_OUTPUTS,
     LayerOutputs,
-    PatchDiscriminator,
     check_pixel_values,
     config_default,
     init_batch_norm,
@@ -504,34 +503,7 @@ class AxialExemplarForColorization(AxialExemplarPreTrainedModel):
         return output if config_default(return_dict, self.config, "return_dict") else output.to_tuple()
 
 
-class AxialExemplarDiscriminator(nn.Module):
-    """The multi-scale adversary of Sec. 3.3: one patch discriminator per prediction level (pix2pix's, the paper's
-    [22]), each judging (L, ab) at its scale (normalised Lab). Trained next to the model by ``examples/train.py``
-    (LSGAN)."""
-
-    def __init__(self, config: AxialExemplarConfig):
-        super().__init__()
-        channels = 1 + config.num_output_channels
-        self.scales = nn.ModuleList(
-            PatchDiscriminator(channels, config.discriminator_hidden_size, config.discriminator_layers)
-            for _ in range(config.num_levels - 1)
-        )
-
-    def forward(self, images: tuple[torch.Tensor, ...]) -> tuple[torch.Tensor, ...]:
-        """Patch logits for each scale's ``(B, 3, H_l, W_l)`` image, finest first."""
-        if len(images) != len(self.scales):
-            raise ValueError(f"expected {len(self.scales)} scales of (L, ab) images, got {len(images)}")
-        return tuple(discriminator(image) for discriminator, image in zip(self.scales, images))
-
-
-def pyramid_lab(lightness: torch.Tensor, pyramid_ab: tuple[torch.Tensor, ...]) -> tuple[torch.Tensor, ...]:
-    """(L, ab) at each level of a prediction pyramid, the lightness average-pooled alike: what the
-    discriminator judges."""
-    return tuple(torch.cat([level, ab], dim=1) for level, ab in zip(pyramid(lightness, len(pyramid_ab)), pyramid_ab))
-
-
 __all__ = [
-    "AxialExemplarDiscriminator",
     "AxialExemplarModel",
     "AxialExemplarForColorization",
     "AxialExemplarPreTrainedModel",

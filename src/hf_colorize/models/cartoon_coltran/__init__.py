@@ -5,7 +5,6 @@ __getattr__, __all__ = lazy_attributes(
     {
         "configuration_cartoon_coltran": ["CartoonColtranConfig"],
         "modeling_cartoon_coltran": [
-            "CartoonColtranDiscriminator",
             "CartoonColtranForColorization",
             "CartoonColtranModel",
             "CartoonColtranPreTrainedModel",

@@ -3,7 +3,8 @@
 Sun, Lin & Zhao, "The colorization based on self-attention mechanism and GAN" (paper 003), with stage 1 after
 ColTran (Kumar et al. 2021). Reads top to bottom: outputs -> 3-bit colours -> conditioning -> axial attention ->
 transformer blocks -> encoder -> outer and inner decoders -> upgrading network -> pretrained base ->
-CartoonColtranModel (stage 1) -> CartoonColtranForColorization (both stages) -> discriminator.
+CartoonColtranModel (stage 1) -> CartoonColtranForColorization (both stages). The discriminator, which only training
+needs, is in :mod:`hf_colorize.training.discriminators`.
 """
 
 from __future__ import annotations
@@ -21,7 +22,6 @@ from ...color import normalize_ab, rgb_to_lab
 from ...modeling_utils import (
     NO_LAYER_OUTPUTS,
     LayerOutputs,
-    PatchDiscriminator,
     check_pixel_values,
     config_default,
     scaled_dot_product_attention,
@@ -446,7 +446,7 @@ class CartoonColtranPreTrainedModel(PreTrainedModel):
             nn.init.kaiming_normal_(module.weight, nonlinearity="relu")
             if module.bias is not None:
                 nn.init.zeros_(module.bias)
-        elif isinstance(module, (nn.LayerNorm, nn.InstanceNorm2d, nn.BatchNorm2d)) and module.weight is not None:
+        elif isinstance(module, (nn.LayerNorm, nn.InstanceNorm2d)) and module.weight is not None:
             nn.init.ones_(module.weight)
             nn.init.zeros_(module.bias)
 
@@ -677,17 +677,7 @@ class CartoonColtranForColorization(CartoonColtranPreTrainedModel):
         return result if return_dict else result.to_tuple()
 
 
-class CartoonColtranDiscriminator(PatchDiscriminator):
-    """Fig. 6: a conditional patch discriminator (pix2pix) judging (L, upsampled coarse ab, ab) at stage 2's
-    resolution. Trained next to the upgrading network by ``examples/train.py --stage upgrader``."""
-
-    def __init__(self, config: CartoonColtranConfig):
-        channels = 1 + 2 * config.num_output_channels
-        super().__init__(channels, config.discriminator_hidden_size, config.discriminator_layers)
-
-
 __all__ = [
-    "CartoonColtranDiscriminator",
     "CartoonColtranForColorization",
     "CartoonColtranModel",
     "CartoonColtranPreTrainedModel",
