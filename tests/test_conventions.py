@@ -11,8 +11,10 @@ import pytest
 import torch
 from conftest import tiny_axial_exemplar_config, tiny_cartoon_config, tiny_config, tiny_smsanet_config
 from PIL import Image
-from transformers import PretrainedConfig, PreTrainedModel
+from safetensors.torch import load_file
+from transformers import AutoModelForImageToImage, PretrainedConfig, PreTrainedModel
 
+import hf_colorize
 from hf_colorize import (
     AxialExemplarForColorization,
     AxialExemplarImageProcessor,
@@ -270,3 +272,14 @@ def test_modeling_files_hold_no_training_code(path: Path):
     assert not [name for name in classes if "Discriminator" in name]
     assert "pyramid_lab" not in functions
     assert not [module for module in imported if "training" in module.split(".")]
+
+
+@pytest.mark.parametrize("name", sorted(hf_colorize.BUNDLED_MODELS))
+def test_bundled_models_load_strictly(name: str):
+    """The shipped weights match the classes exactly: no missing, unexpected or misshapen tensor."""
+    folder = Path(hf_colorize.BUNDLED_MODELS[name])
+    model, info = AutoModelForImageToImage.from_pretrained(folder, output_loading_info=True)
+    assert info == {"missing_keys": set(), "unexpected_keys": set(), "mismatched_keys": set(), "error_msgs": []}
+    saved = load_file(folder / "model.safetensors")
+    assert saved.keys() == model.state_dict().keys()
+    assert all(saved[key].shape == tensor.shape for key, tensor in model.state_dict().items())
