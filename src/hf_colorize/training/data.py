@@ -187,8 +187,11 @@ def exemplar_model_inputs(rgb: torch.Tensor, references: torch.Tensor) -> dict[s
 
 
 def sample_hint_count(max_hints: int) -> int:
-    """Hints for one training image: uniform over 0..max_hints (iColoriT), so 0 hints is learned too."""
-    return int(torch.randint(0, max_hints + 1, (1,)))
+    """Hints for one training image: for half the images uniform over 0..max_hints (iColoriT), for the other half
+    geometric with p = 1/8 from 0 (Zhang et al. 2017), so the few hints users give are learned as often as many."""
+    if torch.rand(()) < 0.5:
+        return int(torch.randint(0, max_hints + 1, (1,)))
+    return min(max_hints, int(torch.empty(()).geometric_(1 / 8)) - 1)
 
 
 def hint_model_inputs(rgb: torch.Tensor, max_hints: int) -> dict[str, torch.Tensor]:

@@ -27,9 +27,9 @@ class DlsaConfig(PretrainedConfig):
     - Token brightness for the feature-space clustering is the mean input lightness over the token's
       patch (Eq. 12, after Levin et al.'s intensity affinity).
     - ``hint_propagation`` (off by default, on in the bundled `dlsa-tiny`) is this project's addition, not
-      the paper's: the hints are first spread over the image by a lightness-guided bilateral filter
-      (:func:`hf_colorize.propagation.propagate_hints`, Levin et al.'s intensity affinity as a filter), the
-      result and its confidence are three more input channels, and the network predicts the ab *residual*
+      the paper's: the hints are first spread over the image along paths that avoid lightness edges
+      (:func:`hf_colorize.propagation.propagate_hints`, Gastal & Oliveira's domain transform, fading to grey
+      away from the hints), the result and its confidence are three more input channels, and the network predicts the ab *residual*
       on top of it. The stride-32 DUpsampling head alone cannot place colour edges finer than a token; the
       propagated hints carry the full-resolution lightness edges.
 
@@ -68,12 +68,13 @@ class DlsaConfig(PretrainedConfig):
         num_output_channels (`int`, *optional*, defaults to 2):
             Predicted channels (a and b).
         hint_propagation (`bool`, *optional*, defaults to `False`):
-            Add the bilateral propagation of the hints (ab and a confidence in [0, 1)) as input channels and
+            Add the edge-aware propagation of the hints (ab and a confidence in [0, 1)) as input channels and
             predict ab as that propagation plus a learned residual (a deviation from the paper, see above).
-        propagation_spatial_sigma (`float`, *optional*, defaults to 0.22):
-            Spatial sigma of the hint propagation, as a fraction of the shorter side of the model input.
-        propagation_range_sigma (`float`, *optional*, defaults to 0.2):
-            Lightness sigma of the hint propagation, in normalised lightness units (0.2 = 20 L*).
+        propagation_spatial_sigma (`float`, *optional*, defaults to 0.5):
+            Sigma of the hint propagation's geodesic Gaussian, as a fraction of the shorter side of the input.
+        propagation_range_sigma (`float`, *optional*, defaults to 0.4):
+            Lightness change (normalised units, 0.4 = 20 L*) that the propagation's path length counts as
+            far as one spatial sigma: colour fades across edges of this size.
         huber_delta (`float`, *optional*, defaults to 1.0):
             Delta of the Huber loss (Eq. 13, delta = 1), measured in CIE ab units.
         layer_norm_eps (`float`, *optional*, defaults to 1e-5):
@@ -103,8 +104,8 @@ class DlsaConfig(PretrainedConfig):
         stabilizer_kernel_size: int = 3,
         num_output_channels: int = 2,
         hint_propagation: bool = False,
-        propagation_spatial_sigma: float = 0.22,
-        propagation_range_sigma: float = 0.2,
+        propagation_spatial_sigma: float = 0.5,
+        propagation_range_sigma: float = 0.4,
         huber_delta: float = 1.0,
         layer_norm_eps: float = 1e-5,
         initializer_range: float = 0.02,
