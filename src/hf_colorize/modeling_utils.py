@@ -76,6 +76,11 @@ class LayerOutputs:
         )
 
     @property
+    def wants_hidden_states(self) -> bool:
+        """Whether hidden states are kept (a layer that reshapes what it records may skip the work otherwise)."""
+        return self._hidden_states is not None
+
+    @property
     def wants_attentions(self) -> bool:
         """Whether attention layers must compute their weights (the slower path that can return them)."""
         return self._attentions is not None

@@ -422,8 +422,10 @@ class DlsaEncoder(nn.Module):
 
     @staticmethod
     def record_channels_first(tokens: torch.Tensor, layer_outputs: LayerOutputs) -> torch.Tensor:
-        """Record ``(B, h, w, C)`` tokens as a ``(B, C, h, w)`` hidden state and go on from that very tensor (views
-        both ways, no copy), so that gradients reach the recorded state."""
+        """Record ``(B, h, w, C)`` tokens as a ``(B, C, h, w)`` hidden state, when asked for, and go on from that very
+        tensor (views both ways, no copy), so that gradients reach the recorded state."""
+        if not layer_outputs.wants_hidden_states:
+            return tokens
         state = tokens.permute(0, 3, 1, 2)
         layer_outputs.record_hidden_state(state)
         return state.permute(0, 2, 3, 1)
