@@ -29,9 +29,9 @@ class DlsaConfig(PretrainedConfig):
     - ``hint_propagation`` (off by default, on in the bundled `dlsa-tiny`) is this project's addition, not
       the paper's: the hints are first spread over the image along paths that avoid lightness edges
       (:func:`hf_colorize.propagation.propagate_hints`, Gastal & Oliveira's domain transform, fading to grey
-      away from the hints), the result and its confidence are three more input channels, and the network predicts the ab *residual*
-      on top of it. The stride-32 DUpsampling head alone cannot place colour edges finer than a token; the
-      propagated hints carry the full-resolution lightness edges.
+      away from the hints), the result and its confidence are three more input channels, and the network
+      predicts the ab *residual* on top of it. The stride-32 DUpsampling head alone cannot place colour edges
+      finer than a token; the propagated hints carry the full-resolution lightness edges.
 
     Args:
         image_size (`int`, *optional*, defaults to 224):
