@@ -7,7 +7,7 @@ from PIL import Image
 
 from hf_colorize import images
 from hf_colorize.color import rgb_to_lab
-from hf_colorize.images import InvalidImageError, load_lightness, load_rgb
+from hf_colorize.images import InvalidImageError, load_lightness, load_rgb, load_rgb_image, to_pil
 
 
 def lightness_of(rgb_uint8: np.ndarray) -> torch.Tensor:
@@ -91,3 +91,34 @@ def test_bad_array_values():
         load_rgb(np.zeros((4, 4), np.int64))
     with pytest.raises(InvalidImageError, match="expected a path"):
         load_rgb(42)
+
+
+@pytest.mark.parametrize("mode", ["L", "RGB", "RGBA", "P", "CMYK", "I;16", "F"])
+def test_reading_band_by_band_gives_the_whole_image(color_image, monkeypatch, mode):
+    sixteen_bit = Image.fromarray(np.asarray(color_image)[..., 0].astype(np.uint16) * 257)
+    image = color_image.convert(mode) if mode != "I;16" else sixteen_bit
+    whole_lightness, whole_rgb = load_lightness(image), load_rgb(image)
+    monkeypatch.setattr(images, "BAND_PIXELS", 100)  # bands of one or two rows
+    torch.testing.assert_close(load_lightness(image), whole_lightness, rtol=0, atol=1e-4)  # float rounding only
+    assert torch.equal(load_rgb(image), whole_rgb)
+    assert np.array_equal(np.asarray(load_rgb_image(image)), np.asarray(to_pil(whole_rgb)))
+
+
+def test_sixteen_bit_scale_is_decided_by_the_whole_image(monkeypatch):
+    values = np.full((8, 8), 200, np.uint16)
+    values[-1, -1] = 65535  # only the last row shows that this is a 16-bit image
+    image = Image.fromarray(values)
+    assert image.mode == "I;16"
+    monkeypatch.setattr(images, "BAND_PIXELS", 8)  # a band a row
+    lightness = load_lightness(image)
+    assert lightness[0, 0, 0] < 5 and lightness[0, -1, -1] > 99  # 200 of 65535 is near black
+
+
+def test_band_by_band_reading_keeps_the_exif_orientation(tmp_path, color_image, monkeypatch):
+    exif = Image.Exif()  # not the shared fixture's own
+    exif[0x0112] = 6  # rotate 90 degrees clockwise on display
+    path = tmp_path / "rotated.png"
+    color_image.save(path, exif=exif)
+    monkeypatch.setattr(images, "BAND_PIXELS", 50)
+    expected = load_lightness(color_image.transpose(Image.Transpose.ROTATE_270))
+    torch.testing.assert_close(load_lightness(path), expected, rtol=0, atol=1e-4)

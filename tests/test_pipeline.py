@@ -1,6 +1,8 @@
 import json
 import pickle
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -10,9 +12,11 @@ from PIL import Image
 from transformers import pipeline
 
 import hf_colorize
-from hf_colorize.color import rgb_to_lab
+from hf_colorize import images
+from hf_colorize.color import denormalize_ab, lab_to_rgb_in_gamut, rgb_to_lab
 from hf_colorize.hints import InvalidHintError
-from hf_colorize.images import InvalidImageError
+from hf_colorize.image_processing import join_lightness, resize_channels
+from hf_colorize.images import InvalidImageError, to_pil
 
 EXAMPLES = Path(__file__).parent.parent / "examples" / "images"
 
@@ -146,3 +150,53 @@ def test_a_damaged_model_folder_is_one_error_naming_the_file(tiny_model_dir, tmp
     message = str(raised.value)
     assert str(file) in message and problem in message and len(message.splitlines()) == 1, message
     assert not (folder / "unpickled").exists()  # nothing was unpickled
+
+
+def test_output_does_not_depend_on_the_band_size(pipe, monkeypatch):
+    image = Image.open(EXAMPLES / "fruits-grey.jpg").resize((150, 97))
+    whole = np.asarray(pipe(image, hints=[(30, 40, "#ff8800")]), dtype=int)
+    monkeypatch.setattr(images, "BAND_PIXELS", 200)  # bands of one row
+    banded = np.asarray(pipe(image, hints=[(30, 40, "#ff8800")]), dtype=int)
+    assert np.abs(banded - whole).max() <= 1
+
+
+@pytest.mark.parametrize("size", [(150, 97), (40, 30), (301, 203)])
+def test_joining_in_bands_matches_the_whole_image_conversion(monkeypatch, size):
+    """Within 1/255 of resizing ab over the whole image and converting it at once (the path without bands)."""
+    width, height = size
+    torch.manual_seed(0)
+    ab = resize_channels(torch.randn(2, 8, 8) * 0.4, 64, 64)
+    full_lightness = resize_channels(torch.rand(1, 16, 16) * 100, height, width)
+    whole = lab_to_rgb_in_gamut(full_lightness, denormalize_ab(resize_channels(ab, height, width)))
+    monkeypatch.setattr(images, "BAND_PIXELS", 3 * width)  # bands of three rows
+    banded = np.asarray(join_lightness(ab, full_lightness), dtype=int)
+    assert np.abs(banded - np.asarray(to_pil(whole), dtype=int)).max() <= 1
+
+
+PEAK_MEMORY = """
+import resource, sys
+from hf_colorize.cli import main
+
+def peak():
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+
+small, large, model, out = sys.argv[1:]
+assert main([small, "-o", out + "/small.png", "--model", model]) == 0
+before = peak()
+assert main([large, "-o", out + "/large.png", "--model", model]) == 0
+print(peak() - before)
+"""
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="ru_maxrss is in kilobytes on Linux")
+def test_a_large_image_costs_a_few_bytes_a_pixel(tmp_path, tiny_model_dir):
+    """Colorizing a 4-megapixel image costs its lightness, its output and bands, not float copies of it: under
+    40 bytes a pixel above the peak of a small call (whole-image float conversions took about 130)."""
+    photo = Image.open(EXAMPLES / "fruits-grey.jpg").convert("L")
+    photo.resize((32, 32)).save(tmp_path / "small.png")
+    photo.resize((2000, 2000)).save(tmp_path / "large.png", compress_level=1)
+    arguments = [tmp_path / "small.png", tmp_path / "large.png", tiny_model_dir, tmp_path / "out"]
+    command = [sys.executable, "-c", PEAK_MEMORY, *map(str, arguments)]
+    finished = subprocess.run(command, capture_output=True, text=True, timeout=300)
+    assert finished.returncode == 0, finished.stderr
+    assert int(finished.stdout.split()[-1]) < 40 * 4_000_000

@@ -14,7 +14,7 @@ from transformers.feature_extraction_utils import BatchFeature
 from transformers.image_processing_utils import BaseImageProcessor
 
 from .color import denormalize_ab, lab_to_rgb_in_gamut, normalize_lightness
-from .images import ImageLike, InvalidImageError, load_lightness, to_pil
+from .images import ImageLike, InvalidImageError, load_lightness, row_bands, to_pil
 
 ImageInput = ImageLike | torch.Tensor
 """One image as the processors take it: a path, a PIL image or a numpy array (:mod:`hf_colorize.images`), or a torch
@@ -64,6 +64,35 @@ def resize_channels(image: torch.Tensor, height: int, width: int) -> torch.Tenso
     if tuple(image.shape[-2:]) == (height, width):
         return image
     return F.interpolate(image[None], size=(height, width), mode="bilinear", antialias=True, align_corners=False)[0]
+
+
+def enlarge_rows(image: torch.Tensor, height: int, rows: slice) -> torch.Tensor:
+    """The rows ``rows`` of ``(C, h, W)`` channels enlarged bilinearly to ``height >= h`` rows (half-pixel centres, as
+    ``F.interpolate(..., align_corners=False)``), computed for those rows alone."""
+    source_height = image.shape[-2]
+    centres = (torch.arange(rows.start, rows.stop, dtype=torch.float64) + 0.5) * (source_height / height) - 0.5
+    centres = centres.clamp(min=0)
+    above = centres.floor().long()
+    below = (above + 1).clamp(max=source_height - 1)
+    weight = (centres - above).to(image.dtype).view(-1, 1)
+    return image[:, above] * (1 - weight) + image[:, below] * weight
+
+
+def join_lightness(ab: torch.Tensor, lightness: torch.Tensor) -> Image.Image:
+    """Predicted ab ``(2, h, w)`` resized to the lightness ``(1, H, W)`` and joined with it as an RGB image,
+    out-of-gamut colours losing chroma rather than lightness.
+
+    It goes band by band of rows (:func:`~hf_colorize.images.row_bands`), so a large image costs its lightness and its
+    8-bit output, not float copies of the whole image; each band's rows are computed as a whole-image resize computes
+    them, so the output does not depend on the band size.
+    """
+    height, width = lightness.shape[-2:]
+    ab = resize_channels(ab.to(lightness.device), min(ab.shape[-2], height), width)  # small: h rows at most
+    output = Image.new("RGB", (width, height))
+    for rows in row_bands(height, width):
+        band_ab = denormalize_ab(enlarge_rows(ab, height, rows))
+        output.paste(to_pil(lab_to_rgb_in_gamut(lightness[:, rows], band_ab)), (0, rows.start))
+    return output
 
 
 class ProcessorConfigError(ValueError):
@@ -135,9 +164,4 @@ class ColorizationImageProcessor(BaseImageProcessor):
 
         Out-of-gamut colours lose chroma rather than lightness, so each output's L is the input's.
         """
-        outputs = []
-        for prediction, full_lightness in zip(ab.float(), lightness):
-            height, width = full_lightness.shape[-2:]
-            full_ab = denormalize_ab(resize_channels(prediction.to(full_lightness.device), height, width))
-            outputs.append(to_pil(lab_to_rgb_in_gamut(full_lightness, full_ab)))
-        return outputs
+        return [join_lightness(prediction, full_lightness) for prediction, full_lightness in zip(ab.float(), lightness)]

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import contextlib
+import io
 import os
 import warnings
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import numpy as np
 import torch
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import ExifTags, Image, ImageOps, UnidentifiedImageError
 
 from .color import rgb_to_lab
 
@@ -19,6 +21,9 @@ IMAGE_EXTENSIONS = {".jpg", ".jpeg", ".png", ".bmp", ".gif", ".tif", ".tiff", ".
 """File suffixes (lower case) read as images by the CLI, the trainer and the example scripts."""
 MAX_PIXELS = 64_000_000
 """Largest input accepted, in pixels (a 100-megapixel image is refused before it is decoded)."""
+BAND_PIXELS = 1 << 18
+"""Pixels converted at once at full resolution: reading an image and joining predicted colours with its lightness go
+band by band of whole rows (:func:`row_bands`), so their float temporaries stay this size whatever the image's."""
 
 
 class InvalidImageError(ValueError):
@@ -58,7 +63,8 @@ def _check_size(name: str, width: int, height: int) -> None:
         )
 
 
-def _open_path(path: Path) -> Image.Image:
+def _open_header(path: Path) -> Image.Image:
+    """The image file opened, its size read from its header, its pixels not yet decoded."""
     if not path.exists():
         raise InvalidImageError(f"{path}: file not found")
     if path.is_dir():
@@ -73,6 +79,11 @@ def _open_path(path: Path) -> Image.Image:
         raise InvalidImageError(f"{path}: not an image file PIL can read") from None
     except OSError as error:
         raise InvalidImageError(f"{path}: cannot be read ({error})") from None
+    return image
+
+
+def _open_path(path: Path) -> Image.Image:
+    image = _open_header(path)
     _check_size(str(path), image.width, image.height)
     try:
         image.load()
@@ -81,13 +92,29 @@ def _open_path(path: Path) -> Image.Image:
     return image
 
 
-def _array_to_rgb(array: np.ndarray, name: str) -> np.ndarray:
-    """An HxW, HxWx1, HxWx3 or HxWx4 array (uint8, uint16 or float in [0, 1]) as float RGB in [0, 1]."""
-    if array.ndim == 3 and array.shape[2] in (1, 3, 4):
-        array = array[..., :3]
-    elif array.ndim != 2:
+def image_size(path: str | os.PathLike) -> tuple[int, int]:
+    """An image file's ``(width, height)`` as stored (before EXIF orientation), from its header alone: the file is
+    not decoded, so its size can be checked against a limit first.
+
+    Raises:
+        InvalidImageError: the file is missing, not an image, or a decompression bomb (so large that PIL refuses to
+            open it).
+    """
+    with _open_header(Path(path)) as image:
+        return image.size
+
+
+def _check_array(array: np.ndarray, name: str) -> None:
+    if not (array.ndim == 2 or (array.ndim == 3 and array.shape[2] in (1, 3, 4))):
         raise InvalidImageError(f"{name}: expected an HxW or HxWxC array with C in 1, 3, 4")
     _check_size(name, array.shape[1], array.shape[0])
+
+
+def _array_to_rgb(array: np.ndarray, name: str) -> np.ndarray:
+    """An HxW, HxWx1, HxWx3 or HxWx4 array (uint8, uint16 or float in [0, 1]) as float RGB in [0, 1]."""
+    _check_array(array, name)
+    if array.ndim == 3:
+        array = array[..., :3]
     if array.dtype == np.uint8:
         values = array.astype(np.float32) / 255.0
     elif array.dtype == np.uint16:
@@ -105,17 +132,63 @@ def _array_to_rgb(array: np.ndarray, name: str) -> np.ndarray:
     return values
 
 
-def _pil_to_rgb(image: Image.Image, name: str) -> np.ndarray:
-    image = ImageOps.exif_transpose(image)
-    if image.mode in ("I;16", "I;16B", "I;16L", "I"):
+_INTEGER_MODES = ("I;16", "I;16B", "I;16L", "I")
+
+
+def _pil_to_rgb(image: Image.Image, name: str, integer_scale: float) -> np.ndarray:
+    """A PIL image of any mode as float RGB in [0, 1]; integer modes are divided by ``integer_scale``."""
+    if image.mode in _INTEGER_MODES:
         array = np.asarray(image, dtype=np.float64)
-        scale = 65535.0 if array.max(initial=0) > 255 else 255.0
-        return _array_to_rgb(np.clip(array / scale, 0.0, 1.0).astype(np.float32), name)
+        return _array_to_rgb(np.clip(array / integer_scale, 0.0, 1.0).astype(np.float32), name)
     if image.mode == "F":
         return _array_to_rgb(np.asarray(image, dtype=np.float32), name)
     if image.mode not in ("RGB", "L"):
         image = image.convert("RGBA" if "transparency" in image.info or image.mode == "P" else "RGB")
     return _array_to_rgb(np.asarray(image.convert("RGB") if image.mode == "RGBA" else image), name)
+
+
+def _upright(image: Image.Image) -> Image.Image:
+    """The image turned as its EXIF orientation says (``exif_transpose`` copies even an upright image, so it is
+    called only when the image turns)."""
+    if image.getexif().get(ExifTags.Base.Orientation, 1) == 1:
+        return image
+    return ImageOps.exif_transpose(image)
+
+
+RowReader = Callable[[slice], np.ndarray]
+
+
+def _open(image: ImageLike) -> tuple[int, int, RowReader]:
+    """An input's height, width and a function giving its rows ``rows`` as float RGB ``(rows, W, 3)`` in [0, 1].
+
+    Raises:
+        InvalidImageError: the file is missing, not an image, truncated, empty or too large.
+    """
+    name = describe(image)
+    if isinstance(image, (str, os.PathLike)):
+        image = _open_path(Path(image))
+    if isinstance(image, np.ndarray):
+        _check_array(image, name)
+        return image.shape[0], image.shape[1], lambda rows: _array_to_rgb(image[rows], name)
+    if not isinstance(image, Image.Image):
+        raise InvalidImageError(f"{name}: expected a path, a PIL image or a numpy array")
+    _check_size(name, image.width, image.height)
+    image = _upright(image)
+    # 16-bit greys that use only 0-255 are 8-bit values: the whole image decides
+    integer_scale = 65535.0 if image.mode in _INTEGER_MODES and image.getextrema()[1] > 255 else 255.0
+
+    def read_rows(rows: slice) -> np.ndarray:
+        return _pil_to_rgb(image.crop((0, rows.start, image.width, rows.stop)), name, integer_scale)
+
+    return image.height, image.width, read_rows
+
+
+def row_bands(height: int, width: int) -> Iterator[slice]:
+    """Consecutive bands of whole rows that cover a ``height`` x ``width`` image, each of about
+    :data:`BAND_PIXELS` pixels (at least one row)."""
+    rows = max(1, BAND_PIXELS // width)
+    for top in range(0, height, rows):
+        yield slice(top, min(top + rows, height))
 
 
 def load_rgb(image: ImageLike) -> torch.Tensor:
@@ -124,22 +197,32 @@ def load_rgb(image: ImageLike) -> torch.Tensor:
     Raises:
         InvalidImageError: the file is missing, not an image, truncated, empty or too large.
     """
-    name = describe(image)
-    if isinstance(image, (str, os.PathLike)):
-        image = _open_path(Path(image))
-    if isinstance(image, Image.Image):
-        _check_size(name, image.width, image.height)
-        rgb = _pil_to_rgb(image, name)
-    elif isinstance(image, np.ndarray):
-        rgb = _array_to_rgb(image, name)
-    else:
-        raise InvalidImageError(f"{name}: expected a path, a PIL image or a numpy array")
-    return torch.from_numpy(np.ascontiguousarray(rgb)).permute(2, 0, 1).float()
+    height, width, read_rows = _open(image)
+    rgb = np.concatenate([read_rows(rows) for rows in row_bands(height, width)])
+    return torch.from_numpy(rgb).permute(2, 0, 1)
 
 
 def load_lightness(image: ImageLike) -> torch.Tensor:
-    """Read any supported input and reduce it to its CIE lightness, ``(1, H, W)`` in [0, 100]."""
-    return rgb_to_lab(load_rgb(image))[:1]
+    """Read any supported input and reduce it to its CIE lightness, ``(1, H, W)`` in [0, 100].
+
+    It is converted band by band (:func:`row_bands`), so a large image costs its decoded pixels and its lightness
+    (4 bytes a pixel), not float RGB and Lab copies of the whole image.
+    """
+    height, width, read_rows = _open(image)
+    lightness = torch.empty(1, height, width)
+    for rows in row_bands(height, width):
+        lightness[:, rows] = rgb_to_lab(torch.from_numpy(read_rows(rows)).permute(2, 0, 1))[:1]
+    return lightness
+
+
+def load_rgb_image(image: ImageLike) -> Image.Image:
+    """Read any supported input as an 8-bit RGB PIL image (EXIF orientation applied), converted band by band, so a
+    large image costs its 8-bit pixels only (to show it; :func:`load_rgb` keeps float precision)."""
+    height, width, read_rows = _open(image)
+    output = Image.new("RGB", (width, height))
+    for rows in row_bands(height, width):
+        output.paste(to_pil(torch.from_numpy(read_rows(rows)).permute(2, 0, 1)), (0, rows.start))
+    return output
 
 
 def save_png(image: Image.Image, path: Path) -> None:
@@ -165,3 +248,25 @@ def to_pil(rgb: torch.Tensor) -> Image.Image:
     """A float RGB tensor ``(3, H, W)`` in [0, 1] as an 8-bit PIL image."""
     array = (rgb.clamp(0, 1) * 255.0).round().to(torch.uint8).permute(1, 2, 0).cpu().numpy()
     return Image.fromarray(array)
+
+
+def image_files(folder: Path) -> list[Path]:
+    """Every image file under ``folder``, at any depth, sorted: all of them, whatever their names (no split is read
+    from words such as ``train`` or ``test`` in them). Hidden files and folders (a leading dot) are left out."""
+    return sorted(
+        path
+        for path in folder.rglob("*")
+        if path.suffix.lower() in IMAGE_EXTENSIONS
+        and path.is_file()
+        and not any(part.startswith(".") for part in path.relative_to(folder).parts)
+    )
+
+
+def decode_image(image: dict) -> tuple[Image.Image | None, str | None]:
+    """An undecoded ``datasets`` image (``{"bytes", "path"}``) decoded whole, or ``None`` and what stopped it."""
+    try:
+        decoded = Image.open(io.BytesIO(image["bytes"]) if image.get("bytes") else image["path"])
+        decoded.load()
+    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as error:
+        return None, str(error) or type(error).__name__
+    return decoded, None
