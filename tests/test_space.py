@@ -1,7 +1,10 @@
 """The Gradio Space, driven through its API with ``gradio_client`` against the app launched on 127.0.0.1."""
 
 import importlib.util
+import struct
 import sys
+import time
+import zlib
 from pathlib import Path
 
 import pytest
@@ -22,10 +25,26 @@ def load_app_module():
 
 @pytest.fixture(scope="module")
 def space():
+    """The app as a deployer who allows any model runs it (the tests use tiny saved models)."""
     module = load_app_module()
-    app = module.launch(module.build_app(), server_name="127.0.0.1", prevent_thread_lock=True, quiet=True)
+    with pytest.MonkeyPatch.context() as environment:
+        environment.setenv(module.ANY_MODEL_VARIABLE, "1")
+        app = module.launch(module.build_app(), server_name="127.0.0.1", prevent_thread_lock=True, quiet=True)
     try:
         yield Client(app.local_url, verbose=False)
+    finally:
+        app.close()
+
+
+@pytest.fixture(scope="module")
+def default_space():
+    """The app as deployed by default (bundled models only), deleting cached files older than a second."""
+    module = load_app_module()
+    app = module.build_app()
+    app.delete_cache = (1, 1)
+    module.launch(app, server_name="127.0.0.1", prevent_thread_lock=True, quiet=True)
+    try:
+        yield module, Client(app.local_url, verbose=False)
     finally:
         app.close()
 
@@ -132,3 +151,57 @@ def test_controls_follow_the_family(tiny_exemplar_dir, tiny_cartoon_dir):
         str(tiny_exemplar_dir): (False, True, False),
         str(tiny_cartoon_dir): (False, False, True),
     }
+
+
+def test_an_image_over_the_deployers_pixel_limit_is_refused(space, photo, monkeypatch):
+    monkeypatch.setenv("HF_COLORIZE_MAX_MEGAPIXELS", "0.001")
+    with pytest.raises(AppError, match=r"The image is 80x48 \(0.0 megapixels\); .* up to 0.001 megapixels"):
+        colorize(space, "dlsa-tiny", photo)
+    monkeypatch.delenv("HF_COLORIZE_MAX_MEGAPIXELS")
+    assert_colorized(colorize(space, "dlsa-tiny", photo), Image.open(photo).size)
+
+
+def test_the_default_pixel_limit_is_16_megapixels(monkeypatch):
+    monkeypatch.delenv("HF_COLORIZE_MAX_MEGAPIXELS", raising=False)
+    assert load_app_module().max_pixels() == 16_000_000
+
+
+def png_chunk(kind: bytes, data: bytes) -> bytes:
+    return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+
+def png_header_of_size(width: int, height: int) -> bytes:
+    """A tiny PNG file whose header announces ``width`` x ``height`` pixels (a decompression bomb's first bytes)."""
+    header = png_chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0))
+    return b"\x89PNG\r\n\x1a\n" + header + png_chunk(b"IEND", b"")
+
+
+def test_a_decompression_bomb_gets_the_packages_message(space, tmp_path):
+    bomb = tmp_path / "bomb.png"
+    bomb.write_bytes(png_header_of_size(30_000, 30_000))
+    with pytest.raises(AppError) as raised:
+        colorize(space, "dlsa-tiny", bomb)
+    assert str(raised.value).strip("'") == "bomb.png: image is too large (over 64 megapixels)"
+
+
+def test_only_bundled_models_by_default(default_space, photo, tmp_path):
+    module, client = default_space
+    errors = []
+    for model in ("/etc", str(tmp_path / "no-such-model"), "some-org/some-model"):
+        with pytest.raises(AppError) as raised:
+            colorize(client, model, photo)
+        errors.append(str(raised.value).replace(model, "MODEL"))
+    assert len(set(errors)) == 1 and "not in the list of choices" in errors[0]  # a path's existence shows nowhere
+    assert_colorized(colorize(client, "smsanet-small", photo), Image.open(photo).size)
+
+
+def test_outputs_go_to_one_folder_that_gradio_empties(default_space, photo):
+    module, client = default_space
+    before = set(module.OUTPUTS.glob("photo-colorized-*.png"))
+    assert_colorized(colorize(client, "smsanet-small", photo), Image.open(photo).size)
+    written = set(module.OUTPUTS.glob("photo-colorized-*.png")) - before
+    assert len(written) == 1
+    deadline = time.monotonic() + 30
+    while any(path.exists() for path in written) and time.monotonic() < deadline:
+        time.sleep(0.5)
+    assert not any(path.exists() for path in written)

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import functools
 import os
-import tempfile
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +22,7 @@ from PIL import Image, ImageDraw
 
 import hf_colorize
 from hf_colorize.hints import InvalidHintError, parse_color, parse_hint_string
-from hf_colorize.images import InvalidImageError, load_rgb, to_pil
+from hf_colorize.images import InvalidImageError, image_size, load_rgb_image, save_png
 from hf_colorize.models import family_capabilities
 
 HERE = Path(__file__).parent
@@ -34,6 +34,16 @@ CONCURRENCY_LIMIT = 2
 NOTICE_PIXELS = 1_000_000
 """Inputs larger than this get a notice that the model saw them downscaled."""
 MAX_UPLOAD = "50mb"
+MAX_MEGAPIXELS_VARIABLE = "HF_COLORIZE_MAX_MEGAPIXELS"
+"""The environment variable holding the largest image (or reference) a request may have, in megapixels."""
+DEFAULT_MAX_MEGAPIXELS = 16.0
+ANY_MODEL_VARIABLE = "HF_COLORIZE_ALLOW_ANY_MODEL"
+"""The environment variable that, set to 1, lets visitors type a saved model folder or a Hub id (else: bundled models
+only, so that nobody can probe the server's files or make it download any repository)."""
+OUTPUTS = Path(gr.utils.get_upload_folder()) / "hf-colorize"
+"""The one folder the downloadable PNGs are written to: inside Gradio's cache, whose files ``delete_cache`` removes."""
+DELETE_CACHE = (600, 3600)
+"""Every 10 minutes, Gradio deletes the app's cached files (uploads, outputs) older than an hour."""
 FAMILY_DESCRIPTIONS = {
     "dlsa": "Point-hint colorizer: click on the image to place colour hints, or paint scribbles; "
     "with no hints it makes its own guess.",
@@ -53,7 +63,7 @@ def image_input(**options: Any) -> gr.Image:
     def preprocess_or_pass_the_path(payload):
         try:
             return preprocess(payload)
-        except OSError:  # PIL's UnidentifiedImageError and truncated files
+        except (OSError, Image.DecompressionBombError):  # PIL's UnidentifiedImageError, truncated files, bombs
             return str(payload.path)
 
     component.preprocess = preprocess_or_pass_the_path
@@ -69,6 +79,26 @@ def launch(app: gr.Blocks, **options: Any) -> gr.Blocks:
     }
     app.queue(default_concurrency_limit=CONCURRENCY_LIMIT).launch(**(settings | options))
     return app
+
+
+def max_pixels() -> int:
+    """The largest image a request may have, in pixels (the deployer's ``HF_COLORIZE_MAX_MEGAPIXELS``)."""
+    return round(float(os.environ.get(MAX_MEGAPIXELS_VARIABLE, DEFAULT_MAX_MEGAPIXELS)) * 1e6)
+
+
+def check_pixels(path: str, what: str) -> None:
+    """Refuse an image over the Space's pixel limit before it is decoded (``InvalidImageError`` for a file that cannot
+    be read, or one over the package's own limit)."""
+    width, height = image_size(path)
+    if width * height > max_pixels():
+        raise gr.Error(
+            f"{what} is {width}x{height} ({width * height / 1e6:.1f} megapixels); this Space colorizes images of up "
+            f"to {max_pixels() / 1e6:g} megapixels."
+        )
+
+
+def any_model_allowed() -> bool:
+    return os.environ.get(ANY_MODEL_VARIABLE) == "1"
 
 
 @functools.lru_cache(maxsize=4)
@@ -123,9 +153,10 @@ def hint_preview(image_path: str | None, text: str) -> Image.Image | None:
     if image_path is None:
         return None
     try:
-        preview = to_pil(load_rgb(image_path))
+        check_pixels(image_path, "The image")
+        preview = load_rgb_image(image_path)
         hints = hint_lines(text)
-    except (InvalidImageError, InvalidHintError):
+    except (InvalidImageError, InvalidHintError, gr.Error):
         return None
     draw = ImageDraw.Draw(preview)
     radius = max(4, round(min(preview.size) / 60))
@@ -193,10 +224,10 @@ def model_request(
     return request
 
 
-def save_png(image: Image.Image, name: str) -> str:
-    folder = Path(tempfile.mkdtemp(prefix="hf-colorize-"))
-    path = folder / f"{Path(name).stem}-colorized.png"
-    image.save(path)
+def save_output(image: Image.Image, name: str) -> str:
+    """The PNG to download, in :data:`OUTPUTS` under a name of its own (requests may share an upload's name)."""
+    path = OUTPUTS / f"{Path(name).stem}-colorized-{uuid.uuid4().hex[:8]}.png"
+    save_png(image, path)
     return str(path)
 
 
@@ -221,7 +252,10 @@ def colorize(
     if image_path is None:
         raise gr.Error("Upload an image (or pick an example) first.")
     try:
-        before = to_pil(load_rgb(image_path))
+        check_pixels(image_path, "The image")
+        if reference is not None:
+            check_pixels(reference, "The reference")
+        before = load_rgb_image(image_path)
         pipe = load_pipeline(model)
         result = pipe(image_path, **model_request(model, before.size, hints, scribbles, reference, num_samples, seed))
     except (InvalidImageError, InvalidHintError, ValueError) as error:
@@ -237,12 +271,13 @@ def colorize(
         )
     labelled = [(sample, f"sample {n}") for n, sample in enumerate(samples, 1)]
     gallery = gr.update(value=labelled, visible=len(samples) > 1)
-    return (before, samples[0]), gallery, save_png(samples[0], image_path), notice
+    return (before, samples[0]), gallery, save_output(samples[0], image_path), notice
 
 
 def build_app() -> gr.Blocks:
     models = list(hf_colorize.BUNDLED_MODELS)
-    with gr.Blocks(title="hf_colorize") as app:
+    any_model = any_model_allowed()
+    with gr.Blocks(title="hf_colorize", delete_cache=DELETE_CACHE) as app:
         gr.Markdown(
             "# hf_colorize\nColour a grey photo or drawing. Pick a model, upload an image (or an example), "
             "add hints, a reference or a sample count where the model takes them, and press **Colorize**."
@@ -253,8 +288,8 @@ def build_app() -> gr.Blocks:
                     models,
                     value=DEFAULT_MODEL,
                     label="Model",
-                    info="a bundled model, or type a saved model folder or a Hub id",
-                    allow_custom_value=True,
+                    info="a bundled model, or type a saved model folder or a Hub id" if any_model else None,
+                    allow_custom_value=any_model,
                 )
                 description = gr.Markdown(show_controls(DEFAULT_MODEL)[3])
                 image = image_input(
