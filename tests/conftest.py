@@ -19,6 +19,8 @@ from hf_colorize import (  # noqa: E402
     DlsaForColorization,
     DlsaImageProcessor,
     SmsanetConfig,
+    SmsanetForColorization,
+    SmsanetImageProcessor,
 )
 
 TINY_SIZE = 64
@@ -106,6 +108,18 @@ def tiny_model_dir(tmp_path_factory):
     folder = tmp_path_factory.mktemp("tiny-dlsa")
     DlsaForColorization(tiny_config()).save_pretrained(folder)
     DlsaImageProcessor(size={"height": TINY_SIZE, "width": TINY_SIZE}).save_pretrained(folder)
+    return str(folder)
+
+
+@pytest.fixture(scope="session")
+def tiny_smsanet_dir(tmp_path_factory):
+    """A tiny random smsanet model (head away from the all-grey start) and processor, saved."""
+    torch.manual_seed(0)
+    folder = tmp_path_factory.mktemp("tiny-smsanet")
+    model = SmsanetForColorization(tiny_smsanet_config())
+    torch.nn.init.normal_(model.head.weight, std=0.1)
+    model.save_pretrained(folder)
+    SmsanetImageProcessor(size={"height": TINY_SIZE, "width": TINY_SIZE}).save_pretrained(folder)
     return str(folder)
 
 

@@ -209,17 +209,6 @@ def test_save_and_auto_load_round_trip(tmp_path):
     assert SmsanetForColorization.from_pretrained(tmp_path, saliency_fn=no_saliency).saliency_fn is no_saliency
 
 
-@pytest.fixture(scope="module")
-def tiny_smsanet_dir(tmp_path_factory):
-    torch.manual_seed(0)
-    folder = tmp_path_factory.mktemp("tiny-smsanet")
-    model = SmsanetForColorization(tiny_smsanet_config())
-    torch.nn.init.normal_(model.head.weight, std=0.1)
-    model.save_pretrained(folder)
-    SmsanetImageProcessor(size={"height": TINY_SIZE, "width": TINY_SIZE}).save_pretrained(folder)
-    return str(folder)
-
-
 def test_pipeline_colorizes_without_hints(tiny_smsanet_dir, color_image):
     pipe = pipeline("image-colorization", model=tiny_smsanet_dir)
     output = pipe(color_image)
