@@ -23,7 +23,7 @@ def test_single_hint_fades_with_distance():
     ab, _ = propagate_hints(lightness, hint_ab, hint_mask, spatial_sigma=0.1)
     strength = ab[0, 0] / 0.5
     assert strength[112, 112] == pytest.approx(1 / (1 + FADE_WEIGHT), rel=0.1)
-    assert (strength[112, 112:].diff() <= 1e-4).all() and (strength[112:, 112].diff() <= 1e-4).all()  # never grows
+    assert (strength[112, 112:].diff() < 1e-3).all() and (strength[112:, 112].diff() < 1e-3).all()  # never grows
     assert strength[112, 212] < 0.1 and strength[12, 112] < 0.1  # 100 pixels (4.5 sigmas) away: nearly grey
     assert torch.allclose(ab[0, 1], -0.5 * ab[0, 0], atol=1e-6)  # the hue stays the hint's
 

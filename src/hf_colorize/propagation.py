@@ -2,7 +2,7 @@
 
 Every pixel gets a weighted average of the hint colours, each hint weighted by a Gaussian of its *geodesic*
 distance to the pixel: the path length in which every step costs one pixel plus ``spatial / range`` times the
-lightness it crosses. This is the domain transform of Gastal & Oliveira 2011 (Eq. 11: ``ct'(x) = 1 +
+lightness it crosses (beyond a small threshold that lets colour through texture). This is the domain transform of Gastal & Oliveira 2011 (Eq. 11: ``ct'(x) = 1 +
 sigma_s / sigma_r |I'(x)|``), filtered by exact 1-D Gaussians of the transformed distance along rows, then
 columns, iterated twice with their Eq. 14 sigmas; the hint colours and the hint mask are filtered alike
 (normalised convolution). Because the distance accumulates along the path, colour stops at lightness edges
@@ -33,8 +33,12 @@ WORKING_SIDE = 56
 UPSAMPLING_RANGE_SIGMA = 0.1
 """Lightness sigma (normalised units, 0.1 = 5 L*) of the joint bilateral upsampling back to full resolution."""
 
-FADE_WEIGHT = 0.005
+FADE_WEIGHT = 0.1
 """Summed hint weight (1 = one hint pixel) at which the propagated colour has faded to half its strength."""
+
+EDGE_THRESHOLD = 0.1
+"""Lightness steps between neighbouring working pixels up to this (normalised units, 0.1 = 5 L*) cost no extra
+distance, so texture does not stop the colour; only the part of a step above it counts as an edge."""
 
 ITERATIONS = 2
 """Row-then-column passes; the domain transform's Eq. 14 splits the Gaussian's variance among them."""
@@ -43,9 +47,10 @@ ITERATIONS = 2
 def _geodesic_rows(values: torch.Tensor, lightness: torch.Tensor, sigma: float, edge_cost: float) -> torch.Tensor:
     """Filter ``values`` ``(B, H, W, C)`` along each row by a normalised Gaussian of the row's geodesic distance.
 
-    ``lightness`` is ``(B, H, W)``; a step between neighbours costs ``1 + edge_cost * |lightness difference|``.
+    ``lightness`` is ``(B, H, W)``; a step between neighbours costs ``1 + edge_cost * max(0, |lightness
+    difference| - EDGE_THRESHOLD)``.
     """
-    steps = 1 + edge_cost * (lightness[..., 1:] - lightness[..., :-1]).abs()
+    steps = 1 + edge_cost * ((lightness[..., 1:] - lightness[..., :-1]).abs() - EDGE_THRESHOLD).clamp_min(0)
     position = torch.cat([torch.zeros_like(lightness[..., :1]), steps.cumsum(-1)], dim=-1)
     distance = (position.unsqueeze(-1) - position.unsqueeze(-2)) / sigma  # (B, H, W, W)
     # Beyond 11 sigmas the weight is below 1e-26: clamping there keeps exp out of its slow denormal range.
@@ -89,7 +94,7 @@ def propagate_hints(
     hint_ab: torch.Tensor,
     hint_mask: torch.Tensor,
     spatial_sigma: float = 0.5,
-    range_sigma: float = 0.4,
+    range_sigma: float = 0.3,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Spread hint colours over the image along paths that avoid lightness edges, fading with distance.
 
@@ -98,7 +103,7 @@ def propagate_hints(
         hint_ab: ``(B, 2, H, W)`` hint ab (any scale), zero where there is no hint.
         hint_mask: ``(B, 1, H, W)`` 1 at hint pixels, 0 elsewhere.
         spatial_sigma: Gaussian sigma of the geodesic distance, as a fraction of the shorter image side.
-        range_sigma: lightness change (normalised units, 0.4 = 20 L*) that costs as much distance as
+        range_sigma: lightness change above the edge threshold (normalised units, 0.3 = 15 L*) that costs as much distance as
             ``spatial_sigma``; smaller values stop colour at fainter edges.
 
     Returns:

@@ -72,9 +72,9 @@ class DlsaConfig(PretrainedConfig):
             predict ab as that propagation plus a learned residual (a deviation from the paper, see above).
         propagation_spatial_sigma (`float`, *optional*, defaults to 0.5):
             Sigma of the hint propagation's geodesic Gaussian, as a fraction of the shorter side of the input.
-        propagation_range_sigma (`float`, *optional*, defaults to 0.4):
-            Lightness change (normalised units, 0.4 = 20 L*) that the propagation's path length counts as
-            far as one spatial sigma: colour fades across edges of this size.
+        propagation_range_sigma (`float`, *optional*, defaults to 0.3):
+            Lightness change above the propagation's edge threshold (normalised units, 0.3 = 15 L*) that its
+            path length counts as far as one spatial sigma: colour fades across edges of this size.
         huber_delta (`float`, *optional*, defaults to 1.0):
             Delta of the Huber loss (Eq. 13, delta = 1), measured in CIE ab units.
         layer_norm_eps (`float`, *optional*, defaults to 1e-5):
@@ -105,7 +105,7 @@ class DlsaConfig(PretrainedConfig):
         num_output_channels: int = 2,
         hint_propagation: bool = False,
         propagation_spatial_sigma: float = 0.5,
-        propagation_range_sigma: float = 0.4,
+        propagation_range_sigma: float = 0.3,
         huber_delta: float = 1.0,
         layer_norm_eps: float = 1e-5,
         initializer_range: float = 0.02,
