@@ -106,7 +106,7 @@ SCENARIOS = (
             Case(
                 "photos/test/opencv-orange.jpg",
                 (PointHint(5, 5, "#00ff00"),),
-                note="issue 20's failure case: this hint on the background used to paint the orange green",
+                note="issue 20's failure case: with the first bundled dlsa-tiny this hint painted the orange green",
             ),
             Case(FRUITS, (PointHint(318, 170),), note="on the blue cloth"),
             Case("photos/test/opencv-building.jpg", (PointHint(80, 420),), note="on the tree"),
