@@ -375,8 +375,10 @@ def write_gallery(
     output: Path,
     models: Mapping[str, str] | None = None,
     panel_height: int = PANEL_HEIGHT,
+    readme: bool = True,
 ) -> list[Path]:
-    """Render every scenario to ``output/<name>.jpg`` and write ``output/README.md``; the files written.
+    """Render every scenario to ``output/<name>.jpg`` and, with ``readme``, write ``output/README.md``; the files
+    written.
 
     ``models`` maps a scenario's model name to the folder or Hub id to run (by default the bundled model's folder).
     """
@@ -389,9 +391,11 @@ def write_gallery(
         save_jpeg(image, path)
         written.append(path)
         entries.append((scenario, rendered))
-    readme = output / "README.md"
-    readme.write_text(gallery_readme(entries, models))
-    return [*written, readme]
+    if not readme:
+        return written
+    readme_path = output / "README.md"
+    readme_path.write_text(gallery_readme(entries, models))
+    return [*written, readme_path]
 
 
 def model_override(text: str) -> tuple[str, str]:
@@ -410,8 +414,16 @@ def main() -> None:
         "--model", type=model_override, action="append", default=[], help="NAME=DIR_OR_ID: run NAME's scenarios on it"
     )
     parser.add_argument("--panel_height", type=int, default=PANEL_HEIGHT)
+    parser.add_argument(
+        "--only",
+        choices=sorted(hf_colorize.BUNDLED_MODELS),
+        action="append",
+        help="re-render only this model's pictures (repeatable) and keep the other pictures and README.md as they are",
+    )
     args = parser.parse_args()
-    for path in write_gallery(SCENARIOS, args.corpus, args.output, dict(args.model), args.panel_height):
+    scenarios = [scenario for scenario in SCENARIOS if not args.only or scenario.model in args.only]
+    written = write_gallery(scenarios, args.corpus, args.output, dict(args.model), args.panel_height, not args.only)
+    for path in written:
         print(f"{path} ({path.stat().st_size / 1000:.0f} kB)")
 
 
