@@ -52,7 +52,7 @@ def bad_files(tmp_path, color_image):
         "text.png": "not an image",
         "cut.png": "truncated",
         "huge.png": "too large",
-        "empty.png": "not an image",
+        "empty.png": "file is empty",
     }
 
 
@@ -293,3 +293,26 @@ def test_a_frame_number_must_be_ascii_digits(inputs, tiny_model_dir, tmp_path, c
     assert code == 2 and err.strip().splitlines() == [
         f"hf-colorize: --hint: malformed hint {hint!r}: FRAME after @ must be a frame number"
     ]
+
+
+def test_help_lists_every_command(capsys):
+    with pytest.raises(SystemExit):
+        main(["--help"])
+    out = capsys.readouterr().out
+    assert "hf-colorize export --onnx FILE" in out and "hf-colorize dataset INPUT" in out
+
+
+def test_an_unknown_model_name_suggests_the_closest_bundled_one(tmp_path, inputs, capsys):
+    code, out, err = run([inputs / "a.png", "-o", tmp_path / "out", "--model", "dlsa-tyni"], capsys)
+    assert code == 2 and "did you mean dlsa-tiny?" in err and "smsanet-small" in err
+
+
+def test_the_readme_video_commands_read_a_clip_shipped_in_examples(tmp_path, tiny_model_dir, capsys):
+    readme = (Path(__file__).parents[1] / "README.md").read_text()
+    video_section = readme.split("## Video", 1)[1].split("\n## ", 1)[0]
+    assert "../shared" not in video_section and "examples/videos/tree.mp4" in video_section
+    clip = Path(__file__).parents[1] / "examples" / "videos" / "tree.mp4"
+    assert clip.stat().st_size < 1_000_000
+    code, out, err = run([clip, "-o", tmp_path / "tree.mp4", "--model", tiny_model_dir], capsys)
+    assert code == 0, err
+    assert "(29 frames" in out

@@ -200,3 +200,28 @@ def test_a_large_image_costs_a_few_bytes_a_pixel(tmp_path, tiny_model_dir):
     finished = subprocess.run(command, capture_output=True, text=True, timeout=300)
     assert finished.returncode == 0, finished.stderr
     assert int(finished.stdout.split()[-1]) < 40 * 4_000_000
+
+
+@pytest.mark.parametrize("name", ["dlsa-tyni", "no-such-model"])
+def test_an_unknown_model_name_fails_at_once_without_the_hub(name, monkeypatch):
+    def no_hub(*args, **kwargs):
+        raise AssertionError("the Hub was asked")
+
+    monkeypatch.setattr("transformers.pipeline", no_hub)
+    with pytest.raises(ValueError, match="unknown model, neither a folder nor a bundled model") as raised:
+        hf_colorize.load_colorization_pipeline(name)
+    message = str(raised.value)
+    assert all(bundled in message for bundled in hf_colorize.BUNDLED_MODELS)
+    assert ("did you mean dlsa-tiny?" in message) == (name == "dlsa-tyni")
+
+
+def test_a_published_variant_without_weights_says_how_to_train_it():
+    with pytest.raises(ValueError, match="dlsa-small: a published variant without trained weights") as raised:
+        hf_colorize.load_colorization_pipeline("dlsa-small")
+    assert "python examples/train.py --config hub_configs/dlsa-small" in str(raised.value)
+
+
+def test_a_hub_id_is_still_looked_up(monkeypatch):
+    from hf_colorize.pipeline import resolve_model
+
+    assert resolve_model("some-org/some-model") == "some-org/some-model"

@@ -5,8 +5,9 @@ painted scribbles, a colour reference picture or several samples.
 
 Reading the upload (any format PIL opens, EXIF orientation applied), encoding hints and references, resizing
 and keeping the input's own lightness are all the package's ``pipeline("image-colorization")``; this file only
-wires it to Gradio. The controls follow ``hf_colorize.models.FAMILY_CAPABILITIES``, so a new family shows up
-with the controls its requests need without an edit here.
+wires it to Gradio. The controls follow each family's ``accepted_requests``
+(``hf_colorize.models.family_capabilities``), so a new family shows up with the controls its requests need
+without an edit here.
 """
 
 from __future__ import annotations

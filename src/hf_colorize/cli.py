@@ -33,6 +33,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="hf-colorize",
         description="Colorize grey images and videos (files or folders) with an hf_colorize model.",
+        epilog="other commands:\n"
+        "  hf-colorize export --onnx FILE [--model ID]   export a model to ONNX (export --help)\n"
+        "  hf-colorize dataset INPUT -o OUTPUT ...       colorize a dataset (dataset --help)",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("inputs", nargs="+", metavar="INPUT", help="image or video files, or folders (walked)")
     parser.add_argument(
@@ -89,8 +93,8 @@ def export(argv: list[str]) -> int:
     from .pipeline import UNREADABLE_MODEL_ERRORS, refuse_pickled_weights, resolve_model, unreadable_model
 
     args = build_export_parser().parse_args(argv)
-    path = resolve_model(args.model)
     try:
+        path = resolve_model(args.model)
         refuse_pickled_weights(path)
     except ValueError as error:
         raise UsageError(f"--model {error}") from None
@@ -224,10 +228,10 @@ def load_pipeline(model: str | None, device: str, onnx: str | None = None):
 
 def check_requirements(model_type: str, call_options: dict) -> None:
     """Stop when the model cannot colorize without an option the call lacks (an exemplar model's reference)."""
-    from .models import FAMILY_REQUIREMENTS
+    from .models import family_requirements
 
     flags = {"reference": "--reference IMG"}
-    for request in sorted(FAMILY_REQUIREMENTS.get(model_type, frozenset()) - set(call_options)):
+    for request in sorted(family_requirements(model_type) - set(call_options)):
         raise UsageError(f"the {model_type!r} model needs {flags[request]}")
 
 
@@ -244,7 +248,7 @@ def colorize_all(args: argparse.Namespace) -> int:
     if args.seed is not None:
         call_options["seed"] = args.seed
     try:  # checks the request once; the reference is read here and reused for every input
-        preprocess_params, _, _ = pipe._sanitize_parameters(**call_options)
+        preprocess_params, _ = pipe.check_options(**call_options)
     except InvalidImageError as error:
         raise UsageError(f"--reference {error}") from None
     except ValueError as error:

@@ -20,7 +20,8 @@ import torch
 from PIL import Image
 from torch import nn
 
-NOT_EXPORTABLE = {"cartoon_coltran": "its colours come from a sampling loop (4,161 model calls), not one graph"}
+from .models import REGISTERED_FAMILIES, Family
+
 OPSET = 18
 TOLERANCE = 1e-3
 """Largest absolute ab difference (scaled by 1/110) allowed between the ONNX graph and PyTorch in fp32."""
@@ -42,23 +43,23 @@ class _AbOnly(nn.Module):
         return self.model(**dict(zip(self.input_names, inputs))).ab
 
 
-def _image_processor(model: nn.Module):
-    from . import family_classes
+def _family(model: nn.Module) -> Family:
+    family = REGISTERED_FAMILIES.get(getattr(getattr(model, "config", None), "model_type", None))
+    if family is None:
+        raise OnnxExportError(f"not an hf_colorize model: {type(model).__name__}")
+    return family
 
+
+def _image_processor(model: nn.Module):
     size = model.config.image_size
-    for config_class, processor_class in zip(family_classes("Config"), family_classes("ImageProcessor")):
-        if isinstance(model.config, config_class):
-            return processor_class(size={"height": size, "width": size})
-    raise OnnxExportError(f"not an hf_colorize model: {type(model).__name__}")
+    return _family(model).image_processor(size={"height": size, "width": size})
 
 
 def example_inputs(model: nn.Module, batch_size: int = 2) -> dict[str, torch.Tensor]:
     """Realistic model inputs for ``batch_size`` synthetic pictures (and three hints / a colour reference where the
     family takes them), made by the family's own image processor."""
-    from .models import family_capabilities
-
     processor = _image_processor(model)
-    capabilities = family_capabilities(model.config.model_type)
+    capabilities = _family(model).accepted_requests
     size = model.config.image_size
     rows, cols = np.mgrid[0:size, 0:size] / size
     images, requests = [], {}
@@ -83,9 +84,9 @@ def to_onnx(model: nn.Module, path: str | Path, opset: int = OPSET, check: bool 
     Raises:
         OnnxExportError: the family cannot be exported (named), or the graph does not match PyTorch.
     """
-    model_type = model.config.model_type
-    if model_type in NOT_EXPORTABLE:
-        raise OnnxExportError(f"the {model_type!r} model cannot be exported to ONNX: {NOT_EXPORTABLE[model_type]}")
+    reason = _family(model).onnx_unsupported_reason
+    if reason is not None:
+        raise OnnxExportError(f"the {model.config.model_type!r} model cannot be exported to ONNX: {reason}")
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     model = copy.deepcopy(model).float().eval()  # the caller's model keeps its dtype and device

@@ -110,6 +110,12 @@ class ColorizationImageProcessor(BaseImageProcessor):
 
     model_input_names = ["pixel_values"]
 
+    accepted_requests: frozenset[str] = frozenset()
+    """Which optional requests (``hints``, ``reference``, ``samples``) the family honours."""
+
+    required_requests: frozenset[str] = frozenset()
+    """Requests the family cannot colorize without."""
+
     def __init__(self, size: dict[str, int] | None = None, **kwargs):
         super().__init__(**kwargs)
         self.size = dict(size) if size is not None else {"height": 224, "width": 224}

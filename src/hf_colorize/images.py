@@ -69,6 +69,8 @@ def _open_header(path: Path) -> Image.Image:
         raise InvalidImageError(f"{path}: file not found")
     if path.is_dir():
         raise InvalidImageError(f"{path}: is a folder, not an image")
+    if path.stat().st_size == 0:
+        raise InvalidImageError(f"{path}: file is empty")
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)

@@ -7,6 +7,8 @@ size and joins it with the input's own full-resolution L, so the output keeps th
 
 from __future__ import annotations
 
+import difflib
+import re
 from pathlib import Path
 from typing import Any
 
@@ -18,9 +20,15 @@ from transformers.pipelines import PIPELINE_REGISTRY
 from transformers.utils import IMAGE_PROCESSOR_NAME
 
 from .image_processing import ProcessorConfigError
-from .models import FAMILY_CAPABILITIES, family_capabilities
+from .models import REGISTERED_FAMILIES, families_accepting, family_capabilities
 
 TASK = "image-colorization"
+
+HUB_ID = re.compile(r"[\w.-]+/[\w.-]+")
+"""What a Hub model id looks like (``org/name``): only such a name is looked up on the Hub."""
+
+HUB_CONFIGS = Path(__file__).resolve().parents[2] / "hub_configs"
+"""The published variants' configurations, in a clone of the project."""
 
 _REQUEST_NAMES = {"hints": "colour hints", "reference": "a reference image", "samples": "several samples"}
 
@@ -29,7 +37,7 @@ def check_request(model_type: str, requested: set[str]) -> None:
     """Raise a ``ValueError`` naming the families that honour a request this family cannot."""
     capabilities = family_capabilities(model_type)
     for request in sorted(requested - capabilities):
-        others = sorted(family for family, can in FAMILY_CAPABILITIES.items() if request in can)
+        others = families_accepting(request)
         supported = f"use a {' or '.join(repr(f) for f in others)} model" if others else "no family supports it yet"
         raise ValueError(f"the {model_type!r} model does not take {_REQUEST_NAMES[request]}: {supported}")
 
@@ -57,11 +65,12 @@ class ImageColorizationPipeline(Pipeline):
         Raises:
             ValueError: the family cannot run from ONNX, or the file is missing, unreadable or another family's.
         """
-        from .export import NOT_EXPORTABLE, OnnxRuntimeModel, example_inputs
+        from .export import OnnxRuntimeModel, example_inputs
 
         model_type = self.model.config.model_type
-        if model_type in NOT_EXPORTABLE:
-            raise ValueError(f"the {model_type!r} model cannot run from ONNX: {NOT_EXPORTABLE[model_type]}")
+        reason = REGISTERED_FAMILIES[model_type].onnx_unsupported_reason
+        if reason is not None:
+            raise ValueError(f"the {model_type!r} model cannot run from ONNX: {reason}")
         try:
             onnx_model = OnnxRuntimeModel(path)
         except FileNotFoundError as error:
@@ -72,6 +81,17 @@ class ImageColorizationPipeline(Pipeline):
         if onnx_model.input_shapes != expected:
             raise ValueError(f"{path}: the graph takes {onnx_model.input_shapes}; this model takes {expected}")
         self.onnx_model = onnx_model
+
+    def check_options(self, **options: Any) -> tuple[dict, dict]:
+        """Check a call's options (``hints``, ``reference``, ``num_samples``, ``seed``, ``temperature``) as a call
+        does, and return the preprocess and forward parameters a call would use (a reference read once).
+
+        Raises:
+            TypeError: an unknown option.
+            ValueError: a request this family does not take, or a bad value.
+        """
+        preprocess_params, forward_params, _ = self._sanitize_parameters(**options)
+        return preprocess_params, forward_params
 
     def _sanitize_parameters(
         self,
@@ -160,11 +180,43 @@ def register_pipeline(default_model: str) -> None:
 
 def resolve_model(model: str | None = None) -> str:
     """What ``from_pretrained`` loads for a bundled model's name (its folder), a saved model folder or a Hub id;
-    the bundled default model for ``None``. A folder of the same name as a bundled model wins."""
+    the bundled default model for ``None``. A folder of the same name as a bundled model wins.
+
+    Raises:
+        ValueError: ``model`` is neither a folder, a bundled model nor a Hub id ``org/name``, so it is not looked
+            up on the Hub (:func:`unknown_model_message`).
+    """
     from . import BUNDLED_MODELS, DEFAULT_MODEL
 
     model = model or DEFAULT_MODEL
-    return BUNDLED_MODELS[model] if model in BUNDLED_MODELS and not Path(model).exists() else model
+    if Path(model).exists():
+        return model
+    if model in BUNDLED_MODELS:
+        return BUNDLED_MODELS[model]
+    if HUB_ID.fullmatch(model) is None:
+        raise ValueError(unknown_model_message(model))
+    return model
+
+
+def published_variants() -> list[str]:
+    """The variants of ``hub_configs/`` in a clone of the project (configurations, trained or not)."""
+    return sorted(folder.name for folder in HUB_CONFIGS.glob("*") if (folder / "config.json").is_file())
+
+
+def unknown_model_message(model: str) -> str:
+    """Why ``model`` is no model to load: a published variant without trained weights (and how to train it), or an
+    unknown name, with the closest bundled name."""
+    from . import BUNDLED_MODELS
+
+    bundled = ", ".join(BUNDLED_MODELS)
+    if model in published_variants():
+        return (
+            f"{model}: a published variant without trained weights in this package (bundled: {bundled}); train it "
+            f"with: python examples/train.py --config hub_configs/{model}"
+        )
+    closest = difflib.get_close_matches(model, list(BUNDLED_MODELS), n=1)
+    suggestion = f"did you mean {closest[0]}? " if closest else ""
+    return f"{model}: unknown model, neither a folder nor a bundled model; {suggestion}bundled models: {bundled}"
 
 
 def refuse_pickled_weights(model: str) -> None:

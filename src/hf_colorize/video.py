@@ -182,7 +182,7 @@ class FrameColorizer:
         self.scene_cuts: list[int] = []
         self.frame = 0
         options = {"reference": reference} if reference is not None else {}
-        self.preprocess_params, self.forward_params, _ = pipe._sanitize_parameters(seed=seed, **options)
+        self.preprocess_params, self.forward_params = pipe.check_options(seed=seed, **options)
         self._hint_params: tuple[int, dict] = (-1, {})
 
     def _params(self, hints: Sequence | None) -> dict:
@@ -190,7 +190,7 @@ class FrameColorizer:
             return self.preprocess_params
         key = id(hints)
         if self._hint_params[0] != key:  # checked once per hint set, not per frame
-            params, _, _ = self.pipe._sanitize_parameters(hints=hints)
+            params, _ = self.pipe.check_options(hints=hints)
             self._hint_params = (key, {**self.preprocess_params, **params})
         return self._hint_params[1]
 

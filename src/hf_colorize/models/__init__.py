@@ -1,36 +1,88 @@
-"""The model families, and what each can do with a request (used to name the right family in errors)."""
+"""The model families registered with transformers, and what each family's classes declare about it.
 
-from ..import_hooks import lazy_attributes
+A family is a folder of ``configuration_*``, ``modeling_*`` and ``image_processing_*`` modules, registered with
+:func:`register_family` (one line in ``hf_colorize/__init__.py``). Its traits are attributes of its own classes:
+the image processor's ``accepted_requests`` / ``required_requests``, the colorization model's
+``onnx_unsupported_reason`` and the config's ``paper``.
+"""
 
-FAMILIES = {
-    "dlsa": "Dlsa",
-    "smsanet": "Smsanet",
-    "axial_exemplar": "AxialExemplar",
-    "cartoon_coltran": "CartoonColtran",
-}
-"""Each family's folder and its classes' name prefix."""
+from __future__ import annotations
 
-CLASS_KINDS = ("Config", "Model", "ForColorization", "ImageProcessor")
-"""The classes every family defines, after its prefix."""
+from dataclasses import dataclass
 
-FAMILY_CAPABILITIES: dict[str, frozenset[str]] = {
-    "dlsa": frozenset({"hints"}),
-    "smsanet": frozenset(),
-    "axial_exemplar": frozenset({"reference"}),
-    "cartoon_coltran": frozenset({"samples"}),
-}
-"""Which optional requests (``hints``, ``reference``, ``samples``) each registered family honours."""
+REQUESTS = ("hints", "reference", "samples")
+"""The optional requests a family may honour: colour hints, a reference picture, several samples."""
+
+
+@dataclass(frozen=True)
+class Family:
+    """A registered family's classes."""
+
+    config: type
+    model: type
+    colorization_model: type
+    image_processor: type
+
+    @property
+    def accepted_requests(self) -> frozenset[str]:
+        """Which of :data:`REQUESTS` the family honours (its image processor's ``accepted_requests``)."""
+        return self.image_processor.accepted_requests
+
+    @property
+    def required_requests(self) -> frozenset[str]:
+        """Requests it cannot colorize without (an exemplar model needs its reference picture)."""
+        return self.image_processor.required_requests
+
+    @property
+    def onnx_unsupported_reason(self) -> str | None:
+        """Why the model cannot be exported to ONNX; ``None`` when it can."""
+        return getattr(self.colorization_model, "onnx_unsupported_reason", None)
+
+    @property
+    def paper(self) -> str:
+        """The paper the family implements (its config's ``paper``)."""
+        return getattr(self.config, "paper", "")
+
+
+REGISTERED_FAMILIES: dict[str, Family] = {}
+"""Every registered family, by its config's ``model_type``."""
+
+
+def register_family(config: type, model: type, colorization_model: type, image_processor: type) -> None:
+    """Register a family with ``AutoConfig``, ``AutoModel``, ``AutoModelForImageToImage`` and
+    ``AutoImageProcessor``, and in :data:`REGISTERED_FAMILIES`."""
+    from transformers import AutoConfig, AutoImageProcessor, AutoModel, AutoModelForImageToImage
+
+    AutoConfig.register(config.model_type, config, exist_ok=True)
+    AutoModel.register(config, model, exist_ok=True)
+    AutoModelForImageToImage.register(config, colorization_model, exist_ok=True)
+    AutoImageProcessor.register(config, image_processor_classes={"pil": image_processor}, exist_ok=True)
+    REGISTERED_FAMILIES[config.model_type] = Family(config, model, colorization_model, image_processor)
 
 
 def family_capabilities(model_type: str) -> frozenset[str]:
-    """The requests a family honours (:data:`FAMILY_CAPABILITIES`); none for a model type it does not know."""
-    return FAMILY_CAPABILITIES.get(model_type, frozenset())
+    """The requests a family honours; none for a model type that is not registered."""
+    family = REGISTERED_FAMILIES.get(model_type)
+    return family.accepted_requests if family is not None else frozenset()
 
 
-FAMILY_REQUIREMENTS: dict[str, frozenset[str]] = {"axial_exemplar": frozenset({"reference"})}
-"""Requests a family cannot colorize without (an exemplar model needs its reference picture)."""
+def family_requirements(model_type: str) -> frozenset[str]:
+    """The requests a family cannot colorize without; none for a model type that is not registered."""
+    family = REGISTERED_FAMILIES.get(model_type)
+    return family.required_requests if family is not None else frozenset()
 
-__getattr__, _classes = lazy_attributes(
-    __name__, {family: [f"{prefix}{kind}" for kind in CLASS_KINDS] for family, prefix in FAMILIES.items()}
-)
-__all__ = [*_classes, "FAMILIES", "CLASS_KINDS", "FAMILY_CAPABILITIES", "FAMILY_REQUIREMENTS", "family_capabilities"]
+
+def families_accepting(request: str) -> list[str]:
+    """The registered families that honour ``request``, sorted."""
+    return sorted(name for name, family in REGISTERED_FAMILIES.items() if request in family.accepted_requests)
+
+
+__all__ = [
+    "REQUESTS",
+    "REGISTERED_FAMILIES",
+    "Family",
+    "families_accepting",
+    "family_capabilities",
+    "family_requirements",
+    "register_family",
+]

@@ -6,16 +6,10 @@ from pathlib import Path
 
 from huggingface_hub import ModelCard, ModelCardData
 
+from ..models import REGISTERED_FAMILIES
+
 TRAINING_CARD_TEMPLATE = Path(__file__).with_name("card_template.md")
 """The card written into every training run's ``output_dir``."""
-
-PAPERS = {
-    "dlsa": "Li, Bao & Qiang, Interactive image colorization method via dual local self-attention",
-    "smsanet": "Jiang, Xu, Xia, Yang, Huang & Huang, Stacked multi-scale attention network for image colorization",
-    "axial_exemplar": "Gorriz Blanch, Khalifeh, Smeaton, O'Connor & Mrak, Attention-based stylisation for exemplar "
-    "image colourisation",
-    "cartoon_coltran": "Sun, Lin & Zhao, The colorization based on self-attention mechanism and GAN",
-}
 
 
 def render_model_card(
@@ -49,7 +43,7 @@ def render_model_card(
         parameters=f"{parameters / 1e6:.2f}M",
         training_summary=training_summary,
         evaluation_table=evaluation_table,
-        paper=PAPERS.get(model_type, ""),
+        paper=REGISTERED_FAMILIES[model_type].paper if model_type in REGISTERED_FAMILIES else "",
         model_type=model_type,
         **template_values,
     )

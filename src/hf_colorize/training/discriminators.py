@@ -7,8 +7,9 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from ..models import AxialExemplarConfig, CartoonColtranConfig
+from ..models.axial_exemplar import AxialExemplarConfig
 from ..models.axial_exemplar.modeling_axial_exemplar import pyramid
+from ..models.cartoon_coltran import CartoonColtranConfig
 
 
 class PatchDiscriminator(nn.Sequential):

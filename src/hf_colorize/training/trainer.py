@@ -23,17 +23,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from ..evaluation import (
-    HINT_COUNTS,
-    EvalImage,
-    colorize_automatic,
-    colorize_by_sampling,
-    colorize_with_hints,
-    colorize_with_reference,
-    upgrade_own_colors,
-)
-from ..images import OutputWriteError
-from ..models import (
+from .. import (
     AxialExemplarConfig,
     AxialExemplarForColorization,
     AxialExemplarImageProcessor,
@@ -47,6 +37,16 @@ from ..models import (
     SmsanetForColorization,
     SmsanetImageProcessor,
 )
+from ..evaluation import (
+    HINT_COUNTS,
+    EvalImage,
+    colorize_automatic,
+    colorize_by_sampling,
+    colorize_with_hints,
+    colorize_with_reference,
+    upgrade_own_colors,
+)
+from ..images import OutputWriteError
 from ..models.axial_exemplar.modeling_axial_exemplar import pyramid
 from .checkpoints import (
     CHECKPOINT_PATTERN,

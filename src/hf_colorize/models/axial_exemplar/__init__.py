@@ -1,15 +1,17 @@
-from ...import_hooks import lazy_attributes
-
-__getattr__, __all__ = lazy_attributes(
-    __name__,
-    {
-        "configuration_axial_exemplar": ["AxialExemplarConfig"],
-        "modeling_axial_exemplar": [
-            "AxialExemplarForColorization",
-            "AxialExemplarModel",
-            "AxialExemplarPreTrainedModel",
-            "load_vgg19_from_hub",
-        ],
-        "image_processing_axial_exemplar": ["AxialExemplarImageProcessor"],
-    },
+from .configuration_axial_exemplar import AxialExemplarConfig
+from .image_processing_axial_exemplar import AxialExemplarImageProcessor
+from .modeling_axial_exemplar import (
+    AxialExemplarForColorization,
+    AxialExemplarModel,
+    AxialExemplarPreTrainedModel,
+    load_vgg19_from_hub,
 )
+
+__all__ = [
+    "AxialExemplarConfig",
+    "AxialExemplarForColorization",
+    "AxialExemplarImageProcessor",
+    "AxialExemplarModel",
+    "AxialExemplarPreTrainedModel",
+    "load_vgg19_from_hub",
+]

@@ -95,6 +95,11 @@ class AxialExemplarConfig(PretrainedConfig):
     """
 
     model_type = "axial_exemplar"
+    paper = (
+        "Gorriz Blanch, Khalifeh, Smeaton, O'Connor & Mrak, Attention-based stylisation for exemplar image "
+        "colourisation"
+    )
+    """The paper the family implements (for model cards)."""
 
     def __init__(
         self,

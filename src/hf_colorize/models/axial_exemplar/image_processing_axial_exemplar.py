@@ -29,6 +29,9 @@ class AxialExemplarImageProcessor(ColorizationImageProcessor):
             Model resolution; both sides must be multiples of the model's stride (16).
     """
 
+    accepted_requests = frozenset({"reference"})
+    required_requests = frozenset({"reference"})
+
     model_input_names = ["pixel_values", "reference_values"]
 
     def preprocess(

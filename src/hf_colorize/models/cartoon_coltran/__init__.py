@@ -1,14 +1,15 @@
-from ...import_hooks import lazy_attributes
-
-__getattr__, __all__ = lazy_attributes(
-    __name__,
-    {
-        "configuration_cartoon_coltran": ["CartoonColtranConfig"],
-        "modeling_cartoon_coltran": [
-            "CartoonColtranForColorization",
-            "CartoonColtranModel",
-            "CartoonColtranPreTrainedModel",
-        ],
-        "image_processing_cartoon_coltran": ["CartoonColtranImageProcessor"],
-    },
+from .configuration_cartoon_coltran import CartoonColtranConfig
+from .image_processing_cartoon_coltran import CartoonColtranImageProcessor
+from .modeling_cartoon_coltran import (
+    CartoonColtranForColorization,
+    CartoonColtranModel,
+    CartoonColtranPreTrainedModel,
 )
+
+__all__ = [
+    "CartoonColtranConfig",
+    "CartoonColtranForColorization",
+    "CartoonColtranImageProcessor",
+    "CartoonColtranModel",
+    "CartoonColtranPreTrainedModel",
+]

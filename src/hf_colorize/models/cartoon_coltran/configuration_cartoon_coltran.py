@@ -81,6 +81,8 @@ class CartoonColtranConfig(PretrainedConfig):
     """
 
     model_type = "cartoon_coltran"
+    paper = "Sun, Lin & Zhao, The colorization based on self-attention mechanism and GAN"
+    """The paper the family implements (for model cards)."""
 
     def __init__(
         self,

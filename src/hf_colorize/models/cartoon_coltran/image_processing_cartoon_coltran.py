@@ -16,5 +16,7 @@ class CartoonColtranImageProcessor(ColorizationImageProcessor):
             Stage 2's resolution: square, a multiple of the model's `coarse_size` and stride.
     """
 
+    accepted_requests = frozenset({"samples"})
+
     def __init__(self, size: dict[str, int] | None = None, **kwargs):
         super().__init__(size=size if size is not None else {"height": 256, "width": 256}, **kwargs)

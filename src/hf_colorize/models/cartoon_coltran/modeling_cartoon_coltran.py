@@ -573,6 +573,9 @@ class CartoonColtranForColorization(CartoonColtranPreTrainedModel):
     for stage 1, `coarse_colors` and `labels` for stage 2); given only `pixel_values`, samples colourings and
     upgrades them."""
 
+    onnx_unsupported_reason = "its colours come from a sampling loop (4,161 model calls), not one graph"
+    """Why the model does not export to ONNX (the other families' models export)."""
+
     def __init__(self, config: CartoonColtranConfig):
         super().__init__(config)
         self.cartoon_coltran = CartoonColtranModel(config)

@@ -1,10 +1,5 @@
-from ...import_hooks import lazy_attributes
+from .configuration_dlsa import DlsaConfig
+from .image_processing_dlsa import DlsaImageProcessor
+from .modeling_dlsa import DlsaForColorization, DlsaModel, DlsaPreTrainedModel
 
-__getattr__, __all__ = lazy_attributes(
-    __name__,
-    {
-        "configuration_dlsa": ["DlsaConfig"],
-        "modeling_dlsa": ["DlsaForColorization", "DlsaModel", "DlsaPreTrainedModel"],
-        "image_processing_dlsa": ["DlsaImageProcessor"],
-    },
-)
+__all__ = ["DlsaConfig", "DlsaForColorization", "DlsaImageProcessor", "DlsaModel", "DlsaPreTrainedModel"]

@@ -84,6 +84,8 @@ class DlsaConfig(PretrainedConfig):
     """
 
     model_type = "dlsa"
+    paper = "Li, Bao & Qiang, Interactive image colorization method via dual local self-attention"
+    """The paper the family implements (for model cards)."""
 
     def __init__(
         self,

@@ -23,6 +23,8 @@ class DlsaImageProcessor(ColorizationImageProcessor):
             Model resolution (Sec. 4.3 trains at 224x224).
     """
 
+    accepted_requests = frozenset({"hints"})
+
     def preprocess(
         self,
         images: ImageInput | Sequence[ImageInput],

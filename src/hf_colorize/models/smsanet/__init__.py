@@ -1,10 +1,5 @@
-from ...import_hooks import lazy_attributes
+from .configuration_smsanet import SmsanetConfig
+from .image_processing_smsanet import SmsanetImageProcessor
+from .modeling_smsanet import SmsanetForColorization, SmsanetModel, SmsanetPreTrainedModel
 
-__getattr__, __all__ = lazy_attributes(
-    __name__,
-    {
-        "configuration_smsanet": ["SmsanetConfig"],
-        "modeling_smsanet": ["SmsanetForColorization", "SmsanetModel", "SmsanetPreTrainedModel"],
-        "image_processing_smsanet": ["SmsanetImageProcessor"],
-    },
-)
+__all__ = ["SmsanetConfig", "SmsanetForColorization", "SmsanetImageProcessor", "SmsanetModel", "SmsanetPreTrainedModel"]

@@ -102,6 +102,8 @@ class SmsanetConfig(PretrainedConfig):
     """
 
     model_type = "smsanet"
+    paper = "Jiang, Xu, Xia, Yang, Huang & Huang, Stacked multi-scale attention network for image colorization"
+    """The paper the family implements (for model cards)."""
 
     def __init__(
         self,
