@@ -24,7 +24,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import torch
-from evaluate_quality import CORPUS, FOLDERS, RESULTS, load_model
+from evaluate_quality import CORPUS, FOLDERS, RESULTS, load_model, paths_of_test_set
 from model_costs import cpu_name
 
 from hf_colorize.color import normalize_ab
@@ -149,7 +149,7 @@ def main() -> None:
         "folders": {},
     }
     for folder in FOLDERS:
-        images = [load_eval_image(path) for path in sorted((Path(args.corpus) / folder).iterdir()) if path.is_file()]
+        images = [load_eval_image(path) for path in paths_of_test_set(Path(args.corpus), folder)]
         with torch.no_grad():
             results["folders"][folder] = {
                 "count": len(images),

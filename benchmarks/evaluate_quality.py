@@ -1,11 +1,15 @@
-"""Quality of point-hint models against the grey, Levin et al. 2004 and bilateral-propagation baselines.
+"""Quality of point-hint models against the grey, Levin et al. 2004 and hint-propagation baselines.
 
     python benchmarks/evaluate_quality.py [--model DIR_OR_ID ...] [--corpus ../shared/corpus] [--no_levin]
-                                          [--reuse_baselines benchmarks/results/quality.json]
+                                          [--levin_counts 10] [--reuse_scores benchmarks/results/quality.json ...]
 
-The protocol is ``PROTOCOL`` below. Writes ``benchmarks/results/quality.{json,md}`` and, per model,
-``benchmarks/results/cards/<name>.md``: the tables that go into that model's card. ``--reuse_baselines`` takes
-the baselines' scores from an earlier results file of the same protocol (Levin alone takes ~15 minutes).
+The protocol is ``PROTOCOL`` below. Test sets are ``photos/test``, its 21 OpenCV photos alone (the test set of
+earlier figures) and ``illustrations/test``. Besides mean scores, the per-image PSNR against grey's at k = 0, 1
+and 2 is summarised (mean, 10th percentile, worst, share of images more than 0.5 dB below grey): a hint that
+floods shows up there, not in the mean. Writes ``benchmarks/results/quality.{json,md}`` and, per model,
+``benchmarks/results/cards/<name>.md``: the tables that go into that model's card. ``--reuse_scores`` takes the
+scores of any method found in earlier results files of the same protocol instead of re-running it (Levin alone
+takes ~15 minutes at one k), so separate runs (say, the baselines and a new model) can be joined into one table.
 """
 
 from __future__ import annotations
@@ -32,6 +36,7 @@ from hf_colorize.evaluation import (
     load_eval_image,
 )
 from hf_colorize.evaluation.levin import levin_colorize
+from hf_colorize.evaluation.metrics import psnr
 from hf_colorize.evaluation.protocol import compose
 from hf_colorize.evaluation.report import METRIC_LABELS, markdown_table, score_outputs
 from hf_colorize.models import family_capabilities
@@ -40,10 +45,16 @@ from hf_colorize.propagation import propagate_hints
 
 RESULTS = Path(__file__).parent / "results"
 CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus"
-FOLDERS = ("photos/test", "illustrations/test")
+TEST_SETS = {"photos/test": "*", "photos/test (OpenCV 21)": "opencv-*", "illustrations/test": "*"}
+"""Label -> file pattern; the folder is the label's first word."""
+FOLDERS = tuple(TEST_SETS)
+"""The test sets' labels, in report order (see :func:`paths_of_test_set`)."""
 BATCH = 8
 TABLED_COUNTS = (0, 10)
-BASELINES = ("grey", "levin", "bilateral propagation")
+DISTRIBUTION_COUNTS = (0, 1, 2)
+BASELINES = ("grey", "levin", "propagation")
+WORSE_THAN_GREY_DB = 0.5
+DISTRIBUTION_LABELS = {"mean": "mean", "p10": "10th percentile", "worst": "worst", "share_below": "share below"}
 
 PROTOCOL = (
     "Each test image's shorter side resized to 256 (bicubic), centre 224 crop; the model sees only the crop's "
@@ -64,7 +75,7 @@ def levin(images: list[EvalImage], count: int) -> list[torch.Tensor]:
     return [compose(image, levin_colorize(image.lab[:1], *image.hints(count))) for image in images]
 
 
-def bilateral_propagation(images: list[EvalImage], count: int) -> list[torch.Tensor]:
+def propagation(images: list[EvalImage], count: int) -> list[torch.Tensor]:
     """The hints spread by :func:`hf_colorize.propagation.propagate_hints` alone, with its default sigmas."""
     outputs = []
     for image in images:
@@ -91,25 +102,63 @@ def model_method(model: torch.nn.Module) -> Method:
     return colorize
 
 
+def paths_of_test_set(corpus: Path, label: str) -> list[Path]:
+    """The image files of the test set ``label`` of :data:`TEST_SETS` under ``corpus``, sorted."""
+    folder = Path(corpus) / label.split()[0]
+    return sorted(path for path in folder.glob(TEST_SETS[label]) if path.is_file())
+
+
+def against_grey(psnrs: Sequence[float], grey_psnrs: Sequence[float]) -> dict[str, float]:
+    """The per-image PSNR gain over grey: mean, 10th percentile, worst, and the share of images more than
+    :data:`WORSE_THAN_GREY_DB` below grey."""
+    gains = sorted(value - grey for value, grey in zip(psnrs, grey_psnrs))
+    return {
+        "mean": statistics.mean(gains),
+        "p10": gains[int(0.1 * (len(gains) - 1))],
+        "worst": gains[0],
+        "share_below": sum(gain < -WORSE_THAN_GREY_DB for gain in gains) / len(gains),
+    }
+
+
+def score_method(
+    method: Method, images: list[EvalImage], targets: list[torch.Tensor], counts: Sequence[int], label: str
+) -> dict[str, dict[str, float]]:
+    """``scores[k][metric]`` of one method; for ``k`` in :data:`DISTRIBUTION_COUNTS` also ``per_image_psnr``."""
+    scores = {}
+    for count in tqdm(counts, desc=label):
+        outputs = method(images, count)
+        scores[str(count)] = score_outputs(outputs, targets)
+        if count in DISTRIBUTION_COUNTS:
+            scores[str(count)]["per_image_psnr"] = [psnr(output, target) for output, target in zip(outputs, targets)]
+    return scores
+
+
 def evaluate_folder(
     methods: dict[str, Method],
-    folder: Path,
+    paths: list[Path],
+    label: str,
     known: dict | None = None,
-    counts: Sequence[int] = HINT_COUNTS,
-    automatic: frozenset[str] = frozenset(),
+    counts: dict[str, Sequence[int]] | None = None,
 ) -> dict[str, dict[str, dict[str, float]]]:
-    """``scores[method][k][metric]`` for each ``k`` of ``counts`` on every image file of ``folder`` (``k = 0``
-    alone for the ``automatic`` methods, which take no hints); methods in ``known`` are not re-run."""
-    images = [load_eval_image(path) for path in sorted(folder.iterdir()) if path.is_file()]
+    """``scores[method][k][metric]`` on the image files ``paths``, for the ``k`` of ``counts[method]`` (default
+    :data:`HINT_COUNTS`), with ``vs_grey[k]`` (:func:`against_grey`) where the per-image PSNR is known; methods
+    in ``known`` are not re-run."""
+    images = [load_eval_image(path) for path in paths]
     targets = [image.target_rgb for image in images]
     scores = {}
     for name, method in methods.items():
         if known and name in known:
             scores[name] = known[name]
             continue
-        label = f"{name} on {folder.parent.name}/{folder.name}"
-        method_counts = [0] if name in automatic else counts
-        scores[name] = {str(k): score_outputs(method(images, k), targets) for k in tqdm(method_counts, desc=label)}
+        method_counts = (counts or {}).get(name, HINT_COUNTS)
+        scores[name] = score_method(method, images, targets, method_counts, f"{name} on {label}")
+    grey_psnrs = scores["grey"]["0"]["per_image_psnr"]
+    for name, method_scores in scores.items():
+        vs_grey = {
+            k: against_grey(s["per_image_psnr"], grey_psnrs) for k, s in method_scores.items() if "per_image_psnr" in s
+        }
+        if vs_grey and name != "grey":
+            method_scores["vs_grey"] = vs_grey
     scores["ground truth"] = {"colorfulness": statistics.mean(colorfulness(target) for target in targets)}
     return scores
 
@@ -121,12 +170,26 @@ def folder_tables(scores: dict, methods: list[str], tabled: Sequence[int] = TABL
     psnr_rows = {name: {k: scores[name][k]["psnr"] for k in counts if k in scores[name]} for name in methods}
     lines = []
     if tabled != (0,):
-        lines += ["PSNR (dB) with k hints (-: an automatic model, which takes none):", ""]
+        lines += ["PSNR (dB) with k hints (-: not run at that k; an automatic model takes none):", ""]
         lines += [markdown_table(psnr_rows, counts, [f"k={k}" for k in counts]), ""]
     for count in tabled:
         rows = {name: scores[name][str(count)] for name in methods if str(count) in scores[name]}
         lines += [f"All metrics at k = {count} (PEV: lower is better):", ""]
         lines += [markdown_table(rows, list(METRIC_LABELS), list(METRIC_LABELS.values())), ""]
+    distribution = {
+        f"{name}, k={k}": values
+        for name in methods
+        for k, values in scores[name].get("vs_grey", {}).items()
+        if tabled != (0,) or k == "0"
+    }
+    if distribution:
+        lines += [
+            f"Per-image PSNR minus grey's (dB): mean, 10th percentile, worst, and the share of images more than "
+            f"{WORSE_THAN_GREY_DB} dB below grey:",
+            "",
+            markdown_table(distribution, list(DISTRIBUTION_LABELS), list(DISTRIBUTION_LABELS.values())),
+            "",
+        ]
     lines += [f"Colourfulness of the ground truth: {scores['ground truth']['colorfulness']:.2f}."]
     return lines
 
@@ -135,9 +198,8 @@ def markdown(results: dict, methods: list[str]) -> str:
     lines = ["# Colorization quality (RGB uint8; higher is better except PEV)", ""]
     lines.append(f"Protocol (`hf_colorize.evaluation.protocol`): {results['protocol']}")
     lines.append(
-        "Baselines: grey (ab = 0), Levin, Lischinski & Weiss 2004, and the lightness-guided bilateral "
-        "propagation of the hints that `dlsa-tiny` takes as input (`hf_colorize.propagation`), all with the "
-        "same hints."
+        "Baselines: grey (ab = 0), Levin, Lischinski & Weiss 2004, and the edge-aware propagation of the "
+        "hints that `dlsa-tiny` takes as input (`hf_colorize.propagation`), all with the same hints."
     )
     for folder, scores in results["folders"].items():
         lines += ["", f"## `{folder}` ({results['counts'][folder]} images)", ""]
@@ -187,39 +249,46 @@ def main() -> None:
     )
     parser.add_argument("--corpus", default=str(CORPUS))
     parser.add_argument("--output", default=str(RESULTS / "quality"), help="output path without extension")
-    parser.add_argument("--no_levin", action="store_true", help="skip the (slow, ~15 min) Levin et al. baseline")
+    parser.add_argument("--no_levin", action="store_true", help="skip the (slow) Levin et al. baseline")
     parser.add_argument(
-        "--reuse_baselines",
-        metavar="JSON",
-        help="take the baselines' scores from an earlier results file of the same protocol instead of re-running",
+        "--levin_counts", type=int, nargs="+", default=[10], help="hint counts k at which Levin runs (~15 min each)"
     )
+    parser.add_argument(
+        "--reuse_scores",
+        metavar="JSON",
+        nargs="+",
+        default=[],
+        help="take the scores of every method found in these results files (same protocol; later files win) instead "
+        "of re-running it",
+    )
+    parser.add_argument("--num_threads", type=int, default=2, help="torch CPU threads")
     args = parser.parse_args()
-    torch.set_num_threads(2)
+    torch.set_num_threads(args.num_threads)
     methods: dict[str, Method] = {"grey": grey}
     if not args.no_levin:
         methods["levin"] = levin
-    methods["bilateral propagation"] = bilateral_propagation
+    methods["propagation"] = propagation
     models = {}
     for model in args.model or [name for name in hf_colorize.BUNDLED_MODELS if hint_or_automatic(name)]:
         loaded, name = load_model(model)
         models[name] = loaded
         methods[name] = model_method(loaded)
-    automatic = frozenset(name for name, model in models.items() if not takes_hints(model))
+    counts = {name: [0] for name, model in models.items() if not takes_hints(model)}
+    counts["levin"] = args.levin_counts
     results = {"protocol": PROTOCOL, "folders": {}, "counts": {}}
-    known = {folder: {} for folder in FOLDERS}
-    if args.reuse_baselines:
-        earlier = json.loads(Path(args.reuse_baselines).read_text())
+    known = {label: {} for label in FOLDERS}
+    for earlier_file in args.reuse_scores:
+        earlier = json.loads(Path(earlier_file).read_text())
         if earlier.get("protocol") != results["protocol"]:
-            parser.error(f"--reuse_baselines {args.reuse_baselines}: written under another protocol")
-        for folder in FOLDERS:
-            known[folder] = {
-                name: earlier["folders"][folder][name] for name in BASELINES if name in earlier["folders"][folder]
-            }
-    for folder in FOLDERS:
-        path = Path(args.corpus) / folder
+            parser.error(f"--reuse_scores {earlier_file}: written under another protocol")
+        for label in FOLDERS:
+            earlier_scores = earlier["folders"].get(label, {})
+            known[label].update({name: earlier_scores[name] for name in methods if name in earlier_scores})
+    for label in FOLDERS:
+        paths = paths_of_test_set(Path(args.corpus), label)
         with torch.no_grad():
-            results["folders"][folder] = evaluate_folder(methods, path, known[folder], automatic=automatic)
-        results["counts"][folder] = sum(1 for p in path.iterdir() if p.is_file())
+            results["folders"][label] = evaluate_folder(methods, paths, label, known[label], counts)
+        results["counts"][label] = len(paths)
     output = Path(args.output)
     output.parent.mkdir(parents=True, exist_ok=True)
     output.with_suffix(".json").write_text(json.dumps(results, indent=2) + "\n")
@@ -227,7 +296,7 @@ def main() -> None:
     cards = output.parent / "cards"
     cards.mkdir(exist_ok=True)
     for name in models:
-        (cards / f"{name.split(' ')[0]}.md").write_text(card_tables(results, name, name in automatic))
+        (cards / f"{name.split(' ')[0]}.md").write_text(card_tables(results, name, counts.get(name) == [0]))
     print(markdown(results, list(methods)))
 
 

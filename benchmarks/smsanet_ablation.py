@@ -24,7 +24,17 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import torch
-from evaluate_quality import CORPUS, FOLDERS, PROTOCOL, RESULTS, Method, evaluate_folder, grey, model_method
+from evaluate_quality import (
+    CORPUS,
+    FOLDERS,
+    PROTOCOL,
+    RESULTS,
+    Method,
+    evaluate_folder,
+    grey,
+    model_method,
+    paths_of_test_set,
+)
 from transformers import AutoConfig, AutoModelForImageToImage
 
 import hf_colorize  # noqa: F401  (registers the families)
@@ -163,10 +173,11 @@ def evaluate(runs_dir: Path, corpus: Path) -> tuple[dict, dict]:
     for row in ROWS:
         methods[row.label] = model_method(AutoModelForImageToImage.from_pretrained(runs_dir / row.folder).eval())
     scores, counts = {}, {}
-    for folder in FOLDERS:
+    for label in FOLDERS:
+        paths = paths_of_test_set(corpus, label)
         with torch.no_grad():
-            scores[folder] = evaluate_folder(methods, corpus / folder, counts=(0,))
-        counts[folder] = sum(1 for path in (corpus / folder).iterdir() if path.is_file())
+            scores[label] = evaluate_folder(methods, paths, label, counts=dict.fromkeys(methods, [0]))
+        counts[label] = len(paths)
     return scores, counts
 
 

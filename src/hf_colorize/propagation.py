@@ -2,8 +2,8 @@
 
 Every pixel gets a weighted average of the hint colours, each hint weighted by a Gaussian of its *geodesic*
 distance to the pixel: the path length in which every step costs one pixel plus ``spatial / range`` times the
-lightness it crosses (beyond a small threshold that lets colour through texture). This is the domain transform of Gastal & Oliveira 2011 (Eq. 11: ``ct'(x) = 1 +
-sigma_s / sigma_r |I'(x)|``), filtered by exact 1-D Gaussians of the transformed distance along rows, then
+lightness it crosses (beyond a small threshold that lets colour through texture). This is the domain transform
+of Gastal & Oliveira 2011 (Eq. 11: ``ct'(x) = 1 + sigma_s / sigma_r |I'(x)|``), filtered by exact 1-D Gaussians of the transformed distance along rows, then
 columns, iterated twice with their Eq. 14 sigmas; the hint colours and the hint mask are filtered alike
 (normalised convolution). Because the distance accumulates along the path, colour stops at lightness edges
 even where the region behind the edge has the hint's own lightness, and the Gaussians never cut off, so there
@@ -103,8 +103,8 @@ def propagate_hints(
         hint_ab: ``(B, 2, H, W)`` hint ab (any scale), zero where there is no hint.
         hint_mask: ``(B, 1, H, W)`` 1 at hint pixels, 0 elsewhere.
         spatial_sigma: Gaussian sigma of the geodesic distance, as a fraction of the shorter image side.
-        range_sigma: lightness change above the edge threshold (normalised units, 0.3 = 15 L*) that costs as much distance as
-            ``spatial_sigma``; smaller values stop colour at fainter edges.
+        range_sigma: lightness change above the edge threshold (normalised units, 0.3 = 15 L*) that costs as much
+            distance as ``spatial_sigma``; smaller values stop colour at fainter edges.
 
     Returns:
         ``(ab, weight)``: the propagated ab ``(B, 2, H, W)``, which fades to zero far from every hint, and the
