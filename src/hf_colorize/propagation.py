@@ -1,13 +1,13 @@
 """Edge-aware spreading of sparse colour hints over an image, fading to grey away from them.
 
-Every pixel gets a weighted average of the hint colours, each hint weighted by a Gaussian of its *geodesic*
-distance to the pixel: the path length in which every step costs one pixel plus ``spatial / range`` times the
-lightness it crosses (beyond a small threshold that lets colour through texture). This is the domain transform
-of Gastal & Oliveira 2011 (Eq. 11: ``ct'(x) = 1 + sigma_s / sigma_r |I'(x)|``), filtered by exact 1-D Gaussians
-of the transformed distance along rows, then columns, iterated twice with their Eq. 14 sigmas; the hint colours and the hint mask are filtered alike
-(normalised convolution). Because the distance accumulates along the path, colour stops at lightness edges
-even where the region behind the edge has the hint's own lightness, and the Gaussians never cut off, so there
-is no straight-edged region.
+Every pixel gets a weighted average of the hint colours, each hint weighted by a Gaussian of its *geodesic* distance
+to the pixel: the path length in which every step costs one pixel plus ``spatial / range`` times the lightness it
+crosses (beyond a small threshold that lets colour through texture). This is the domain transform of Gastal &
+Oliveira 2011 (Eq. 11: ``ct'(x) = 1 + sigma_s / sigma_r |I'(x)|``), filtered by exact 1-D Gaussians of the
+transformed distance along rows, then columns, iterated twice with their Eq. 14 sigmas; the hint colours and the
+hint mask are filtered alike (normalised convolution). Because the distance accumulates along the path, colour stops
+at lightness edges even where the region behind the edge has the hint's own lightness, and the Gaussians never cut
+off, so there is no straight-edged region.
 
 The average is divided by ``weight + fade`` instead of ``weight`` alone, where ``weight`` is the summed
 hint weight (1 on an isolated hint pixel): near hints the colour is at nearly full strength, and it fades
