@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import io
 import logging
 import math
 from collections.abc import Iterable
@@ -15,7 +14,7 @@ from PIL import Image
 
 from ..color import normalize_ab, normalize_lightness, rgb_to_lab
 from ..hints import hints_from_ground_truth, sample_hint_positions
-from ..images import IMAGE_EXTENSIONS
+from ..images import decode_image, image_files
 
 logger = logging.getLogger(__name__)
 
@@ -26,25 +25,16 @@ class DataError(ValueError):
 
 @dataclass(frozen=True)
 class ImageSource:
-    """Where images come from (a folder or a dataset, as the command line named it) and how many it holds."""
+    """Where images come from (a folder or a dataset, as the command line named it) and how many it holds
+    (``None`` for a streamed dataset, whose length is not known before it has been read)."""
 
     name: str
-    count: int
+    count: int | None
 
     def __str__(self) -> str:
+        if self.count is None:
+            return f"{self.name}: streamed"
         return f"{self.name}: {self.count:,} image{'s' if self.count != 1 else ''}"
-
-
-def image_files(folder: Path) -> list[Path]:
-    """Every image file under ``folder``, at any depth, sorted: all of them, whatever their names (no split is read
-    from words such as ``train`` or ``test`` in them). Hidden files and folders (a leading dot) are left out."""
-    return sorted(
-        path
-        for path in folder.rglob("*")
-        if path.suffix.lower() in IMAGE_EXTENSIONS
-        and path.is_file()
-        and not any(part.startswith(".") for part in path.relative_to(folder).parts)
-    )
 
 
 def folder_dataset(folders: list[Path]):
@@ -70,9 +60,11 @@ def load_image_dataset(
     dataset_config_name: str | None = None,
     split: str = "train",
     image_column: str = "image",
+    streaming: bool = False,
 ):
-    """An image ``datasets.Dataset`` from one or more folders (every image file in them) or a Hub dataset, and one
-    :class:`ImageSource` per folder or dataset.
+    """An image ``datasets.Dataset`` from one or more folders (every image file in them) or a Hub dataset (with
+    ``streaming``, a ``datasets.IterableDataset`` read as it goes), and one :class:`ImageSource` per folder or
+    dataset.
 
     Its ``image`` column is not decoded: :func:`decode_images` does that as a transform, so that one image that
     cannot be decoded is skipped instead of failing its whole batch.
@@ -82,27 +74,21 @@ def load_image_dataset(
     if (not train_data_dir) == (dataset_name is None):
         raise DataError("give exactly one of --train_data_dir and --dataset_name")
     if train_data_dir:
+        if streaming:
+            raise DataError("--streaming is for --dataset_name; image folders are listed whole")
         folders = [Path(folder) for folder in ([train_data_dir] if isinstance(train_data_dir, str) else train_data_dir)]
         return folder_dataset(folders)
-    dataset = datasets.load_dataset(dataset_name, dataset_config_name, split=split)
-    if image_column not in dataset.column_names:
-        raise DataError(f"dataset has no column {image_column!r} (columns: {', '.join(dataset.column_names)})")
-    if len(dataset) == 0:
+    dataset = datasets.load_dataset(dataset_name, dataset_config_name, split=split, streaming=streaming)
+    columns = dataset.column_names or []  # a stream whose features are not declared names none before it is read
+    if columns and image_column not in columns:
+        raise DataError(f"dataset has no column {image_column!r} (columns: {', '.join(columns)})")
+    if not streaming and len(dataset) == 0:
         raise DataError("the dataset is empty")
     dataset = dataset.select_columns([image_column])
     dataset = dataset if image_column == "image" else dataset.rename_column(image_column, "image")
     name = f"--dataset_name {dataset_name}" + (f" {dataset_config_name}" if dataset_config_name else "")
-    return dataset.cast_column("image", datasets.Image(decode=False)), [ImageSource(f"{name} ({split})", len(dataset))]
-
-
-def decode_image(image: dict) -> tuple[Image.Image | None, str | None]:
-    """An undecoded ``datasets`` image (``{"bytes", "path"}``) decoded whole, or ``None`` and what stopped it."""
-    try:
-        decoded = Image.open(io.BytesIO(image["bytes"]) if image.get("bytes") else image["path"])
-        decoded.load()
-    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as error:
-        return None, str(error) or type(error).__name__
-    return decoded, None
+    source = ImageSource(f"{name} ({split})", None if streaming else len(dataset))
+    return dataset.cast_column("image", datasets.Image(decode=False)), [source]
 
 
 def decode_images(batch: dict[str, list]) -> dict[str, list]:
@@ -116,6 +102,20 @@ def decode_images(batch: dict[str, list]) -> dict[str, list]:
         "name": names,
         "index": batch["index"],
     }
+
+
+def streamed_examples(stream, epoch: int, skipped: int, rank: int, world_size: int):
+    """This process's share of a stream (split by node and shuffled), for ``epoch``, from its ``skipped``-th example
+    on, decoded by :func:`decode_images`. Each example's ``index`` is unique over the processes:
+    ``position * world_size + rank``, its position counted from the start of the epoch on this process."""
+
+    def decode(batch: dict[str, list], positions: list[int]) -> dict[str, list]:
+        indices = [(skipped + position) * world_size + rank for position in positions]
+        return decode_images({"image": batch["image"], "index": indices})
+
+    stream = (stream.skip(skipped) if skipped else stream).map(decode, batched=True, with_indices=True)
+    stream.set_epoch(epoch)
+    return stream
 
 
 class UndecodableImages:

@@ -3,6 +3,12 @@
 A run reads as diffusers' training scripts do: :func:`setup`, then :func:`training_step` and :func:`after_step`
 for each batch, then :func:`finish`.
 
+Under ``accelerate launch`` with several processes (GPUs, nodes, or CPU processes over gloo) each process reads its
+own share of the data, gradients are averaged, and only the main process writes checkpoints, logs, validation grids,
+the card and the upload. Each example's random crop, flip, hints and reference are drawn from a generator seeded by
+the run's seed, the epoch and the example's index, so they do not depend on which process or batch the example
+falls in: 2 processes of batch b train as 1 process of batch 2b does.
+
 A family plugs in through :class:`TrainingFamily` (its classes, how to build inputs from RGB crops, how to
 colorize validation images); an adversarial family adds an :class:`Adversary`. Every function takes plain
 arguments so that tests can drive a run end to end.
@@ -74,6 +80,7 @@ from .data import (
     hint_model_inputs,
     load_image_dataset,
     random_resized_crop,
+    streamed_examples,
 )
 from .discriminators import AxialExemplarDiscriminator, CartoonColtranDiscriminator, pyramid_lab
 from .pairs import (
@@ -90,10 +97,13 @@ from .validation import Colorizer
 
 if TYPE_CHECKING:
     from accelerate import Accelerator
-    from datasets import Dataset
+    from datasets import Dataset, IterableDataset
     from diffusers.training_utils import EMAModel
 
 logger = logging.getLogger(__name__)
+
+STREAM_SHUFFLE_BUFFER = 1000
+"""Examples a streamed dataset is shuffled in (``datasets.IterableDataset.shuffle``'s ``buffer_size``)."""
 
 
 class TrainingArgumentError(ValueError):
@@ -246,10 +256,17 @@ def build_parser() -> argparse.ArgumentParser:
     )
     data = parser.add_argument_group("data")
     data.add_argument("--train_data_dir", nargs="+", help="image folder(s), loaded as imagefolder datasets")
-    data.add_argument("--dataset_name", help="Hub dataset to train on instead of a folder")
+    data.add_argument("--dataset_name", help="Hub dataset (or local dataset folder) to train on instead of a folder")
     data.add_argument("--dataset_config_name")
     data.add_argument("--split", default="train")
     data.add_argument("--image_column", default="image")
+    data.add_argument(
+        "--streaming",
+        action="store_true",
+        help="read --dataset_name as a stream (nothing downloaded first); several processes each read their own "
+        "part (datasets.distributed.split_dataset_by_node), shuffled in a buffer of "
+        f"{STREAM_SHUFFLE_BUFFER} examples",
+    )
     data.add_argument("--resolution", type=int, default=224, help="side of the square training crops")
     data.add_argument("--crop_min_scale", type=float, default=0.25, help="smallest crop area fraction")
     data.add_argument("--max_hints", type=int, default=128, help="hint families: hints per image ~ U(0, max)")
@@ -302,6 +319,8 @@ def validate_args(args: argparse.Namespace) -> None:
         raise TrainingArgumentError(f"--config {args.config}: not found")
     if args.train_data_dir is None and args.dataset_name is None:
         raise TrainingArgumentError("give --train_data_dir or --dataset_name")
+    if args.streaming and args.dataset_name is None:
+        raise TrainingArgumentError("--streaming is for --dataset_name; image folders are listed whole")
     for folder in args.train_data_dir or []:
         if not Path(folder).is_dir():
             raise TrainingArgumentError(f"--train_data_dir {folder}: folder not found")
@@ -345,6 +364,11 @@ def load_family_and_model(args: argparse.Namespace) -> tuple[TrainingFamily, tor
     if config.model_type not in TRAINING_FAMILIES:
         raise TrainingArgumentError(f"unknown model type {config.model_type!r}: one of {sorted(TRAINING_FAMILIES)}")
     family = training_stage(TRAINING_FAMILIES[config.model_type], config.model_type, args.stage)
+    if args.streaming and family.describe_references:
+        raise TrainingArgumentError(
+            f"--streaming: the {config.model_type} family pairs every training image with its nearest neighbour, "
+            "which needs the whole dataset; drop --streaming"
+        )
     stride = getattr(config, "stride", 1)
     if args.resolution % stride:
         raise TrainingArgumentError(
@@ -439,23 +463,40 @@ def reference_sampler(
         raise TrainingArgumentError(f"--reference_proportions: {error}") from None
 
 
+def example_seed(seed: int, epoch: int, index: int) -> int:
+    """The seed of one example's random draws in one epoch: a function of the run's ``--seed``, the epoch and the
+    example's index alone, not of the process or batch the example falls in."""
+    return int(np.random.SeedSequence([seed, epoch, index]).generate_state(1, np.uint64)[0])
+
+
+def example_inputs(
+    family: TrainingFamily, example: dict, args: argparse.Namespace, config, epoch: int, sampler=None
+) -> dict[str, torch.Tensor]:
+    """One example's random crop (and reference) and the family's inputs for it (a batch of one), drawn from torch's
+    global generator seeded with :func:`example_seed` for the time of the draws (and restored after)."""
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(example_seed(args.seed, epoch, example["index"]))
+        crop = random_resized_crop(example["image"], args.resolution, (args.crop_min_scale, 1.0))[None]
+        references = reference_crops(sampler, [example], args) if sampler is not None else None
+        return family.make_inputs(crop, args, references, config)
+
+
 def make_batch(
     family: TrainingFamily,
     examples: list[dict],
     args: argparse.Namespace,
     config,
     device,
+    epoch: int = 0,
     sampler: ReferenceSampler | None = None,
 ) -> dict[str, torch.Tensor]:
-    """Random crops (and references) and the family's inputs, drawn from torch's global generator in the loop.
+    """The batch of the family's inputs, example by example (:func:`example_inputs`), on ``device``.
 
-    Not in the data loader: ``accelerate`` fetches one batch ahead, so randomness drawn there would run ahead of
-    the random state a checkpoint saves, and a resumed run would draw other crops than an uninterrupted one.
+    Drawn in the training loop, not in the data loader: ``accelerate`` fetches one batch ahead, and the loop is where
+    the run's epoch is known.
     """
-    scale = (args.crop_min_scale, 1.0)
-    crops = torch.stack([random_resized_crop(example["image"], args.resolution, scale) for example in examples])
-    references = reference_crops(sampler, examples, args) if sampler is not None else None
-    return {name: value.to(device) for name, value in family.make_inputs(crops, args, references, config).items()}
+    inputs = [example_inputs(family, example, args, config, epoch, sampler) for example in examples]
+    return {name: torch.cat([one[name] for one in inputs]).to(device) for name in inputs[0]}
 
 
 def judge(discriminator: torch.nn.Module, images: Images) -> tuple[torch.Tensor, ...]:
@@ -513,8 +554,11 @@ def public_arguments(args: argparse.Namespace) -> dict:
 @dataclass
 class TrainingRun:
     """A run as :func:`setup` builds it: what each step uses and :func:`finish` saves. The model, the discriminator,
-    the optimisers, the scheduler and the data loader are the ones ``accelerator.prepare`` returned; ``global_step``,
-    ``batches_read`` and ``undecodable`` are where the run stands, kept in each checkpoint's ``trainer_state.json``."""
+    the optimisers, the scheduler and the data loader are the ones ``accelerate.prepare`` returned; a streamed dataset
+    (``--streaming``) has no data loader but ``stream``, this process's part of it, split and shuffled, from which
+    each epoch's loader is made. ``global_step``, ``batches_read`` (by this process), ``epoch``,
+    ``epoch_batches_read`` and ``undecodable`` are where the run stands, kept in each checkpoint's
+    ``trainer_state.json``."""
 
     args: argparse.Namespace
     family: TrainingFamily
@@ -523,15 +567,18 @@ class TrainingRun:
     processor: object
     optimizer: torch.optim.Optimizer
     scheduler: torch.optim.lr_scheduler.LRScheduler
-    dataloader: torch.utils.data.DataLoader
+    dataloader: torch.utils.data.DataLoader | None
     sources: list[ImageSource]
     validation_images: list[EvalImage]
     sampler: ReferenceSampler | None = None
     discriminator: torch.nn.Module | None = None
     discriminator_optimizer: torch.optim.Optimizer | None = None
     ema: EMAModel | None = None
+    stream: IterableDataset | None = None
     global_step: int = 0
     batches_read: int = 0
+    epoch: int = 0
+    epoch_batches_read: int = 0
     undecodable: UndecodableImages = field(default_factory=UndecodableImages)
 
     @property
@@ -551,8 +598,17 @@ class TrainingRun:
         return self.unwrapped_model.config
 
     @property
-    def image_count(self) -> int:
-        return sum(source.count for source in self.sources)
+    def image_count(self) -> int | None:
+        """The training images, ``None`` for a streamed dataset."""
+        counts = [source.count for source in self.sources]
+        return None if None in counts else sum(counts)
+
+    @property
+    def images_trained_on(self) -> str:
+        """``"7 training images"``, or the streamed dataset."""
+        if self.image_count is None:
+            return ", ".join(f"`{source.name}` (streamed)" for source in self.sources)
+        return f"{self.image_count:,} training images"
 
     def state(self) -> dict:
         """What ``trainer_state.json`` keeps: where the run stands, the images it could not decode, the EMA's
@@ -560,13 +616,24 @@ class TrainingRun:
         return {
             "global_step": self.global_step,
             "batches_read": self.batches_read,
+            "epoch": self.epoch,
+            "epoch_batches_read": self.epoch_batches_read,
             "undecodable_images": self.undecodable.names,
             "ema": ema_counters(self.ema) if self.ema is not None else None,
         }
 
     def restore(self, state: dict) -> None:
         self.global_step, self.batches_read = state["global_step"], state["batches_read"]
+        # A checkpoint of a run that was not streamed may predate these two: training_batches derives them again.
+        self.epoch, self.epoch_batches_read = state.get("epoch", 0), state.get("epoch_batches_read", 0)
         self.undecodable = UndecodableImages(state["undecodable_images"])
+
+    def gather_undecodable(self) -> None:
+        """Every process's undecodable images, on every process (all processes must call it together)."""
+        if self.accelerator.num_processes > 1:
+            from accelerate.utils import gather_object
+
+            self.undecodable = UndecodableImages(dict.fromkeys(gather_object(self.undecodable.names)))
 
 
 def make_accelerator(args: argparse.Namespace) -> Accelerator:
@@ -575,6 +642,9 @@ def make_accelerator(args: argparse.Namespace) -> Accelerator:
 
     output_dir = Path(args.output_dir)
     accelerator = Accelerator(
+        # Without CUDA, processes started by `accelerate launch --multi_gpu` train on the CPU over gloo (MULTI_CPU);
+        # without cpu=True, accelerate would leave each of them a run of its own.
+        cpu=not torch.cuda.is_available(),
         gradient_accumulation_steps=args.gradient_accumulation_steps,
         mixed_precision=args.mixed_precision,
         log_with=None if args.report_to == "none" else args.report_to,
@@ -590,14 +660,21 @@ def make_accelerator(args: argparse.Namespace) -> Accelerator:
 
 def load_training_data(
     args: argparse.Namespace, accelerator: Accelerator
-) -> tuple[Dataset, list[ImageSource], list[EvalImage]]:
+) -> tuple[Dataset | IterableDataset, list[ImageSource], list[EvalImage]]:
     """The training dataset (decoded by a transform, with each row's ``index``), its sources, and the validation
-    images; one line per source says how many images it holds."""
+    images; one line per source says how many images it holds. A streamed dataset (``--streaming``) is this
+    process's part of the stream (``datasets.distributed.split_dataset_by_node``), shuffled with ``--seed``, not yet
+    decoded (:func:`hf_colorize.training.data.streamed_examples` does that, epoch by epoch)."""
     from .validation import load_validation_images
 
     try:
         dataset, sources = load_image_dataset(
-            args.train_data_dir, args.dataset_name, args.dataset_config_name, args.split, args.image_column
+            args.train_data_dir,
+            args.dataset_name,
+            args.dataset_config_name,
+            args.split,
+            args.image_column,
+            streaming=args.streaming,
         )
         validation_images, validation_sources = (
             load_validation_images(args.validation_images, args.resolution) if args.validation_images else ([], [])
@@ -606,6 +683,11 @@ def load_training_data(
         raise TrainingArgumentError(str(error)) from None
     for source in sources + validation_sources:
         accelerator.print(source)
+    if args.streaming:
+        from datasets.distributed import split_dataset_by_node
+
+        part = split_dataset_by_node(dataset, accelerator.process_index, accelerator.num_processes)
+        return part.shuffle(seed=args.seed, buffer_size=STREAM_SHUFFLE_BUFFER), sources, validation_images
     dataset = dataset.add_column("index", list(range(len(dataset)))).with_transform(decode_images)
     return dataset, sources, validation_images
 
@@ -635,14 +717,18 @@ def start_trackers(accelerator: Accelerator, args: argparse.Namespace) -> None:
 
 
 def make_dataloader(dataset, args: argparse.Namespace) -> torch.utils.data.DataLoader:
+    """Batches of ``--train_batch_size`` examples. A dataset is shuffled here (``accelerate.prepare`` makes the order
+    seedable, so every process draws the same one and takes its own batches of it); a stream comes shuffled and
+    split by node, and only its full batches are kept."""
+    streamed = isinstance(dataset, torch.utils.data.IterableDataset)
     return torch.utils.data.DataLoader(
         dataset,
         batch_size=args.train_batch_size,
-        shuffle=True,
-        drop_last=len(dataset) >= args.train_batch_size,
+        shuffle=not streamed,
+        drop_last=streamed or len(dataset) >= args.train_batch_size,
         collate_fn=collate_examples,
         # Its own generator: making an iterator (as a resumed run does mid-epoch) must not draw from the global one.
-        generator=torch.Generator().manual_seed(args.seed),
+        generator=None if streamed else torch.Generator().manual_seed(args.seed),
         num_workers=args.dataloader_num_workers,
     )
 
@@ -672,6 +758,7 @@ def register_checkpoint_hooks(run: TrainingRun) -> None:
     own weight files (:mod:`hf_colorize.training.checkpoints`)."""
 
     def save(models, weights, folder):
+        run.gather_undecodable()  # accelerate calls this hook on every process
         if run.accelerator.is_main_process:
             save_models(Path(folder), run.unwrapped_model, run.processor, run.ema, run.unwrapped_discriminator)
             (Path(folder) / TRAINER_STATE).write_text(json.dumps(run.state(), indent=1) + "\n")
@@ -700,12 +787,20 @@ def setup(args: argparse.Namespace) -> TrainingRun:
     dataset, sources, validation_images = load_training_data(args, accelerator)
     set_seed(args.seed)  # again: the data's random stream does not depend on what building the model drew
     prepare_output_dir(accelerator, Path(args.output_dir))
-    sampler = reference_sampler(family, model, dataset, args) if family.describe_references else None
+    sampler = None
+    if family.describe_references:
+        with accelerator.main_process_first():  # the main process writes the pair index, the others read it
+            sampler = reference_sampler(family, model, dataset, args)
     start_trackers(accelerator, args)
     optimizer, scheduler = make_optimizer(model, args, accelerator)
-    model, optimizer, dataloader, scheduler = accelerator.prepare(
-        model, optimizer, make_dataloader(dataset, args), scheduler
-    )
+    if args.streaming:  # already split by node: accelerate must not shard or dispatch it again
+        model, optimizer, scheduler = accelerator.prepare(model, optimizer, scheduler)
+        dataloader, stream = None, dataset
+    else:
+        model, optimizer, dataloader, scheduler = accelerator.prepare(
+            model, optimizer, make_dataloader(dataset, args), scheduler
+        )
+        stream = None
     run = TrainingRun(
         args,
         family,
@@ -718,6 +813,7 @@ def setup(args: argparse.Namespace) -> TrainingRun:
         sources,
         validation_images,
         sampler,
+        stream=stream,
     )
     if family.adversary is not None:
         add_discriminator(run)
@@ -735,12 +831,37 @@ def setup(args: argparse.Namespace) -> TrainingRun:
 
 
 def training_batches(run: TrainingRun) -> Iterator[list[dict]]:
-    """The data loader's batches from where the run stands (``batches_read``), epoch after epoch, without end."""
-    epoch, skip = divmod(run.batches_read, len(run.dataloader))
+    """This process's batches from where the run stands, epoch after epoch, without end; ``run.epoch`` is the epoch
+    of the batch last given."""
+    if run.stream is not None:
+        yield from streamed_batches(run)
+        return
+    run.epoch, skip = divmod(run.batches_read, len(run.dataloader))
     while True:
-        run.dataloader.set_epoch(epoch)
+        run.epoch_batches_read = skip
+        run.dataloader.set_epoch(run.epoch)
         yield from run.accelerator.skip_first_batches(run.dataloader, skip) if skip else run.dataloader
-        epoch, skip = epoch + 1, 0
+        run.epoch, skip = run.epoch + 1, 0
+
+
+def streamed_batches(run: TrainingRun) -> Iterator[list[dict]]:
+    """:func:`training_batches` of a streamed dataset: each epoch is this process's part of the stream, shuffled
+    anew, from ``run.epoch_batches_read`` batches in (where a resumed run stopped)."""
+    batch_size, skip = run.args.train_batch_size, run.epoch_batches_read
+    while True:
+        examples = streamed_examples(
+            run.stream, run.epoch, skip * batch_size, run.accelerator.process_index, run.accelerator.num_processes
+        )
+        empty = True
+        for batch in make_dataloader(examples, run.args):
+            empty = False
+            yield batch
+        if empty and skip == 0:
+            raise TrainingArgumentError(
+                f"process {run.accelerator.process_index}'s part of the stream holds fewer than "
+                f"--train_batch_size {batch_size} images"
+            )
+        run.epoch, run.epoch_batches_read, skip = run.epoch + 1, 0, 0
 
 
 def backward_adversarial(run: TrainingRun, batch: dict[str, torch.Tensor], outputs, logs: dict) -> None:
@@ -769,17 +890,28 @@ def step_discriminator(accelerator: Accelerator, optimizer) -> None:
     optimizer.zero_grad(set_to_none=True)
 
 
+def every_process_has_examples(accelerator: Accelerator, examples: list[dict]) -> bool:
+    """Whether every process has an image to train on in this step (with several processes, they must all take the
+    step or all pass it over: a process alone in a backward pass would wait for the others' gradients)."""
+    if accelerator.num_processes == 1:
+        return bool(examples)
+    missing = torch.tensor([0 if examples else 1], device=accelerator.device)
+    return int(accelerator.reduce(missing, reduction="sum")) == 0
+
+
 def training_step(run: TrainingRun, examples: list[dict]) -> dict[str, torch.Tensor] | None:
     """One batch: forward, backward and, once gradients are synchronised, the optimiser steps. Returns the losses to
-    log, or ``None`` when no image of the batch could be decoded (the batch is passed over)."""
+    log, or ``None`` when no image of the batch could be decoded, here or, with several processes, on another process
+    (the batch is passed over by all of them)."""
     run.batches_read += 1
+    run.epoch_batches_read += 1
     examples = run.undecodable.sift(examples)
     if len(run.undecodable) == run.image_count:
         raise TrainingArgumentError(f"none of the {run.image_count:,} training images can be decoded")
-    if not examples:
-        return None
     accelerator = run.accelerator
-    batch = make_batch(run.family, examples, run.args, run.config, accelerator.device, run.sampler)
+    if not every_process_has_examples(accelerator, examples):
+        return None
+    batch = make_batch(run.family, examples, run.args, run.config, accelerator.device, run.epoch, run.sampler)
     trained = [run.model] if run.discriminator is None else [run.model, run.discriminator]
     with accelerator.accumulate(*trained):
         outputs = run.model(**batch)
@@ -848,7 +980,10 @@ def undecodable_summary(names: list[str], shown: int = 10) -> str:
 def training_summary(run: TrainingRun) -> str:
     """How the model was trained, in the words of the card."""
     args = run.args
-    data = ", ".join(f"{source.count:,} images of `{source.name}`" for source in run.sources)
+    data = ", ".join(
+        f"`{source.name}` (streamed)" if source.count is None else f"{source.count:,} images of `{source.name}`"
+        for source in run.sources
+    )
     ema = f", EMA of the weights (decay {args.ema_decay}) saved" if args.use_ema else ""
     return (
         f"{run.global_step} steps of AdamW (peak learning rate {args.learning_rate}, {args.lr_warmup_steps} warm-up "
@@ -923,6 +1058,7 @@ def finish(run: TrainingRun) -> Path:
     """The end of a run: the final model, processor and card, the push to the Hub, and a one-line summary."""
     accelerator = run.accelerator
     accelerator.wait_for_everyone()
+    run.gather_undecodable()
     if accelerator.is_main_process:
         save_final_model(run)
         if run.args.push_to_hub:
@@ -933,7 +1069,7 @@ def finish(run: TrainingRun) -> Path:
             accelerator.print(f"pushed to {url}")
     steps = f"{run.global_step} step{'s' if run.global_step != 1 else ''}"
     skipped = undecodable_summary(run.undecodable.names)
-    accelerator.print(f"{run.output_dir}: {steps} on {run.image_count:,} training images, {skipped}")
+    accelerator.print(f"{run.output_dir}: {steps} on {run.images_trained_on}, {skipped}")
     accelerator.end_training()
     return run.output_dir
 

@@ -12,8 +12,8 @@ from PIL import Image
 
 from ..evaluation import EvalImage, grey_prediction, load_eval_image, psnr
 from ..evaluation.report import markdown_table
-from ..images import InvalidImageError
-from .data import DataError, ImageSource, image_files
+from ..images import InvalidImageError, image_files
+from .data import DataError, ImageSource
 
 Colorizer = Callable[[torch.nn.Module, list[EvalImage], int], list[torch.Tensor]]
 """A family's way to colorize protocol images with ``k`` hints: uint8 RGB ``(3, H, W)`` per image."""
