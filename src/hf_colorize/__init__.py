@@ -18,6 +18,7 @@ BUNDLED_MODELS = {folder.name: str(folder) for folder in sorted(_WEIGHTS.iterdir
 DEFAULT_MODEL = BUNDLED_MODELS["dlsa-tiny"]
 """The bundled default model: a dlsa-tiny trained on the corpus (point hints, or none)."""
 
+from .dataset_colorization import colorize_dataset  # noqa: E402
 from .models import REGISTERED_FAMILIES, register_family  # noqa: E402
 from .models.axial_exemplar import (  # noqa: E402
     AxialExemplarConfig,
@@ -79,4 +80,5 @@ __all__ = [
     "ImageColorizationPipeline",
     "load_colorization_pipeline",
     "colorize_video",
+    "colorize_dataset",
 ]

@@ -109,6 +109,72 @@ def export(argv: list[str]) -> int:
     return 0
 
 
+def build_dataset_parser() -> argparse.ArgumentParser:
+    from .dataset_colorization import DEFAULT_SHARD_SIZE
+
+    parser = argparse.ArgumentParser(
+        prog="hf-colorize dataset",
+        description="Colorize a whole dataset into Parquet shards that datasets.load_dataset reads back; under "
+        "`accelerate launch --num_processes N` each process takes its own shards, and a job run again does only the "
+        "shards not yet complete.",
+    )
+    parser.add_argument(
+        "input", metavar="INPUT", help="image folder, dataset saved with save_to_disk, or Hub dataset id (streamed)"
+    )
+    parser.add_argument("-o", "--output", required=True, help="output folder (the shards go under OUTPUT/data/)")
+    parser.add_argument("--model", help="saved model folder, Hub id, or bundled model name (default: dlsa-tiny)")
+    parser.add_argument("--image_column", default="image", help="the input's column of images (default: image)")
+    parser.add_argument("--split", default="train", help="split of a saved DatasetDict or Hub dataset")
+    parser.add_argument("--config_name", help="configuration of a Hub dataset")
+    parser.add_argument("--batch_size", type=int, default=8, help="images colorized at once (default: 8)")
+    parser.add_argument(
+        "--shard_size", type=int, default=DEFAULT_SHARD_SIZE, help=f"rows per shard (default: {DEFAULT_SHARD_SIZE})"
+    )
+    parser.add_argument("--reference", metavar="IMG", help="colour reference picture (exemplar models)")
+    parser.add_argument("--device", choices=["cpu", "cuda"], help="default: the device accelerate gives the process")
+    parser.add_argument("--push_to_hub", action="store_true", help="upload the output as a Hub dataset when done")
+    parser.add_argument("--hub_dataset_id", metavar="ORG/NAME", help="the dataset repository to push to")
+    parser.add_argument("--hub_token", help="Hub token (default: the logged-in user's)")
+    parser.add_argument("--hub_private_repo", action="store_true")
+    parser.add_argument("--no-progress", dest="progress", action="store_false", help="no progress bar")
+    return parser
+
+
+def colorize_dataset_command(argv: list[str]) -> int:
+    """``hf-colorize dataset INPUT -o OUTPUT ...``: 0 when the job is done, also when some images could not be
+    colorized (each is named on stderr and in its row's ``error``, and counted in the summary line: a job of many
+    processes must not read as failed for them); 2 when the job could not run (one line)."""
+    from .dataset_colorization import DatasetColorizationError, colorize_dataset, process_state
+
+    args = build_dataset_parser().parse_args(argv)
+    state = process_state(args.device)
+    pipe = load_pipeline(args.model, str(args.device or state.device))
+    try:
+        result = colorize_dataset(
+            args.input,
+            args.output,
+            args.model,
+            image_column=args.image_column,
+            split=args.split,
+            config_name=args.config_name,
+            batch_size=args.batch_size,
+            shard_size=args.shard_size,
+            reference=args.reference,
+            device=args.device,
+            progress=args.progress,
+            push_to_hub=args.push_to_hub,
+            hub_dataset_id=args.hub_dataset_id,
+            hub_token=args.hub_token,
+            hub_private_repo=args.hub_private_repo,
+            pipe=pipe,
+        )
+    except (DatasetColorizationError, OutputWriteError) as error:
+        raise UsageError(str(error)) from None
+    if state.is_main_process:  # the result counts every process's images
+        print(result)
+    return 0
+
+
 def iter_images(inputs: list[str], output: Path) -> Iterator[tuple[Path, Path]]:
     """``(image path, path relative to the output folder)`` for files and, walked in order, folders.
 
@@ -323,6 +389,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if argv[:1] == ["export"]:
             return export(argv[1:])
+        if argv[:1] == ["dataset"]:
+            return colorize_dataset_command(argv[1:])
         return colorize_all(build_parser().parse_args(argv))
     except UsageError as error:
         print(f"hf-colorize: {error}", file=sys.stderr)
