@@ -172,6 +172,7 @@ def colorize_dataset_command(argv: list[str]) -> int:
         raise UsageError(str(error)) from None
     if state.is_main_process:  # the result counts every process's images
         print(result)
+    state.destroy_process_group()  # before exit: a process that leaves its peers' connections open may abort
     return 0
 
 

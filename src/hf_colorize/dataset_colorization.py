@@ -209,6 +209,7 @@ def write_settings(output_dir: Path, settings: dict) -> None:
 
 
 def png_bytes(image: Image.Image) -> bytes:
+    """``image`` encoded as PNG (lossless: the pipeline's output as it is)."""
     buffer = io.BytesIO()
     image.save(buffer, format="PNG")
     return buffer.getvalue()
@@ -265,6 +266,7 @@ class BatchColorizer:
 
 
 def batches(rows: Iterator, size: int) -> Iterator[list]:
+    """``rows`` in lists of ``size`` (the last one shorter)."""
     batch = []
     for row in rows:
         batch.append(row)
@@ -422,6 +424,7 @@ def colorize_dataset(
         write_card(output_dir, settings, hub_dataset_id)
         if push_to_hub:
             hub_url = upload(output_dir, hub_dataset_id, hub_token, hub_private_repo)
+    state.wait_for_everyone()  # the job is done for every process once the card (and the upload) is
     return DatasetColorization(output_dir, *totals, seconds, state.num_processes, hub_url)
 
 
