@@ -1,11 +1,14 @@
 import errno
 import io
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 from PIL import Image
 from test_pipeline import damaged_model
 
+import hf_colorize_cli
 from hf_colorize.cli import main
 
 
@@ -300,6 +303,33 @@ def test_help_lists_every_command(capsys):
         main(["--help"])
     out = capsys.readouterr().out
     assert "hf-colorize export --onnx FILE" in out and "hf-colorize dataset INPUT" in out
+
+
+def test_help_and_bad_arguments_are_answered_before_the_package_is_imported():
+    code = (
+        "import sys, hf_colorize_cli\n"
+        "for argv in (['--help'], ['export', '--help'], ['--samples', 'x', 'in.png'], []):\n"
+        "    try:\n"
+        "        hf_colorize_cli.main(argv)\n"
+        "    except SystemExit as exit:\n"
+        "        print('exit', exit.code)\n"
+        "print(sorted(name for name in ('hf_colorize', 'torch', 'transformers') if name in sys.modules))"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert [line for line in result.stdout.splitlines() if line.startswith("exit")] == [
+        "exit 0",
+        "exit 0",
+        "exit 2",
+        "exit 2",
+    ]
+    assert result.stdout.splitlines()[-1] == "[]", result.stdout
+    assert "dlsa-tiny" in result.stdout and "invalid int value: 'x'" in result.stderr
+
+
+def test_the_console_script_runs_a_command_with_the_package(tmp_path, inputs, tiny_model_dir):
+    target = tmp_path / "out.png"
+    assert hf_colorize_cli.main([str(inputs / "a.png"), "-o", str(target), "--model", str(tiny_model_dir)]) == 0
+    assert Image.open(target).size == (80, 48)
 
 
 def test_an_unknown_model_name_suggests_the_closest_bundled_one(tmp_path, inputs, capsys):

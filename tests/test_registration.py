@@ -13,7 +13,13 @@ from transformers import AutoConfig, AutoImageProcessor, AutoModel, AutoModelFor
 import hf_colorize
 from hf_colorize import DlsaConfig, DlsaForColorization, DlsaImageProcessor, DlsaModel
 from hf_colorize.export import OnnxExportError, to_onnx
-from hf_colorize.models import REGISTERED_FAMILIES, families_accepting, family_requirements, register_family
+from hf_colorize.models import (
+    REGISTERED_FAMILIES,
+    families_accepting,
+    family_description,
+    family_requirements,
+    register_family,
+)
 from hf_colorize.pipeline import check_request
 from hf_colorize.training.card import TRAINING_CARD_TEMPLATE, render_model_card
 
@@ -73,6 +79,7 @@ def test_families_register_when_transformers_is_imported_first():
 class FakeConfig(DlsaConfig):
     model_type = "fake_colorizer"
     paper = "Doe, A fake paper on colorization"
+    description = "Fake colorizer: a test double."
 
 
 class FakeModel(DlsaModel):
@@ -101,6 +108,7 @@ def test_a_new_familys_traits_come_from_its_classes(fake_family, tmp_path):
     assert fake_family.config.model_type == "fake_colorizer"
     assert type(AutoModelForImageToImage.from_config(fake_family.config)) is FakeForColorization
     assert family_requirements("fake_colorizer") == {"reference"}
+    assert family_description("fake_colorizer") == "Fake colorizer: a test double."
     assert families_accepting("reference") == ["axial_exemplar", "fake_colorizer"]
     check_request("fake_colorizer", {"hints", "reference"})
     with pytest.raises(ValueError, match="use a 'cartoon_coltran' model"):
@@ -121,4 +129,4 @@ def test_bundled_families_declare_their_traits():
     assert [name for name, family in REGISTERED_FAMILIES.items() if family.onnx_unsupported_reason] == [
         "cartoon_coltran"
     ]
-    assert all(family.paper for family in REGISTERED_FAMILIES.values())
+    assert all(family.paper and family.description for family in REGISTERED_FAMILIES.values())

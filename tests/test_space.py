@@ -12,6 +12,8 @@ from gradio_client import Client, handle_file
 from gradio_client.exceptions import AppError
 from PIL import Image
 
+from hf_colorize import DlsaConfig, SmsanetConfig
+
 SPACE = Path(__file__).parent.parent / "spaces" / "hf-colorize"
 
 
@@ -141,9 +143,9 @@ def test_small_inputs_get_no_notice(space, photo):
 
 def test_controls_follow_the_family(tiny_exemplar_dir, tiny_cartoon_dir):
     module = load_app_module()
-    visible = {}
+    visible, descriptions = {}, {}
     for model in ("dlsa-tiny", "smsanet-small", str(tiny_exemplar_dir), str(tiny_cartoon_dir)):
-        hints, reference, samples, description = module.show_controls(model)
+        hints, reference, samples, descriptions[model] = module.show_controls(model)
         visible[model] = (hints["visible"], reference["visible"], samples["visible"])
     assert visible == {
         "dlsa-tiny": (True, False, False),
@@ -151,6 +153,12 @@ def test_controls_follow_the_family(tiny_exemplar_dir, tiny_cartoon_dir):
         str(tiny_exemplar_dir): (False, True, False),
         str(tiny_cartoon_dir): (False, False, True),
     }
+    # what a family does comes from its config's description, how to ask for it from the app's controls
+    assert descriptions["dlsa-tiny"] == (
+        f"**dlsa-tiny** (`dlsa`): {DlsaConfig.description} Click on the image to place colour hints, or paint "
+        "scribbles."
+    )
+    assert descriptions["smsanet-small"] == f"**smsanet-small** (`smsanet`): {SmsanetConfig.description}"
 
 
 def test_an_image_over_the_deployers_pixel_limit_is_refused(space, photo, monkeypatch):

@@ -6,8 +6,8 @@ painted scribbles, a colour reference picture or several samples.
 Reading the upload (any format PIL opens, EXIF orientation applied), encoding hints and references, resizing
 and keeping the input's own lightness are all the package's ``pipeline("image-colorization")``; this file only
 wires it to Gradio. The controls follow each family's ``accepted_requests``
-(``hf_colorize.models.family_capabilities``), so a new family shows up with the controls its requests need
-without an edit here.
+(``hf_colorize.models.family_capabilities``) and its description is its config's ``description``, so a new family
+shows up with the controls its requests need without an edit here.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from PIL import Image, ImageDraw
 import hf_colorize
 from hf_colorize.hints import InvalidHintError, parse_color, parse_hint_string
 from hf_colorize.images import InvalidImageError, image_size, load_rgb_image, save_png
-from hf_colorize.models import family_capabilities
+from hf_colorize.models import family_capabilities, family_description
 
 HERE = Path(__file__).parent
 EXAMPLES = sorted(str(path) for path in (HERE / "examples").glob("*-grey.*"))
@@ -45,13 +45,13 @@ OUTPUTS = Path(gr.utils.get_upload_folder()) / "hf-colorize"
 """The one folder the downloadable PNGs are written to: inside Gradio's cache, whose files ``delete_cache`` removes."""
 DELETE_CACHE = (600, 3600)
 """Every 10 minutes, Gradio deletes the app's cached files (uploads, outputs) older than an hour."""
-FAMILY_DESCRIPTIONS = {
-    "dlsa": "Point-hint colorizer: click on the image to place colour hints, or paint scribbles; "
-    "with no hints it makes its own guess.",
-    "smsanet": "Automatic colorizer: colours the image from its lightness alone.",
-    "axial_exemplar": "Exemplar colorizer: give a colour reference picture; the image takes its palette.",
-    "cartoon_coltran": "Diverse cartoon colorizer: several different colorizations of a drawing.",
+REQUEST_CONTROLS = {
+    "hints": "click on the image to place colour hints, or paint scribbles",
+    "reference": "give a colour reference picture",
+    "samples": "choose how many samples to draw",
 }
+"""How a visitor makes each request (``hf_colorize.models.REQUESTS``) with this app's controls; what a family does is
+its config's ``description``."""
 
 
 def image_input(**options: Any) -> gr.Image:
@@ -124,7 +124,10 @@ def show_controls(model: str) -> tuple[dict, dict, dict, str]:
     """Show only the controls the chosen model's family honours."""
     family = family_of(model)
     can = family_capabilities(family)
-    description = f"**{model}** (`{family}`): {FAMILY_DESCRIPTIONS.get(family, 'a colorization model.')}"
+    description = f"**{model}** (`{family}`): {family_description(family)}"
+    how = "; ".join(REQUEST_CONTROLS[request] for request in sorted(can) if request in REQUEST_CONTROLS)
+    if how:
+        description += f" {how[:1].upper()}{how[1:]}."
     return (
         gr.update(visible="hints" in can),
         gr.update(visible="reference" in can),

@@ -15,6 +15,8 @@ from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 
+from hf_colorize_cli import build_export_parser, build_parser
+
 from .hints import InvalidHintError, parse_hint_string
 from .images import IMAGE_EXTENSIONS, InvalidImageError, OutputWriteError, save_png
 
@@ -25,64 +27,6 @@ FRAME_NUMBER = re.compile(r"[0-9]+")
 
 class UsageError(ValueError):
     """A bad argument that stops the whole run."""
-
-
-def build_parser() -> argparse.ArgumentParser:
-    from . import BUNDLED_MODELS
-
-    parser = argparse.ArgumentParser(
-        prog="hf-colorize",
-        description="Colorize grey images and videos (files or folders) with an hf_colorize model.",
-        epilog="other commands:\n"
-        "  hf-colorize export --onnx FILE [--model ID]   export a model to ONNX (export --help)\n"
-        "  hf-colorize dataset INPUT -o OUTPUT ...       colorize a dataset (dataset --help)",
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    parser.add_argument("inputs", nargs="+", metavar="INPUT", help="image or video files, or folders (walked)")
-    parser.add_argument(
-        "-o",
-        "--output",
-        default="colorized",
-        help="output folder, or a file name when there is a single input (default: ./colorized); "
-        "videos are written as MP4",
-    )
-    parser.add_argument(
-        "--model",
-        help="saved model folder, Hub id, or the name of a bundled model: "
-        f"{', '.join(BUNDLED_MODELS)} (default: dlsa-tiny)",
-    )
-    parser.add_argument(
-        "--hint",
-        action="append",
-        default=[],
-        metavar="X,Y,#RRGGBB[@FRAME]",
-        help="a colour hint at pixel (X, Y) of every input; repeat for more. For a video the hint is given on "
-        "frame FRAME (default 0) and carried forward until a scene cut",
-    )
-    parser.add_argument("--reference", metavar="IMG", help="colour reference picture (exemplar models)")
-    parser.add_argument("--samples", type=int, default=1, metavar="N", help="diverse colorizations per input")
-    parser.add_argument("--seed", type=int, help="random seed for sampling models")
-    parser.add_argument(
-        "--no-stabilize",
-        dest="stabilize",
-        action="store_false",
-        help="videos: colorize every frame on its own (no chroma smoothing or scene-cut detection)",
-    )
-    parser.add_argument(
-        "--onnx", metavar="FILE", help="run the model's exported ONNX graph (hf-colorize export) with onnxruntime"
-    )
-    parser.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
-    return parser
-
-
-def build_export_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="hf-colorize export",
-        description="Export a model to ONNX (fp32, free batch size), checked against PyTorch.",
-    )
-    parser.add_argument("--onnx", required=True, metavar="FILE", help="the ONNX file to write")
-    parser.add_argument("--model", help="saved model folder, Hub id, or bundled model name (default: dlsa-tiny)")
-    return parser
 
 
 def export(argv: list[str]) -> int:

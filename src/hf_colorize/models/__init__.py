@@ -3,7 +3,7 @@
 A family is a folder of ``configuration_*``, ``modeling_*`` and ``image_processing_*`` modules, registered with
 :func:`register_family` (one line in ``hf_colorize/__init__.py``). Its traits are attributes of its own classes:
 the image processor's ``accepted_requests`` / ``required_requests``, the colorization model's
-``onnx_unsupported_reason`` and the config's ``paper``.
+``onnx_unsupported_reason`` and the config's ``paper`` and ``description``.
 """
 
 from __future__ import annotations
@@ -43,6 +43,11 @@ class Family:
         """The paper the family implements (its config's ``paper``)."""
         return getattr(self.config, "paper", "")
 
+    @property
+    def description(self) -> str:
+        """What the family does, in one sentence (its config's ``description``)."""
+        return getattr(self.config, "description", "")
+
 
 REGISTERED_FAMILIES: dict[str, Family] = {}
 """Every registered family, by its config's ``model_type``."""
@@ -72,6 +77,12 @@ def family_requirements(model_type: str) -> frozenset[str]:
     return family.required_requests if family is not None else frozenset()
 
 
+def family_description(model_type: str) -> str:
+    """What a family does, in one sentence; a generic sentence for a model type that is not registered."""
+    family = REGISTERED_FAMILIES.get(model_type)
+    return family.description if family is not None and family.description else "A colorization model."
+
+
 def families_accepting(request: str) -> list[str]:
     """The registered families that honour ``request``, sorted."""
     return sorted(name for name, family in REGISTERED_FAMILIES.items() if request in family.accepted_requests)
@@ -83,6 +94,7 @@ __all__ = [
     "Family",
     "families_accepting",
     "family_capabilities",
+    "family_description",
     "family_requirements",
     "register_family",
 ]

@@ -100,6 +100,8 @@ class AxialExemplarConfig(PretrainedConfig):
         "colourisation"
     )
     """The paper the family implements (for model cards)."""
+    description = "Exemplar colorizer: the picture takes the palette of a colour reference picture."
+    """What the family does, in one sentence (for the Space and other front ends)."""
 
     def __init__(
         self,

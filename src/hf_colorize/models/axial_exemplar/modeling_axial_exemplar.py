@@ -434,14 +434,6 @@ class AxialExemplarForColorization(AxialExemplarPreTrainedModel):
         self.heads = nn.ModuleList(AxialExemplarPredictionHead(config) for _ in range(config.num_levels - 1))
         self.post_init()
 
-    @torch.no_grad()
-    def describe(self, rgb: torch.Tensor) -> torch.Tensor:
-        """One descriptor per RGB image ``(B, 3, H, W)`` in [0, 1]: the backbone's relu5_1 features, averaged over
-        the image. Training pairs each image with its nearest neighbour by it (Sec. 4.1 retrieves references by
-        VGG-19 features)."""
-        taps, _ = self.axial_exemplar.backbone(imagenet_normalize(rgb))
-        return taps[-1].mean(dim=(-2, -1))
-
     def colorization_losses(
         self, pyramid_ab: tuple[torch.Tensor, ...], labels: torch.Tensor, reference_ab: torch.Tensor
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:

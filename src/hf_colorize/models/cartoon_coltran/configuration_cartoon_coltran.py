@@ -83,6 +83,8 @@ class CartoonColtranConfig(PretrainedConfig):
     model_type = "cartoon_coltran"
     paper = "Sun, Lin & Zhao, The colorization based on self-attention mechanism and GAN"
     """The paper the family implements (for model cards)."""
+    description = "Diverse cartoon colorizer: several different colorizations of a drawing."
+    """What the family does, in one sentence (for the Space and other front ends)."""
 
     def __init__(
         self,

@@ -86,6 +86,10 @@ class DlsaConfig(PretrainedConfig):
     model_type = "dlsa"
     paper = "Li, Bao & Qiang, Interactive image colorization method via dual local self-attention"
     """The paper the family implements (for model cards)."""
+    description = (
+        "Point-hint colorizer: colours the picture from colour hints placed on it; with none it makes its own guess."
+    )
+    """What the family does, in one sentence (for the Space and other front ends)."""
 
     def __init__(
         self,

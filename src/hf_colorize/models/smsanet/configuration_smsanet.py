@@ -104,6 +104,8 @@ class SmsanetConfig(PretrainedConfig):
     model_type = "smsanet"
     paper = "Jiang, Xu, Xia, Yang, Huang & Huang, Stacked multi-scale attention network for image colorization"
     """The paper the family implements (for model cards)."""
+    description = "Automatic colorizer: colours the picture from its lightness alone."
+    """What the family does, in one sentence (for the Space and other front ends)."""
 
     def __init__(
         self,
