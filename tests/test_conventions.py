@@ -264,7 +264,8 @@ MODELING_FILES = sorted((Path(__file__).parent.parent / "src" / "hf_colorize" / 
 
 @pytest.mark.parametrize("path", MODELING_FILES, ids=lambda path: path.name)
 def test_modeling_files_hold_no_training_code(path: Path):
-    """A model knows nothing of training: the discriminators and what feeds them live in ``hf_colorize.training``."""
+    """A model knows nothing of training: the discriminators and what feeds them live in ``hf_colorize.training`` and
+    in each family's recipe, ``training_<family>.py``."""
     tree = ast.parse(path.read_text())
     classes = [node.name for node in ast.walk(tree) if isinstance(node, ast.ClassDef)]
     imported = [node.module or "" for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)]

@@ -24,7 +24,7 @@ from hf_colorize.models.axial_exemplar.modeling_axial_exemplar import (
     soft_ab_histogram,
     total_variation_loss,
 )
-from hf_colorize.training.discriminators import AxialExemplarDiscriminator, pyramid_lab
+from hf_colorize.models.axial_exemplar.training_axial_exemplar import AxialExemplarDiscriminator, pyramid_lab
 
 
 def random_batch(height: int = 48, width: int = 80) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:

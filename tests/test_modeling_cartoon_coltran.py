@@ -8,7 +8,7 @@ from hf_colorize import CartoonColtranConfig, CartoonColtranForColorization, Car
 from hf_colorize.color import rgb_to_lab
 from hf_colorize.images import load_lightness, load_rgb
 from hf_colorize.models.cartoon_coltran.modeling_cartoon_coltran import coarse_ab, dequantize_colors, quantize_colors
-from hf_colorize.training.discriminators import CartoonColtranDiscriminator
+from hf_colorize.models.cartoon_coltran.training_cartoon_coltran import CartoonColtranDiscriminator
 
 
 def tiny_model(**overrides) -> CartoonColtranForColorization:

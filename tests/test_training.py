@@ -18,9 +18,11 @@ from transformers import AutoModelForImageToImage, pipeline
 
 from hf_colorize import CartoonColtranForColorization, DlsaForColorization
 from hf_colorize.evaluation import grey_prediction, psnr
-from hf_colorize.training import TRAINING_FAMILIES, TrainingArgumentError, build_parser, main, train
+from hf_colorize.models import REGISTERED_FAMILIES
+from hf_colorize.models.dlsa import training_dlsa
+from hf_colorize.training import Adversary, TrainingArgumentError, build_parser, main, train, training_family
 from hf_colorize.training.export import export_half_precision, load_checkpoint_into
-from hf_colorize.training.trainer import PAIR_INDEX, Adversary, adversarial_losses, checkpoint_steps
+from hf_colorize.training.trainer import PAIR_INDEX, adversarial_losses, checkpoint_steps
 from hf_colorize.training.validation import GRID_ROWS, load_validation_images, validate
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -242,8 +244,8 @@ def test_adversarial_family_trains_its_discriminator(image_folder, config_dir, t
     torch.manual_seed(0)
     discriminator = torch.nn.Sequential(torch.nn.Conv2d(3, 4, 4, stride=4), torch.nn.ReLU(), torch.nn.Conv2d(4, 1, 1))
     initial = {name: value.clone() for name, value in discriminator.state_dict().items()}
-    family = dataclasses.replace(TRAINING_FAMILIES["dlsa"], adversary=Adversary(build=lambda config: discriminator))
-    monkeypatch.setitem(TRAINING_FAMILIES, "dlsa", family)
+    family = dataclasses.replace(training_family("dlsa"), adversary=Adversary(build=lambda config: discriminator))
+    monkeypatch.setattr(training_dlsa, "TRAINING_FAMILY", family)
     output_dir = tmp_path / "gan"
     train(arguments(image_folder, config_dir, output_dir, "--max_train_steps", "2", "--logging_steps", "1"))
     saved = read_weights(output_dir / "checkpoint-2" / "discriminator.safetensors")
@@ -291,8 +293,8 @@ def test_fp16_adversarial_training_updates_the_shared_scale_once_per_step(
     monkeypatch.setattr(trainer, "make_accelerator", fp16_on_the_cpu)
     torch.manual_seed(0)
     discriminator = torch.nn.Sequential(torch.nn.Conv2d(3, 4, 4, stride=4), torch.nn.ReLU(), torch.nn.Conv2d(4, 1, 1))
-    family = dataclasses.replace(TRAINING_FAMILIES["dlsa"], adversary=Adversary(build=lambda config: discriminator))
-    monkeypatch.setitem(TRAINING_FAMILIES, "dlsa", family)
+    family = dataclasses.replace(training_family("dlsa"), adversary=Adversary(build=lambda config: discriminator))
+    monkeypatch.setattr(training_dlsa, "TRAINING_FAMILY", family)
     extra = ["--max_train_steps", "3", "--mixed_precision", "fp16", "--report_to", "none"]
     train(arguments(image_folder, config_dir, tmp_path / "fp16", *extra))
 
@@ -314,7 +316,7 @@ def test_fp16_adversarial_training_updates_the_shared_scale_once_per_step(
 def test_validation_runs_the_model_on_its_own_device(image_folder, family, config):
     # The meta device stands in for a GPU: the model must get its inputs there. A hook stands in for the copy of
     # the result back to the CPU (meta tensors hold no data): all-zero ab, the grey picture.
-    model = TRAINING_FAMILIES[family].model_class(config()).to("meta")
+    model = REGISTERED_FAMILIES[family].colorization_model(config()).to("meta")
     devices = []
 
     def record_devices(module, args, kwargs):
@@ -325,7 +327,7 @@ def test_validation_runs_the_model_on_its_own_device(image_folder, family, confi
         lambda module, args, kwargs, output: type(output)(ab=torch.zeros(output.ab.shape)), with_kwargs=True
     )
     images, _ = load_validation_images([str(image_folder)], 64)
-    _, mean_psnr = validate(model, TRAINING_FAMILIES[family].colorize, images, 2)
+    _, mean_psnr = validate(model, training_family(family).colorize, images, 2)
     assert devices and set(devices) == {"meta"}
     assert mean_psnr == pytest.approx(np.mean([psnr(grey_prediction(image), image.target_rgb) for image in images]))
 

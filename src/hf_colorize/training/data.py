@@ -1,4 +1,6 @@
-"""Training data: image datasets through ``datasets``, random resized crops, and per-family model inputs."""
+"""Training data: image datasets through ``datasets``, random resized crops, and the model inputs that kinds
+of family share (automatic, point-hint, exemplar); what only one family needs is in its recipe
+(:mod:`hf_colorize.training.recipes`)."""
 
 from __future__ import annotations
 
@@ -202,21 +204,3 @@ def hint_model_inputs(rgb: torch.Tensor, max_hints: int) -> dict[str, torch.Tens
         positions = sample_hint_positions(sample_hint_count(max_hints), *image_ab.shape[-2:])
         hint_channels.append(torch.cat(hints_from_ground_truth(image_ab, positions)))
     return {"pixel_values": torch.cat([lightness, torch.stack(hint_channels)], dim=1), "labels": ab}
-
-
-def cartoon_colorizer_inputs(rgb: torch.Tensor, config) -> dict[str, torch.Tensor]:
-    """Stage 1 of a cartoon family: ``pixel_values`` (the lightness) and ``color_labels``, the true 3-bit colours
-    on the model's ``coarse_size`` grid."""
-    from ..models.cartoon_coltran.modeling_cartoon_coltran import coarse_colors
-
-    lightness, _ = lab_targets(rgb)
-    return {"pixel_values": lightness, "color_labels": coarse_colors(rgb, config, grid=config.coarse_size)}
-
-
-def cartoon_upgrader_inputs(rgb: torch.Tensor, config) -> dict[str, torch.Tensor]:
-    """Stage 2 of a cartoon family: ``pixel_values``, the truth's own ``coarse_colors`` (Table I) on the grid of
-    stage 2's size ratio, and the true ab as ``labels``."""
-    from ..models.cartoon_coltran.modeling_cartoon_coltran import coarse_colors
-
-    lightness, ab = lab_targets(rgb)
-    return {"pixel_values": lightness, "coarse_colors": coarse_colors(rgb, config), "labels": ab}

@@ -9,9 +9,11 @@ the card and the upload. Each example's random crop, flip, hints and reference a
 the run's seed, the epoch and the example's index, so they do not depend on which process or batch the example
 falls in: 2 processes of batch b train as 1 process of batch 2b does.
 
-A family plugs in through :class:`TrainingFamily` (its classes, how to build inputs from RGB crops, how to
-colorize validation images); an adversarial family adds an :class:`Adversary`. Every function takes plain
-arguments so that tests can drive a run end to end.
+A family plugs in through its recipe, a :class:`~hf_colorize.training.recipes.TrainingFamily` (how to build inputs
+from RGB crops, how to colorize validation images; an adversarial family adds an
+:class:`~hf_colorize.training.recipes.Adversary`) in its own folder's ``training_<model_type>`` module, found from the
+registered family (:mod:`hf_colorize.training.recipes`): the trainer holds no table of families. Every function
+takes plain arguments so that tests can drive a run end to end.
 """
 
 from __future__ import annotations
@@ -20,8 +22,8 @@ import argparse
 import json
 import logging
 import tempfile
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field, replace
+from collections.abc import Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -29,31 +31,9 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from .. import (
-    AxialExemplarConfig,
-    AxialExemplarForColorization,
-    AxialExemplarImageProcessor,
-    CartoonColtranConfig,
-    CartoonColtranForColorization,
-    CartoonColtranImageProcessor,
-    DlsaConfig,
-    DlsaForColorization,
-    DlsaImageProcessor,
-    SmsanetConfig,
-    SmsanetForColorization,
-    SmsanetImageProcessor,
-)
-from ..evaluation import (
-    HINT_COUNTS,
-    EvalImage,
-    colorize_automatic,
-    colorize_by_sampling,
-    colorize_with_hints,
-    colorize_with_reference,
-    upgrade_own_colors,
-)
+from ..evaluation import EvalImage
 from ..images import OutputWriteError
-from ..models.axial_exemplar.modeling_axial_exemplar import pyramid
+from ..models import REGISTERED_FAMILIES, Family
 from .checkpoints import (
     CHECKPOINT_PATTERN,
     EMA_FOLDER,
@@ -72,29 +52,21 @@ from .data import (
     DataError,
     ImageSource,
     UndecodableImages,
-    automatic_model_inputs,
-    cartoon_colorizer_inputs,
-    cartoon_upgrader_inputs,
     decode_images,
-    exemplar_model_inputs,
-    hint_model_inputs,
     load_image_dataset,
     random_resized_crop,
     streamed_examples,
 )
-from .discriminators import AxialExemplarDiscriminator, CartoonColtranDiscriminator, pyramid_lab
 from .pairs import (
     DEFAULT_PROPORTIONS,
-    Describe,
     ReferenceSampler,
     describe_images,
-    exemplar_descriptor,
     jitter_colours,
     load_or_build_pair_index,
     nearest_neighbours,
     weights_fingerprint,
 )
-from .validation import Colorizer
+from .recipes import Images, TrainingFamily, training_families, training_family
 
 if TYPE_CHECKING:
     from accelerate import Accelerator
@@ -111,149 +83,20 @@ class TrainingArgumentError(ValueError):
     """A bad command-line argument or unusable data: one line that names it, most often before any work starts."""
 
 
-def lightness_and_ab(batch: dict[str, torch.Tensor], outputs) -> tuple[torch.Tensor, torch.Tensor]:
-    """Real and generated images for a discriminator: normalised (L, a, b), L from the input's first channel."""
-    lightness = batch["pixel_values"][:, :1]
-    return torch.cat([lightness, batch["labels"]], dim=1), torch.cat([lightness, outputs.ab], dim=1)
-
-
-Images = torch.Tensor | tuple[torch.Tensor, ...]
-"""What a discriminator judges: one batch of images, or one per scale for a multi-scale discriminator."""
-
-
-@dataclass(frozen=True)
-class Adversary:
-    """How an adversarial family trains a discriminator next to its model.
-
-    ``build`` makes the discriminator from the model's config; ``images`` picks the real and the generated
-    images out of a batch and the model's outputs (one tensor each, or one tuple of tensors per scale, which the
-    discriminator takes whole and answers with one tuple of logits); ``weight`` scales the generator's
-    adversarial loss, added to the model's own loss (a number, or a function of the model's config); ``loss`` is
-    ``"hinge"``, ``"lsgan"`` (least squares, Mao et al. 2017) or ``"vanilla"`` (the log loss of the original GAN).
-    """
-
-    build: Callable[[object], torch.nn.Module]
-    images: Callable[[dict[str, torch.Tensor], object], tuple[Images, Images]] = lightness_and_ab
-    weight: float | Callable[[object], float] = 0.01
-    loss: str = "hinge"
-
-    def generator_weight(self, config) -> float:
-        return self.weight(config) if callable(self.weight) else self.weight
-
-
-@dataclass(frozen=True)
-class TrainingFamily:
-    """What the trainer needs of a model family.
-
-    Its classes; ``make_inputs`` builds a batch (model inputs and ``labels``) from RGB crops (and, for an
-    exemplar family, the reference crops, else ``None``) and the model's config; ``colorize`` runs the model on
-    protocol images with ``k`` hints for validation; ``hint_counts`` are the ``k`` the evaluation table reports
-    ((0,) for automatic families); ``adversary`` is set for GAN families; ``describe_references`` is set for
-    exemplar families: it gives the model's image descriptor, which pairs each training image with its nearest
-    neighbour (:mod:`hf_colorize.training.pairs`); ``validation_setting`` says in the card what validation gives
-    the model, where the hint count does not. A family trained in stages (``--stage``) lists them in ``stages``,
-    each a family of its own.
-    """
-
-    config_class: type
-    model_class: type
-    processor_class: type
-    make_inputs: Callable[[torch.Tensor, argparse.Namespace, torch.Tensor | None, object], dict[str, torch.Tensor]]
-    colorize: Colorizer
-    hint_counts: tuple[int, ...] = (0,)
-    adversary: Adversary | None = None
-    describe_references: Callable[[torch.nn.Module], Describe] | None = None
-    validation_setting: str | None = None
-    stages: dict[str, TrainingFamily] | None = None
-
-
-def cartoon_stage(make_inputs, colorize: Colorizer, validation_setting: str, adversary=None) -> TrainingFamily:
-    return TrainingFamily(
-        CartoonColtranConfig,
-        CartoonColtranForColorization,
-        CartoonColtranImageProcessor,
-        make_inputs=lambda rgb, args, references, config: make_inputs(rgb, config),
-        colorize=colorize,
-        adversary=adversary,
-        validation_setting=validation_setting,
-    )
-
-
-CARTOON_STAGES = {
-    "colorizer": cartoon_stage(
-        cartoon_colorizer_inputs,
-        colorize_by_sampling,
-        "one sample (seed 0) from the lightness alone, upgraded by stage 2 as it stands",
-    ),
-    "upgrader": cartoon_stage(
-        cartoon_upgrader_inputs,
-        upgrade_own_colors,
-        "each image's own 3-bit colours, upgraded (paper 003, Table I)",
-        adversary=Adversary(
-            build=CartoonColtranDiscriminator,
-            images=lambda batch, outputs: (
-                torch.cat([batch["pixel_values"], outputs.upsampled_ab, batch["labels"]], dim=1),
-                torch.cat([batch["pixel_values"], outputs.upsampled_ab, outputs.ab], dim=1),
-            ),
-            weight=lambda config: config.adversarial_loss_weight,
-            loss="vanilla",
-        ),
-    ),
-}
-"""The cartoon family's two stages (``--stage``): the colour transformer, then the upgrading network with its
-discriminator (Eq. 10)."""
-
-
-TRAINING_FAMILIES: dict[str, TrainingFamily] = {
-    "dlsa": TrainingFamily(
-        DlsaConfig,
-        DlsaForColorization,
-        DlsaImageProcessor,
-        make_inputs=lambda rgb, args, references, config: hint_model_inputs(rgb, args.max_hints),
-        colorize=colorize_with_hints,
-        hint_counts=HINT_COUNTS,
-    ),
-    "smsanet": TrainingFamily(
-        SmsanetConfig,
-        SmsanetForColorization,
-        SmsanetImageProcessor,
-        make_inputs=lambda rgb, args, references, config: automatic_model_inputs(rgb),
-        colorize=colorize_automatic,
-        hint_counts=(0,),
-    ),
-    "axial_exemplar": TrainingFamily(
-        AxialExemplarConfig,
-        AxialExemplarForColorization,
-        AxialExemplarImageProcessor,
-        make_inputs=lambda rgb, args, references, config: exemplar_model_inputs(rgb, references),
-        colorize=colorize_with_reference,
-        adversary=Adversary(
-            build=AxialExemplarDiscriminator,
-            images=lambda batch, outputs: (
-                pyramid_lab(batch["pixel_values"], pyramid(batch["labels"], len(outputs.pyramid_ab))),
-                pyramid_lab(batch["pixel_values"], outputs.pyramid_ab),
-            ),
-            weight=lambda config: config.adversarial_loss_weight,
-            loss="lsgan",
-        ),
-        describe_references=exemplar_descriptor,
-        validation_setting="each image's own colour picture as the reference",
-    ),
-    "cartoon_coltran": replace(CARTOON_STAGES["colorizer"], stages=CARTOON_STAGES),
-}
-
-
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description="Train or fine-tune an hf_colorize model.")
     model = parser.add_argument_group("model")
-    model.add_argument("--model_type", choices=sorted(TRAINING_FAMILIES), help="family to train")
+    families = training_families()
+    staged = {name: list(family.stages) for name, family in families.items() if family.stages}
+    model.add_argument("--model_type", choices=list(families), help="family to train")
     model.add_argument("--config", help="folder or config.json of the variant to train from scratch")
     model.add_argument("--pretrained_model_name_or_path", help="saved model to fine-tune")
     model.add_argument(
         "--stage",
-        choices=sorted({stage for family in TRAINING_FAMILIES.values() for stage in family.stages or {}}),
-        help="for a family trained in stages (cartoon_coltran): colorizer (the colour transformer), then upgrader "
-        "(from the colorizer's output folder with --pretrained_model_name_or_path)",
+        choices=sorted({stage for stages in staged.values() for stage in stages}),
+        help="for a family trained in stages, in order ("
+        + "; ".join(f"{name}: {', then '.join(stages)}" for name, stages in staged.items())
+        + "): each later stage starts from the earlier one's output folder (--pretrained_model_name_or_path)",
     )
     data = parser.add_argument_group("data")
     data.add_argument("--train_data_dir", nargs="+", help="image folder(s), loaded as imagefolder datasets")
@@ -349,6 +192,14 @@ def training_stage(family: TrainingFamily, model_type: str, stage: str | None) -
     return family.stages[stage]
 
 
+def family_classes(model_type: str) -> Family:
+    """The registered classes of a family that has a training recipe (:mod:`hf_colorize.training.recipes`): the
+    recipe says how to train, the registration which classes to build."""
+    if training_family(model_type) is None:
+        raise TrainingArgumentError(f"unknown model type {model_type!r}: one of {list(training_families())}")
+    return REGISTERED_FAMILIES[model_type]
+
+
 def load_family_and_model(args: argparse.Namespace) -> tuple[TrainingFamily, torch.nn.Module, object]:
     """The family, a model (fresh from a config, or pretrained) and its image processor."""
     from transformers import AutoConfig
@@ -359,12 +210,11 @@ def load_family_and_model(args: argparse.Namespace) -> tuple[TrainingFamily, tor
         config_path = Path(args.config)
         config = AutoConfig.from_pretrained(str(config_path.parent if config_path.is_file() else config_path))
     else:
-        config = TRAINING_FAMILIES[args.model_type].config_class()
+        config = family_classes(args.model_type).config()
     if args.model_type and config.model_type != args.model_type:
         raise TrainingArgumentError(f"--model_type {args.model_type} but the config is a {config.model_type!r} model")
-    if config.model_type not in TRAINING_FAMILIES:
-        raise TrainingArgumentError(f"unknown model type {config.model_type!r}: one of {sorted(TRAINING_FAMILIES)}")
-    family = training_stage(TRAINING_FAMILIES[config.model_type], config.model_type, args.stage)
+    classes = family_classes(config.model_type)
+    family = training_stage(training_family(config.model_type), config.model_type, args.stage)
     if args.streaming and family.describe_references:
         raise TrainingArgumentError(
             f"--streaming: the {config.model_type} family pairs every training image with its nearest neighbour, "
@@ -376,10 +226,10 @@ def load_family_and_model(args: argparse.Namespace) -> tuple[TrainingFamily, tor
             f"--resolution {args.resolution} is not a multiple of the {config.model_type} model's stride {stride}"
         )
     if args.pretrained_model_name_or_path:
-        model = family.model_class.from_pretrained(args.pretrained_model_name_or_path)
+        model = classes.colorization_model.from_pretrained(args.pretrained_model_name_or_path)
     else:
-        model = family.model_class(config)
-    processor = family.processor_class(size={"height": config.image_size, "width": config.image_size})
+        model = classes.colorization_model(config)
+    processor = classes.image_processor(size={"height": config.image_size, "width": config.image_size})
     return family, model, processor
 
 
