@@ -1,12 +1,14 @@
 import json
 import logging
+import math
 
 import numpy as np
+import torch
 from huggingface_hub import ModelCard
 from PIL import Image
 
 from hf_colorize.training import main
-from hf_colorize.training.data import load_image_dataset
+from hf_colorize.training.data import hint_model_inputs, lab_targets, load_image_dataset, turn_hue_around_hint
 from hf_colorize.training.trainer import checkpoint_steps
 
 SPLIT_WORDS = ["holiday-test-3.jpg", "dev_01.png", "photo_bullet_train.jpg", "clip_val_01.png", "eval-2.png"]
@@ -76,3 +78,36 @@ def test_an_undecodable_image_is_skipped_named_once_and_counted(tmp_path, config
     assert "2 undecodable images skipped" in ModelCard.load(output_dir / "README.md").text
     state = json.loads((output_dir / "checkpoint-3" / "trainer_state.json").read_text())
     assert sorted(state["undecodable_images"]) == [str(folder / "garbage.jpg"), str(folder / "truncated.png")]
+
+
+def two_region_rgb(size=64):
+    """A dark red left half and a light yellow-green right half: a lightness edge of about 45 L* between them."""
+    rgb = torch.empty(3, size, size)
+    rgb[:, :, : size // 2] = torch.tensor([0.8, 0.1, 0.1])[:, None, None]
+    rgb[:, :, size // 2 :] = torch.tensor([0.6, 0.95, 0.5])[:, None, None]
+    return rgb
+
+
+def test_a_hue_turn_around_a_hint_recolours_its_region_only():
+    lightness, ab = lab_targets(two_region_rgb()[None])
+    turned = turn_hue_around_hint(lightness[0], ab[0], torch.tensor([10, 10]), math.pi, 0.5, 0.3)
+    at_hint = (slice(None), slice(10, 12), slice(10, 12))
+    assert torch.allclose(turned[at_hint], -ab[0][at_hint], atol=0.05)  # turned by about 180 degrees at the hint
+    assert torch.allclose(turned[at_hint].norm(dim=0), ab[0][at_hint].norm(dim=0), atol=1e-4)  # chroma kept
+    assert (turned[:, :, 40:] - ab[0][:, :, 40:]).abs().max() < 0.02  # beyond the edge nothing changes
+
+
+def test_counterfactual_hints_come_from_the_recoloured_labels():
+    rgb = two_region_rgb()[None].repeat(4, 1, 1, 1)
+    _, truth = lab_targets(rgb)
+    torch.manual_seed(0)
+    plain = hint_model_inputs(rgb, max_hints=3)
+    assert torch.equal(plain["labels"], truth)
+    torch.manual_seed(0)
+    recoloured = hint_model_inputs(rgb, max_hints=3, counterfactual_rate=1.0)
+    hint_ab, hint_mask = recoloured["pixel_values"][:, 1:3], recoloured["pixel_values"][:, 3:]
+    with_hints = hint_mask.flatten(1).amax(1) > 0
+    assert with_hints.any()
+    changed = (recoloured["labels"] - truth).abs().flatten(1).amax(1) > 0.1
+    assert torch.equal(changed, with_hints)  # every image with hints was recoloured, no other
+    assert torch.allclose(hint_ab * hint_mask, recoloured["labels"] * hint_mask, atol=0.02)  # the square's mean

@@ -15,8 +15,9 @@ import torch
 from PIL import Image
 
 from ..color import normalize_ab, normalize_lightness, rgb_to_lab
-from ..hints import hints_from_ground_truth, sample_hint_positions
+from ..hints import HINT_SIZE, hints_from_ground_truth, sample_hint_positions
 from ..images import decode_image, image_files
+from ..propagation import propagate_hints
 
 logger = logging.getLogger(__name__)
 
@@ -196,11 +197,54 @@ def sample_hint_count(max_hints: int) -> int:
     return min(max_hints, int(torch.empty(()).geometric_(1 / 8)) - 1)
 
 
-def hint_model_inputs(rgb: torch.Tensor, max_hints: int) -> dict[str, torch.Tensor]:
-    """``pixel_values`` (L, hint ab, hint mask) and ``labels`` for a point-hint family, hints from the truth."""
+def turn_hue_around_hint(
+    lightness: torch.Tensor,
+    ab: torch.Tensor,
+    position: torch.Tensor,
+    angle: float,
+    spatial_sigma: float,
+    range_sigma: float,
+) -> torch.Tensor:
+    """True ab ``(2, H, W)`` with the region one hint square reaches turned by ``angle`` (radians) in hue.
+
+    The reach is that of the edge-aware propagation dlsa gets as input (:func:`~hf_colorize.propagation.
+    propagate_hints` with the model's sigmas), scaled to 1 at its peak: full at the hint, fading with distance and
+    stopping at lightness edges. Each pixel turns by ``angle`` times the reach there, so the hue changes smoothly
+    and chroma stays as it was (a linear blend of two hues would pass through grey; a grey region stays grey).
+    ``lightness`` ``(1, H, W)`` is normalised; ``position`` is the square's top-left ``(row, col)``.
+    """
+    row, col = position.tolist()
+    hint_mask = torch.zeros_like(lightness)[None]
+    hint_mask[..., row : row + HINT_SIZE, col : col + HINT_SIZE] = 1.0
+    reach, _ = propagate_hints(lightness[None], torch.ones_like(ab)[None], hint_mask, spatial_sigma, range_sigma)
+    reach = (reach[0, 0] / reach[0, 0].amax().clamp_min(1e-6)).clamp(0, 1)
+    cos, sin = torch.cos(angle * reach), torch.sin(angle * reach)  # turned by a share of the angle: chroma kept
+    return torch.stack([ab[0] * cos - ab[1] * sin, ab[0] * sin + ab[1] * cos])
+
+
+def hint_model_inputs(
+    rgb: torch.Tensor,
+    max_hints: int,
+    counterfactual_rate: float = 0.0,
+    spatial_sigma: float = 0.5,
+    range_sigma: float = 0.3,
+) -> dict[str, torch.Tensor]:
+    """``pixel_values`` (L, hint ab, hint mask) and ``labels`` for a point-hint family, hints from the truth.
+
+    With probability ``counterfactual_rate`` an image with hints is first recoloured around its first hint
+    (:func:`turn_hue_around_hint`, a hue turn of 60-300 degrees), and the labels and hints come from that
+    recoloured truth. Users give hints of colours the picture did not have; trained on true colours alone, a model
+    learns that one hint tells the whole picture's colour cast and spreads it everywhere. The recoloured images
+    show it a hint whose colour holds where the hint reaches and says nothing about the rest (this project's
+    choice; the papers train on true colours only). The sigmas are the model's propagation sigmas.
+    """
     lightness, ab = lab_targets(rgb)
-    hint_channels = []
-    for image_ab in ab:
+    hint_channels, labels = [], []
+    for image_lightness, image_ab in zip(lightness, ab):
         positions = sample_hint_positions(sample_hint_count(max_hints), *image_ab.shape[-2:])
+        if counterfactual_rate > 0 and len(positions) and torch.rand(()) < counterfactual_rate:
+            angle = float(torch.empty(()).uniform_(math.pi / 3, 5 * math.pi / 3))
+            image_ab = turn_hue_around_hint(image_lightness, image_ab, positions[0], angle, spatial_sigma, range_sigma)
         hint_channels.append(torch.cat(hints_from_ground_truth(image_ab, positions)))
-    return {"pixel_values": torch.cat([lightness, torch.stack(hint_channels)], dim=1), "labels": ab}
+        labels.append(image_ab)
+    return {"pixel_values": torch.cat([lightness, torch.stack(hint_channels)], dim=1), "labels": torch.stack(labels)}

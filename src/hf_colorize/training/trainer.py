@@ -115,6 +115,14 @@ def build_parser() -> argparse.ArgumentParser:
     data.add_argument("--crop_min_scale", type=float, default=0.25, help="smallest crop area fraction")
     data.add_argument("--max_hints", type=int, default=128, help="hint families: hints per image ~ U(0, max)")
     data.add_argument(
+        "--counterfactual_hints",
+        type=float,
+        default=0.0,
+        metavar="RATE",
+        help="hint families: share of images with hints whose colours are first turned in hue around their first "
+        "hint, where the hint reaches (teaches that a hint's colour holds locally, not over the whole picture)",
+    )
+    data.add_argument(
         "--reference_proportions",
         type=float,
         nargs=3,
