@@ -220,10 +220,10 @@ class StandInHfApi:
 
 
 def test_push_to_hub_uploads_model_processor_and_card(image_folder, config_dir, tmp_path, monkeypatch):
-    from hf_colorize.training import hub
+    import huggingface_hub
 
     StandInHfApi.hub, StandInHfApi.calls = tmp_path / "hub", []
-    monkeypatch.setattr(hub, "HfApi", StandInHfApi)
+    monkeypatch.setattr(huggingface_hub, "HfApi", StandInHfApi)
     extra = ["--max_train_steps", "1", "--report_to", "none", "--push_to_hub", "--hub_model_id", "me/tiny-dlsa"]
     train(arguments(image_folder, config_dir, tmp_path / "run", *extra))
     assert StandInHfApi.calls == [("create_repo", "me/tiny-dlsa", False), ("upload_folder", "me/tiny-dlsa")]

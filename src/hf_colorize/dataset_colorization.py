@@ -29,6 +29,7 @@ from typing import Any
 
 from PIL import Image
 
+from .hub import upload_folder
 from .images import IMAGE_EXTENSIONS, cannot_write, decode_image, image_files
 
 logger = logging.getLogger(__name__)
@@ -534,15 +535,12 @@ def write_card(output_dir: Path, settings: dict, repo_id: str | None = None) -> 
 def upload(output_dir: Path, repo_id: str, token: str | None = None, private: bool = False) -> str:
     """Create the dataset repository ``repo_id`` if needed and upload the shards, the card and the settings; returns
     the commit's URL."""
-    from huggingface_hub import HfApi
-
-    api = HfApi(token=token)
-    api.create_repo(repo_id, repo_type="dataset", private=private, exist_ok=True)
-    commit = api.upload_folder(
-        repo_id=repo_id,
-        repo_type="dataset",
-        folder_path=str(output_dir),
+    return upload_folder(
+        output_dir,
+        repo_id,
+        "dataset",
+        "Upload a dataset colorized with hf_colorize",
+        token=token,
+        private=private,
         allow_patterns=[f"{DATA_FOLDER}/{SPLIT}-*.parquet", "README.md", SETTINGS_FILE],
-        commit_message="Upload a dataset colorized with hf_colorize",
     )
-    return str(getattr(commit, "commit_url", commit))

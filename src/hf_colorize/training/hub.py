@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from huggingface_hub import HfApi
+from ..hub import upload_folder
 
 NOT_UPLOADED = ["checkpoint-*", ".tmp-checkpoint-*", "logs/*", "validation/*"]
 """Training leftovers in ``output_dir`` that are not part of the published model."""
@@ -12,13 +12,12 @@ NOT_UPLOADED = ["checkpoint-*", ".tmp-checkpoint-*", "logs/*", "validation/*"]
 
 def push_to_hub(output_dir: str | Path, repo_id: str, token: str | None = None, private: bool = False) -> str:
     """Create ``repo_id`` if needed and upload the model, processor and card in ``output_dir``; returns the URL."""
-    api = HfApi(token=token)
-    api.create_repo(repo_id, repo_type="model", private=private, exist_ok=True)
-    commit = api.upload_folder(
-        repo_id=repo_id,
-        repo_type="model",
-        folder_path=str(output_dir),
+    return upload_folder(
+        output_dir,
+        repo_id,
+        "model",
+        "Upload model trained with hf_colorize",
+        token=token,
+        private=private,
         ignore_patterns=NOT_UPLOADED,
-        commit_message="Upload model trained with hf_colorize",
     )
-    return str(getattr(commit, "commit_url", commit))
