@@ -145,6 +145,24 @@ def test_total_variation():
     assert torch.isclose(total_variation_loss(stripes), torch.tensor(1.0))
 
 
+def test_the_chroma_filter_flattens_colour_within_regions_and_keeps_it_at_edges():
+    model = AxialExemplarForColorization(tiny_axial_exemplar_config(chroma_filter_radius=4)).eval()
+    lightness = torch.full((1, 1, 32, 32), -0.6)
+    lightness[..., 16:] = 0.6  # two flat regions
+    noise = torch.randn(1, 2, 32, 32, generator=torch.Generator().manual_seed(0)) * 0.1
+    ab = noise + torch.where(torch.arange(32) < 16, -0.4, 0.4)  # a colour per region, mottled
+    filtered = model.filtered_ab(ab, lightness)
+    left, right = filtered[..., 2:30, :14], filtered[..., 2:30, 18:]
+    assert left.std() < noise.std() / 3 and right.std() < noise.std() / 3
+    assert torch.allclose(left.mean(), torch.tensor(-0.4), atol=0.05)
+    assert torch.allclose(right.mean(), torch.tensor(0.4), atol=0.05)
+    reference = torch.cat([lightness, ab], dim=1)
+    output = model(lightness, reference)  # the model's own output is the filtered finest head
+    assert torch.allclose(output.ab, model.filtered_ab(output.pyramid_ab[0], lightness))
+    unfiltered = AxialExemplarForColorization(tiny_axial_exemplar_config())
+    assert unfiltered.filtered_ab(ab, lightness) is ab
+
+
 def test_each_loss_term_counts_with_its_weight():
     torch.manual_seed(0)
     model = AxialExemplarForColorization(tiny_axial_exemplar_config()).eval()
@@ -182,6 +200,8 @@ def test_config_validation():
         AxialExemplarConfig(hidden_size=20, num_attention_heads=8)
     with pytest.raises(ValueError, match="backbone levels 1-5"):
         AxialExemplarConfig(attention_levels=[6])
+    with pytest.raises(ValueError, match="chroma_filter_radius must be >= 0"):
+        AxialExemplarConfig(chroma_filter_radius=-1)
     config = AxialExemplarConfig()
     assert (config.hidden_size, config.num_attention_heads, config.prediction_head_size) == (256, 8, 64)
     assert (config.pixel_loss_weight, config.histogram_loss_weight, config.tv_loss_weight) == (100, 2, 50)

@@ -1,10 +1,11 @@
-"""Small filter kernels shared by the image code (hint propagation, saliency, metrics)."""
+"""Small filters shared by the image code (hint propagation, saliency, metrics, exemplar output)."""
 
 from __future__ import annotations
 
 import math
 
 import torch
+import torch.nn.functional as F
 
 
 def gaussian_kernel(
@@ -18,3 +19,25 @@ def gaussian_kernel(
     offsets = torch.arange(-radius, radius + 1, dtype=dtype, device=device)
     kernel = torch.exp(-0.5 * (offsets / sigma) ** 2)
     return kernel / kernel.sum()
+
+
+def box_mean(image: torch.Tensor, radius: int) -> torch.Tensor:
+    """Mean of each ``(2 radius + 1)``-square window of a ``(B, C, H, W)`` image, over the pixels inside the image."""
+    return F.avg_pool2d(image, 2 * radius + 1, stride=1, padding=radius, count_include_pad=False)
+
+
+def guided_filter(source: torch.Tensor, guide: torch.Tensor, radius: int, epsilon: float) -> torch.Tensor:
+    """The guided filter of He, Sun & Tang (2013, Alg. 1) with a one-channel guide: ``source`` ``(B, C, H, W)``
+    smoothed where ``guide`` ``(B, 1, H, W)`` is flat and kept where it has edges.
+
+    In each window the output is a linear function of the guide fitted to the source (Eq. 1-6); ``epsilon``
+    (in the guide's units squared) is the guide variance below which a window counts as flat.
+    """
+    if radius < 1:
+        raise ValueError(f"radius must be a positive number of pixels, got {radius}")
+    guide_mean, source_mean = box_mean(guide, radius), box_mean(source, radius)
+    guide_variance = box_mean(guide * guide, radius) - guide_mean**2
+    covariance = box_mean(guide * source, radius) - guide_mean * source_mean
+    slope = covariance / (guide_variance + epsilon)  # a_k of Eq. 5
+    offset = source_mean - slope * guide_mean  # b_k of Eq. 6
+    return box_mean(slope, radius) * guide + box_mean(offset, radius)  # Eq. 8, the windows' fits averaged

@@ -18,6 +18,7 @@ from transformers import PreTrainedModel
 from transformers.utils import ModelOutput
 
 from ...color import denormalize_ab, denormalize_lightness, lab_to_rgb
+from ...filters import guided_filter
 from ...modeling_utils import (
     NO_LAYER_OUTPUTS,
     LayerOutputs,
@@ -66,7 +67,8 @@ class AxialExemplarColorizationOutput(ModelOutput):
             Eq. 4 without its adversarial term (the trainer adds it): the weighted sum over P1-P4 of the pixel,
             histogram and total variation losses, when `labels` are given.
         ab (`torch.FloatTensor` of shape `(batch_size, 2, height, width)`):
-            P1: predicted ab at input resolution, scaled by 1/110.
+            P1: predicted ab at input resolution, scaled by 1/110; guided-filtered by the lightness when
+            `config.chroma_filter_radius` is set.
         pyramid_ab (`tuple(torch.FloatTensor)`):
             P1, P2, P3, P4: the predictions at full, 1/2, 1/4 and 1/8 resolution.
         pixel_loss, histogram_loss, tv_loss (`torch.FloatTensor` of shape `()`, *optional*):
@@ -449,6 +451,14 @@ class AxialExemplarForColorization(AxialExemplarPreTrainedModel):
         total = config.pixel_loss_weight * pixel + config.histogram_loss_weight * histogram
         return total + config.tv_loss_weight * variation, pixel, histogram, variation
 
+    def filtered_ab(self, ab: torch.Tensor, pixel_values: torch.Tensor) -> torch.Tensor:
+        """P1 smoothed by the guided filter with the target's lightness (in [0, 1]) as the guide, when
+        ``config.chroma_filter_radius`` asks for it (this project's addition, see the config)."""
+        if not self.config.chroma_filter_radius:
+            return ab
+        guide = (pixel_values + 1) / 2
+        return guided_filter(ab, guide, self.config.chroma_filter_radius, self.config.chroma_filter_epsilon)
+
     def forward(
         self,
         pixel_values: torch.Tensor,
@@ -484,7 +494,7 @@ class AxialExemplarForColorization(AxialExemplarPreTrainedModel):
             loss, pixel, histogram, variation = self.colorization_losses(pyramid_ab, labels, reference_values[:, 1:])
         output = AxialExemplarColorizationOutput(
             loss=loss,
-            ab=pyramid_ab[0],
+            ab=self.filtered_ab(pyramid_ab[0], pixel_values),
             pyramid_ab=pyramid_ab,
             pixel_loss=pixel,
             histogram_loss=histogram,
