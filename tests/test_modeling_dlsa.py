@@ -49,6 +49,33 @@ def test_config_validation():
     assert DlsaConfig(embed_dim=8, num_heads=[1, 1, 1, 1]).hidden_sizes == [8, 32, 128, 512]
 
 
+def two_regions_with_a_hint() -> tuple[torch.Tensor, torch.Tensor]:
+    """Inputs of a dark left half and a light right half, with and without one hint in the left half."""
+    lightness = torch.full((1, 1, 64, 64), -0.8)
+    lightness[..., 32:] = 0.8
+    hints = torch.zeros(1, 3, 64, 64)
+    hints[0, :2, 30:32, 4:6] = torch.tensor([0.5, -0.5])[:, None, None]
+    hints[0, 2, 30:32, 4:6] = 1
+    return torch.cat([lightness, hints], 1), torch.cat([lightness, torch.zeros_like(hints)], 1)
+
+
+@torch.no_grad()
+def test_hint_reach_gating_keeps_a_hint_within_its_region():
+    torch.manual_seed(0)
+    gated = DlsaForColorization(tiny_config(hint_propagation=True, hint_reach_gating=True)).eval()
+    torch.nn.init.normal_(gated.head.reconstruction.weight, std=0.5)  # a head that paints colour everywhere
+    ungated = DlsaForColorization(tiny_config(hint_propagation=True)).eval()
+    ungated.load_state_dict(gated.state_dict())
+    with_hint, without_hint = two_regions_with_a_hint()
+    change = gated(with_hint).ab - gated(without_hint).ab
+    assert change[..., 36:].abs().max() < 1e-3  # beyond the edge: the colours it has without the hint
+    assert change[..., 28:34, 2:8].abs().mean() > 0.1  # where the hint is: the hint counts
+    ungated_change = ungated(with_hint).ab - ungated(without_hint).ab
+    assert ungated_change[..., 36:].abs().max() > 0.1  # the attention alone carries it across
+    with pytest.raises(ValueError, match="hint_reach_gating needs hint_propagation"):
+        tiny_config(hint_reach_gating=True)
+
+
 def test_feature_window_attention_groups_tokens_by_brightness():
     torch.manual_seed(0)
     attention = DlsaFeatureWindowAttention(tiny_config(window_size=2), dim=8, num_heads=2).eval()

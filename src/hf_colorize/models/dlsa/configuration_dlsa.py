@@ -32,6 +32,13 @@ class DlsaConfig(PretrainedConfig):
       away from the hints), the result and its confidence are three more input channels, and the network
       predicts the ab *residual* on top of it. The stride-32 DUpsampling head alone cannot place colour edges
       finer than a token; the propagated hints carry the full-resolution lightness edges.
+    - ``hint_reach_gating`` (off by default, on in the bundled `dlsa-tiny`, also this project's): the network
+      runs twice, with the hints and without them, and the hinted output counts only as far as the hints reach
+      under the propagation, ``ab = ab_without + g (ab_with - ab_without)`` with ``g = w / (w + 0.1)`` of the
+      propagation's summed hint weight ``w`` (the fraction of a hint's colour the propagation itself keeps).
+      A network attends over the whole image and, trained on true colours, learns to spread one hint's colour
+      over all of it; gated, a hint changes nothing beyond the lightness edges and distance that stop its
+      propagation, and the rest keeps the colours the network gives without hints.
 
     Args:
         image_size (`int`, *optional*, defaults to 224):
@@ -70,6 +77,9 @@ class DlsaConfig(PretrainedConfig):
         hint_propagation (`bool`, *optional*, defaults to `False`):
             Add the edge-aware propagation of the hints (ab and a confidence in [0, 1)) as input channels and
             predict ab as that propagation plus a learned residual (a deviation from the paper, see above).
+        hint_reach_gating (`bool`, *optional*, defaults to `False`):
+            Blend the network's output with hints into its output without hints by the hints' propagated reach
+            (see above; needs `hint_propagation`). Doubles the cost of a call with hints.
         propagation_spatial_sigma (`float`, *optional*, defaults to 0.5):
             Sigma of the hint propagation's geodesic Gaussian, as a fraction of the shorter side of the input.
         propagation_range_sigma (`float`, *optional*, defaults to 0.3):
@@ -110,6 +120,7 @@ class DlsaConfig(PretrainedConfig):
         stabilizer_kernel_size: int = 3,
         num_output_channels: int = 2,
         hint_propagation: bool = False,
+        hint_reach_gating: bool = False,
         propagation_spatial_sigma: float = 0.5,
         propagation_range_sigma: float = 0.3,
         huber_delta: float = 1.0,
@@ -137,6 +148,7 @@ class DlsaConfig(PretrainedConfig):
         self.stabilizer_kernel_size = stabilizer_kernel_size
         self.num_output_channels = num_output_channels
         self.hint_propagation = hint_propagation
+        self.hint_reach_gating = hint_reach_gating
         self.propagation_spatial_sigma = propagation_spatial_sigma
         self.propagation_range_sigma = propagation_range_sigma
         self.huber_delta = huber_delta
@@ -147,6 +159,8 @@ class DlsaConfig(PretrainedConfig):
                 f"depths {self.depths}, num_heads {self.num_heads} and hidden_sizes {self.hidden_sizes} "
                 "must have the same length"
             )
+        if hint_reach_gating and not hint_propagation:
+            raise ValueError("hint_reach_gating needs hint_propagation: the hints' reach is their propagated weight")
         if self.hidden_sizes[0] != embed_dim:
             raise ValueError(f"hidden_sizes[0] = {self.hidden_sizes[0]} must equal embed_dim = {embed_dim}")
         for stage in range(1, len(self.hidden_sizes)):

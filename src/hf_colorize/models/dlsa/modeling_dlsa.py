@@ -25,7 +25,7 @@ from ...modeling_utils import (
     tensor_cache,
     zero_image_inputs,
 )
-from ...propagation import propagate_hints
+from ...propagation import FADE_WEIGHT, propagate_hints
 from .configuration_dlsa import DlsaConfig
 
 
@@ -528,6 +528,16 @@ class DlsaForColorization(DlsaPreTrainedModel):
         self.head = DlsaDUpsamplingHead(config)
         self.post_init()
 
+    @staticmethod
+    def gate_by_hint_reach(ab: torch.Tensor, confidence: torch.Tensor) -> torch.Tensor:
+        """``hint_reach_gating``: the first half of the batch (with hints) blended into the second (the same images
+        without hints) by ``g = w / (w + FADE_WEIGHT)`` of the propagated hint weight ``w``, read back from the
+        confidence ``w / (1 + w)`` of the first half."""
+        with_hints, without_hints = ab.chunk(2)
+        confidence = confidence[: len(with_hints)]
+        reach = confidence / (confidence + FADE_WEIGHT * (1 - confidence))
+        return without_hints + reach * (with_hints - without_hints)
+
     def forward(
         self,
         pixel_values: torch.Tensor,
@@ -542,8 +552,12 @@ class DlsaForColorization(DlsaPreTrainedModel):
         labels (`torch.FloatTensor` of shape `(batch_size, 2, height, width)`, *optional*):
             True ab scaled by 1/110; when given, the Huber loss (Eq. 13) is returned.
         output_attentions, output_hidden_states, return_dict (`bool`, *optional*):
-            See [`DlsaModel.forward`].
+            See [`DlsaModel.forward`]. With `config.hint_reach_gating` the hidden states and attentions cover
+            twice the batch: the images with their hints, then without.
         """
+        gated = self.config.hint_reach_gating
+        if gated:  # one batch: the inputs as given, then the same lightness without hints
+            pixel_values = torch.cat([pixel_values, F.pad(pixel_values[:, :1], (0, 0, 0, 0, 0, 3))])
         outputs = self.dlsa(
             pixel_values,
             output_attentions=output_attentions,
@@ -553,6 +567,8 @@ class DlsaForColorization(DlsaPreTrainedModel):
         ab = self.head(outputs.last_hidden_state)
         if outputs.hint_prior is not None:
             ab = ab + outputs.hint_prior[:, :2]  # the head predicts the residual on the propagated hints
+        if gated:
+            ab = self.gate_by_hint_reach(ab, outputs.hint_prior[:, 2:])
         loss = None
         if labels is not None:
             loss = ab_huber_loss(ab, labels, self.config.huber_delta)
