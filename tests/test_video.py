@@ -147,9 +147,11 @@ def test_stabiliser_holds_still_pixels_and_follows_moving_ones():
     assert torch.equal(stabilizer(torch.ones(1, 2, 8, 8), moved), torch.ones(1, 2, 8, 8))
 
 
-def test_stabiliser_strength_is_checked():
+def test_stabiliser_strength_and_blur_are_checked():
     with pytest.raises(ValueError, match="strength"):
         ChromaStabilizer(strength=1.0)
+    with pytest.raises(ValueError, match="blur must be an odd number"):
+        ChromaStabilizer(blur=4)
 
 
 def test_hints_carry_forward_until_a_cut_or_new_hints():

@@ -37,6 +37,7 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
+from .filters import box_mean
 from .images import cannot_write
 
 HintsByFrame = Mapping[int, Sequence]
@@ -97,12 +98,15 @@ class ChromaStabilizer:
         strength: weight of the previous output at a pixel whose lightness did not change (0 switches it off).
         motion_sigma: lightness change (model scale, [-1, 1]) at which the weight falls to ``exp(-1/2)`` of
             ``strength``.
-        blur: box-blur size applied to the lightness before differencing, so noise does not count as motion.
+        blur: side of the box blur (odd) applied to the lightness before differencing, so noise does not count as
+            motion.
     """
 
     def __init__(self, strength: float = 0.8, motion_sigma: float = 0.06, blur: int = 5):
         if not 0 <= strength < 1:
             raise ValueError(f"strength must be in [0, 1), got {strength}")
+        if blur < 1 or blur % 2 == 0:
+            raise ValueError(f"blur must be an odd number of pixels, got {blur}")
         self.strength = strength
         self.motion_sigma = motion_sigma
         self.blur = blur
@@ -113,7 +117,7 @@ class ChromaStabilizer:
         self.previous_lightness: torch.Tensor | None = None
 
     def _smooth(self, lightness: torch.Tensor) -> torch.Tensor:
-        return F.avg_pool2d(lightness, self.blur, stride=1, padding=self.blur // 2, count_include_pad=False)
+        return box_mean(lightness, self.blur // 2)
 
     def __call__(self, ab: torch.Tensor, lightness: torch.Tensor) -> torch.Tensor:
         """Stabilised ab ``(1, 2, h, w)`` for this frame, from the predicted ab and its lightness ``(1, 1, h, w)``."""
