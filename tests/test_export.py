@@ -27,7 +27,7 @@ def colorful(model: torch.nn.Module, *heads: torch.nn.Module) -> torch.nn.Module
 
 def tiny_models():
     dlsa = DlsaForColorization(tiny_config())
-    smsanet = SmsanetForColorization(tiny_smsanet_config())
+    smsanet = SmsanetForColorization(tiny_smsanet_config(chroma_gain=1.4))  # as the bundled one
     exemplar = AxialExemplarForColorization(tiny_axial_exemplar_config(chroma_filter_radius=2))  # as the bundled one
     return {
         "dlsa": colorful(dlsa, dlsa.head.reconstruction),

@@ -47,6 +47,8 @@ def test_config_validation():
     with pytest.raises(ValueError, match="exceeds"):
         DlsaConfig(embed_dim=8, hidden_sizes=[8, 64, 64, 64], num_heads=[1, 1, 1, 1])
     assert DlsaConfig(embed_dim=8, num_heads=[1, 1, 1, 1]).hidden_sizes == [8, 32, 128, 512]
+    with pytest.raises(ValueError, match="head_filter_radius must be >= 0"):
+        DlsaConfig(head_filter_radius=-1)
 
 
 def two_regions_with_a_hint() -> tuple[torch.Tensor, torch.Tensor]:
@@ -74,6 +76,31 @@ def test_hint_reach_gating_keeps_a_hint_within_its_region():
     assert ungated_change[..., 36:].abs().max() > 0.1  # the attention alone carries it across
     with pytest.raises(ValueError, match="hint_reach_gating needs hint_propagation"):
         tiny_config(hint_reach_gating=True)
+
+
+def step_across_columns(ab: torch.Tensor, column: int) -> float:
+    return (ab[..., column] - ab[..., column - 1]).abs().mean().item()
+
+
+@torch.no_grad()
+def test_head_filter_joins_the_dupsampling_blocks_and_keeps_lightness_edges():
+    torch.manual_seed(0)
+    config = tiny_config(hint_propagation=True)
+    plain = DlsaForColorization(config).eval()
+    torch.nn.init.normal_(plain.head.reconstruction.weight, std=0.5)  # blocks of strong, unrelated colours
+    filtered = DlsaForColorization(tiny_config(hint_propagation=True, head_filter_radius=8)).eval()
+    filtered.load_state_dict(plain.state_dict())
+    flat = torch.zeros(1, 4, 64, 96)
+    # On a flat picture the unfiltered head steps at the 32-pixel token borders; filtered, it no longer does.
+    plain_steps = [step_across_columns(plain(flat).ab, column) for column in (32, 64)]
+    filtered_ab = filtered(flat).ab
+    assert min(plain_steps) > 0.05
+    assert max(step_across_columns(filtered_ab, column) for column in (32, 64)) < min(plain_steps) / 4
+    # A lightness edge inside a block: the filtered colour steps there.
+    with_edge = flat.clone()
+    with_edge[:, 0, :, 48:] = 1.0
+    filtered_step = step_across_columns(filtered(with_edge).ab, 48)
+    assert filtered_step > 0.02 and filtered_step > step_across_columns(filtered_ab, 48) * 4
 
 
 def test_feature_window_attention_groups_tokens_by_brightness():

@@ -121,6 +121,18 @@ def test_scale_weights_mix_the_maps_as_eq_3():
     assert torch.allclose(only_first, expected, atol=1e-6)
 
 
+def test_chroma_gain_scales_the_output_and_not_the_loss():
+    model = SmsanetForColorization(tiny_smsanet_config()).eval()
+    torch.nn.init.normal_(model.head.weight, std=3.0)  # saturated: some ab near the tanh's limits
+    lightness, labels = random_batch()
+    plain = model(lightness, labels=labels)
+    model.config.chroma_gain = 1.5
+    gained = model(lightness, labels=labels)
+    assert torch.equal(gained.loss, plain.loss)
+    assert torch.allclose(gained.ab, (plain.ab * 1.5).clamp(-1, 1))
+    assert gained.ab.abs().max() <= 1 and (plain.ab.abs() > 1 / 1.5).any()  # the clip was needed
+
+
 def test_inputs_are_checked():
     model = SmsanetForColorization(tiny_smsanet_config())
     with pytest.raises(ValueError, match="not a multiple of the model's stride 8"):
@@ -138,6 +150,8 @@ def test_config_validation():
         SmsanetConfig(attention_blocks=[0])
     with pytest.raises(ValueError, match="rebalancing_uniform_mix"):
         SmsanetConfig(rebalancing_uniform_mix=1.5)
+    with pytest.raises(ValueError, match="chroma_gain must be positive"):
+        SmsanetConfig(chroma_gain=0)
     assert SmsanetConfig().stride == 8
     assert SmsanetConfig(attention_blocks=[]).attention_blocks == []
 

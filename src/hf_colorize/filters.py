@@ -41,3 +41,10 @@ def guided_filter(source: torch.Tensor, guide: torch.Tensor, radius: int, epsilo
     slope = covariance / (guide_variance + epsilon)  # a_k of Eq. 5
     offset = source_mean - slope * guide_mean  # b_k of Eq. 6
     return box_mean(slope, radius) * guide + box_mean(offset, radius)  # Eq. 8, the windows' fits averaged
+
+
+def lightness_guided_filter(ab: torch.Tensor, lightness: torch.Tensor, radius: int, epsilon: float) -> torch.Tensor:
+    """``ab`` ``(B, 2, H, W)`` through :func:`guided_filter` with the model lightness ``(B, 1, H, W)`` in [-1, 1]
+    (rescaled to [0, 1]) as the guide, so colour is flat within regions and changes at lightness edges; radius 0
+    returns ``ab`` as it is (the filter is off)."""
+    return guided_filter(ab, (lightness + 1) / 2, radius, epsilon) if radius else ab

@@ -18,7 +18,7 @@ from transformers import PreTrainedModel
 from transformers.utils import ModelOutput
 
 from ...color import denormalize_ab, denormalize_lightness, lab_to_rgb
-from ...filters import guided_filter
+from ...filters import lightness_guided_filter
 from ...modeling_utils import (
     NO_LAYER_OUTPUTS,
     LayerOutputs,
@@ -454,10 +454,9 @@ class AxialExemplarForColorization(AxialExemplarPreTrainedModel):
     def filtered_ab(self, ab: torch.Tensor, pixel_values: torch.Tensor) -> torch.Tensor:
         """P1 smoothed by the guided filter with the target's lightness (in [0, 1]) as the guide, when
         ``config.chroma_filter_radius`` asks for it (this project's addition, see the config)."""
-        if not self.config.chroma_filter_radius:
-            return ab
-        guide = (pixel_values + 1) / 2
-        return guided_filter(ab, guide, self.config.chroma_filter_radius, self.config.chroma_filter_epsilon)
+        return lightness_guided_filter(
+            ab, pixel_values, self.config.chroma_filter_radius, self.config.chroma_filter_epsilon
+        )
 
     def forward(
         self,

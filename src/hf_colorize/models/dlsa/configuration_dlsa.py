@@ -40,6 +40,13 @@ class DlsaConfig(PretrainedConfig):
       over all of it; gated, a hint changes nothing beyond the lightness edges and distance that stop its
       propagation, and the rest keeps the colours the network gives without hints. On true-colour hints it
       scores lower than the ungated network (the README has the figures), which is why it is off.
+    - ``head_filter_radius`` (0 by default, off as in the paper; 8 in the bundled `dlsa-tiny`; this project's):
+      DUpsampling turns each stride-32 token into its own 32x32 block of output, so the head's colour changes in
+      steps along the token grid, straight lines that follow nothing in the picture. The head's output (the
+      residual, with ``hint_propagation``) goes through the guided filter of He, Sun & Tang 2013
+      (:func:`hf_colorize.filters.guided_filter`) with the lightness as the guide, which joins the blocks where
+      the picture is flat and keeps colour edges where the lightness has them. It is part of the prediction, so
+      the loss is on the filtered output.
 
     Args:
         image_size (`int`, *optional*, defaults to 224):
@@ -86,6 +93,11 @@ class DlsaConfig(PretrainedConfig):
         propagation_range_sigma (`float`, *optional*, defaults to 0.3):
             Lightness change above the propagation's edge threshold (normalised units, 0.3 = 15 L*) that its
             path length counts as far as one spatial sigma: colour fades across edges of this size.
+        head_filter_radius (`int`, *optional*, defaults to 0):
+            Radius in pixels of the guided filter on the head's output (see above); 0 turns it off.
+        head_filter_epsilon (`float`, *optional*, defaults to 0.01):
+            The guided filter's epsilon: lightness variance (lightness in [0, 1]) below which a window counts as
+            flat and is smoothed.
         huber_delta (`float`, *optional*, defaults to 1.0):
             Delta of the Huber loss (Eq. 13, delta = 1), measured in CIE ab units.
         layer_norm_eps (`float`, *optional*, defaults to 1e-5):
@@ -124,6 +136,8 @@ class DlsaConfig(PretrainedConfig):
         hint_reach_gating: bool = False,
         propagation_spatial_sigma: float = 0.5,
         propagation_range_sigma: float = 0.3,
+        head_filter_radius: int = 0,
+        head_filter_epsilon: float = 0.01,
         huber_delta: float = 1.0,
         layer_norm_eps: float = 1e-5,
         initializer_range: float = 0.02,
@@ -152,6 +166,8 @@ class DlsaConfig(PretrainedConfig):
         self.hint_reach_gating = hint_reach_gating
         self.propagation_spatial_sigma = propagation_spatial_sigma
         self.propagation_range_sigma = propagation_range_sigma
+        self.head_filter_radius = head_filter_radius
+        self.head_filter_epsilon = head_filter_epsilon
         self.huber_delta = huber_delta
         self.layer_norm_eps = layer_norm_eps
         self.initializer_range = initializer_range
@@ -162,6 +178,11 @@ class DlsaConfig(PretrainedConfig):
             )
         if hint_reach_gating and not hint_propagation:
             raise ValueError("hint_reach_gating needs hint_propagation: the hints' reach is their propagated weight")
+        if head_filter_radius < 0 or head_filter_epsilon <= 0:
+            raise ValueError(
+                f"head_filter_radius must be >= 0 and head_filter_epsilon > 0, got {head_filter_radius} and "
+                f"{head_filter_epsilon}"
+            )
         if self.hidden_sizes[0] != embed_dim:
             raise ValueError(f"hidden_sizes[0] = {self.hidden_sizes[0]} must equal embed_dim = {embed_dim}")
         for stage in range(1, len(self.hidden_sizes)):

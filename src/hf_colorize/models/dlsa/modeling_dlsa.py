@@ -15,6 +15,7 @@ from torch import nn
 from transformers import PreTrainedModel
 from transformers.utils import ModelOutput
 
+from ...filters import lightness_guided_filter
 from ...modeling_utils import (
     NO_LAYER_OUTPUTS,
     LayerOutputs,
@@ -564,7 +565,12 @@ class DlsaForColorization(DlsaPreTrainedModel):
             output_hidden_states=output_hidden_states,
             return_dict=True,
         )
-        ab = self.head(outputs.last_hidden_state)
+        ab = lightness_guided_filter(  # joins DUpsampling's blocks (see the config's head_filter_radius)
+            self.head(outputs.last_hidden_state),
+            pixel_values[:, :1],
+            self.config.head_filter_radius,
+            self.config.head_filter_epsilon,
+        )
         if outputs.hint_prior is not None:
             ab = ab + outputs.hint_prior[:, :2]  # the head predicts the residual on the propagated hints
         if gated:

@@ -58,6 +58,12 @@ class SmsanetConfig(PretrainedConfig):
       the colour distribution estimated per batch); the salient term stays as Eq. 6 writes it. The Huber loss
       with delta = 1 CIE unit is nearly an L1 loss, whose median predictions are not washed out, and in our CPU
       trainings rebalancing gave bold colours that were often wrong (a warm cast on neutral photos).
+    - Chroma gain (``chroma_gain``, an option the paper does not have, 1 by default, 1.4 in `smsanet-small`): a
+      regression trained with an L1-like loss predicts a middle colour where several are plausible, so its output
+      is paler than the truth (Zhang, Isola & Efros 2016 (the paper's [31]), Sec. 2.1, desaturated regression;
+      their annealed mean, Sec. 2.2, moves the prediction from the mean towards the mode for the same reason).
+      With a regression head there is no distribution to anneal, so the output ab is multiplied by
+      ``chroma_gain`` and clipped to the head's range [-1, 1]; the loss stays on the head's own output.
     - Downsampling: as in Zhang et al.'s network, block 2, 3 and 4 read every second pixel of the previous
       block's output, whose full-resolution form feeds the shortcut.
 
@@ -99,6 +105,9 @@ class SmsanetConfig(PretrainedConfig):
         rebalancing_uniform_mix (`float`, *optional*, defaults to 0.5):
             Zhang et al.'s lambda in (0, 1]: the share of the uniform distribution mixed into the colour
             distribution before inverting it; 1 weighs every pixel alike.
+        chroma_gain (`float`, *optional*, defaults to 1.0):
+            Factor on the predicted ab at the output (see above); 1 leaves the head's output as it is, larger
+            values give more saturated colours. The loss ignores it.
     """
 
     model_type = "smsanet"
@@ -125,6 +134,7 @@ class SmsanetConfig(PretrainedConfig):
         salient_loss_weight: float = 1.0,
         use_color_rebalancing: bool = False,
         rebalancing_uniform_mix: float = 0.5,
+        chroma_gain: float = 1.0,
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -144,6 +154,7 @@ class SmsanetConfig(PretrainedConfig):
         self.salient_loss_weight = salient_loss_weight
         self.use_color_rebalancing = use_color_rebalancing
         self.rebalancing_uniform_mix = rebalancing_uniform_mix
+        self.chroma_gain = chroma_gain
         for name in ("hidden_sizes", "block_depths", "dilations"):
             if len(getattr(self, name)) != NUM_BLOCKS:
                 raise ValueError(f"{name} needs one entry per block conv1-conv{NUM_BLOCKS}, got {getattr(self, name)}")
@@ -153,6 +164,8 @@ class SmsanetConfig(PretrainedConfig):
             raise ValueError(f"attention_blocks {self.attention_blocks} must be block numbers 1-{NUM_BLOCKS}")
         if not 0 < rebalancing_uniform_mix <= 1:
             raise ValueError(f"rebalancing_uniform_mix must be in (0, 1], got {rebalancing_uniform_mix}")
+        if chroma_gain <= 0:
+            raise ValueError(f"chroma_gain must be positive, got {chroma_gain}")
         if min(self.attention_scales) < 1:
             raise ValueError(f"attention_scales {self.attention_scales} must be patch sides of at least 1")
 

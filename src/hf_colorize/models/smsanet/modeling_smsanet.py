@@ -50,7 +50,7 @@ class SmsanetColorizationOutput(ModelOutput):
             Huber loss (Eq. 5) plus, when `config.use_salient_loss`, `config.salient_loss_weight` times the salient
             loss (Eqs. 6-7), both in CIE ab units, when `labels` are given.
         ab (`torch.FloatTensor` of shape `(batch_size, 2, height, width)`):
-            Predicted ab at input resolution, scaled by 1/110.
+            Predicted ab at input resolution, scaled by 1/110 (times `config.chroma_gain`, clipped to [-1, 1]).
         hidden_states (`tuple(torch.FloatTensor)`, *optional*):
             Block outputs, when `output_hidden_states=True`.
     """
@@ -338,6 +338,12 @@ class SmsanetForColorization(SmsanetPreTrainedModel):
             loss = loss + self.config.salient_loss_weight * salient_loss(ab, labels, self.saliency(pixel_values))
         return loss
 
+    def gained_ab(self, ab: torch.Tensor) -> torch.Tensor:
+        """The head's ab times ``config.chroma_gain``, clipped to [-1, 1] (this project's addition, see the config)."""
+        if self.config.chroma_gain == 1:
+            return ab
+        return (ab * self.config.chroma_gain).clamp(-1, 1)
+
     def forward(
         self,
         pixel_values: torch.Tensor,
@@ -356,7 +362,7 @@ class SmsanetForColorization(SmsanetPreTrainedModel):
         outputs = self.smsanet(pixel_values, output_hidden_states=output_hidden_states, return_dict=True)
         ab = self.head(outputs.last_hidden_state)
         loss = self.colorization_loss(pixel_values, ab, labels) if labels is not None else None
-        output = SmsanetColorizationOutput(loss=loss, ab=ab, hidden_states=outputs.hidden_states)
+        output = SmsanetColorizationOutput(loss=loss, ab=self.gained_ab(ab), hidden_states=outputs.hidden_states)
         return output if config_default(return_dict, self.config, "return_dict") else output.to_tuple()
 
 
