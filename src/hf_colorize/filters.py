@@ -5,7 +5,6 @@ from __future__ import annotations
 import math
 
 import torch
-import torch.nn.functional as F
 
 
 def gaussian_kernel(
@@ -21,9 +20,34 @@ def gaussian_kernel(
     return kernel / kernel.sum()
 
 
+def _window_bounds(size: int, radius: int, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
+    """First and one-past-last index of each position's ``radius`` window, clipped to ``0..size``."""
+    index = torch.arange(size, device=device)
+    return (index - radius).clamp(min=0), (index + radius + 1).clamp(max=size)
+
+
+def _box_sum(image: torch.Tensor, radius: int, dim: int) -> torch.Tensor:
+    """Sum over each position's clipped ``radius`` window along ``dim``, as a difference of running sums."""
+    start, stop = _window_bounds(image.shape[dim], radius, image.device)
+    shape = list(image.shape)
+    shape[dim] = 1
+    running = torch.cat([image.new_zeros(shape), image.cumsum(dim)], dim)  # running[i] = sum of the first i
+    return running.index_select(dim, stop) - running.index_select(dim, start)
+
+
 def box_mean(image: torch.Tensor, radius: int) -> torch.Tensor:
-    """Mean of each ``(2 radius + 1)``-square window of a ``(B, C, H, W)`` image, over the pixels inside the image."""
-    return F.avg_pool2d(image, 2 * radius + 1, stride=1, padding=radius, count_include_pad=False)
+    """Mean of each ``(2 radius + 1)``-square window of a ``(B, C, H, W)`` image, over the pixels inside the image.
+
+    Summed-area style: running sums along rows and columns, so the cost does not grow with the radius (a stride-1
+    ``avg_pool2d`` of the same windows, forward and backward, is about 8x slower at radius 8). Computed in fp32,
+    whose running sums stay exact enough where bf16's would not, and returned in the input's dtype.
+    """
+    height, width = image.shape[-2:]
+    sums = _box_sum(_box_sum(image.float(), radius, -2), radius, -1)
+    row_start, row_stop = _window_bounds(height, radius, image.device)
+    column_start, column_stop = _window_bounds(width, radius, image.device)
+    counts = (row_stop - row_start)[:, None] * (column_stop - column_start)[None, :]
+    return (sums / counts).to(image.dtype)
 
 
 def guided_filter(source: torch.Tensor, guide: torch.Tensor, radius: int, epsilon: float) -> torch.Tensor:
