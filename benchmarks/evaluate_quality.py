@@ -76,11 +76,14 @@ def levin(images: list[EvalImage], count: int) -> list[torch.Tensor]:
 
 
 def propagation(images: list[EvalImage], count: int) -> list[torch.Tensor]:
-    """The hints spread by :func:`hf_colorize.propagation.propagate_hints` alone, with its default sigmas."""
+    """The hints spread by :func:`hf_colorize.propagation.propagate_hints` alone, with the sigmas of the bundled
+    `dlsa-tiny`, whose input it is."""
+    config = AutoConfig.from_pretrained(hf_colorize.BUNDLED_MODELS["dlsa-tiny"])
+    sigmas = config.propagation_spatial_sigma, config.propagation_range_sigma
     outputs = []
     for image in images:
         hint_ab, hint_mask = image.hints(count)
-        ab, _ = propagate_hints(normalize_lightness(image.lab[None, :1]), hint_ab[None], hint_mask[None])
+        ab, _ = propagate_hints(normalize_lightness(image.lab[None, :1]), hint_ab[None], hint_mask[None], *sigmas)
         outputs.append(compose(image, ab[0]))
     return outputs
 
