@@ -39,7 +39,7 @@ class DlsaModelOutput(ModelOutput):
         hidden_states (`tuple(torch.FloatTensor)`, *optional*):
             Channels-first features after the embeddings and after each stage, when `output_hidden_states`.
         hint_prior (`torch.FloatTensor` of shape `(batch_size, 3, height, width)`, *optional*):
-            The bilateral propagation of the hints (ab scaled by 1/110, then its confidence), when
+            The edge-aware propagation of the hints (ab scaled by 1/110, then its confidence), when
             `config.hint_propagation` is on.
         attentions (`tuple(torch.FloatTensor)`, *optional*):
             The attention weights of each block's three attention layers in turn, when `output_attentions`; as
@@ -143,7 +143,8 @@ def window_attention_mask(height: int, width: int, window: int, shift: int) -> t
 
 
 class DlsaHintPropagation(nn.Module):
-    """Parameter-free: the hints spread by a lightness-guided bilateral filter, and a confidence in [0, 1).
+    """Parameter-free: the hints spread along paths that avoid lightness edges
+    (:func:`hf_colorize.propagation.propagate_hints`), and a confidence in [0, 1).
 
     This project's addition (see [`DlsaConfig`]): the confidence is ``w / (1 + w)`` of the summed hint weight
     ``w`` (1 on an isolated hint pixel).
