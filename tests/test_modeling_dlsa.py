@@ -7,6 +7,7 @@ from conftest import tiny_config
 from transformers import AutoConfig, AutoImageProcessor, AutoModel, AutoModelForImageToImage
 
 from hf_colorize import DlsaConfig, DlsaForColorization, DlsaImageProcessor, DlsaModel
+from hf_colorize.modeling_utils import worse_than_grey_loss
 from hf_colorize.models.dlsa.modeling_dlsa import DlsaFeatureWindowAttention, drop_path_rates
 from hf_colorize.profiling import count_macs, count_parameters
 
@@ -194,3 +195,21 @@ def test_attention_weights_per_window_and_group_as_swin():
     windows_and_heads = [(2 * 16, 1), (2 * 4, 2), (2 * 1, 2)]  # stage 3's 2x2 grid is one window of 4 tokens
     expected = [(count, heads, 16, 16) for count, heads in windows_and_heads for _ in range(3)] + [(2, 2, 4, 4)] * 3
     assert [tuple(weights.shape) for weights in attentions] == expected  # WSA, SWSA, FWSA of each block
+
+
+def test_worse_than_grey_term_counts_only_images_coloured_worse_than_grey():
+    labels = torch.zeros(2, 2, 8, 8)
+    labels[:, 0] = 0.2  # a reddish picture, 22 ab units from grey
+    prediction = labels.clone()
+    prediction[1, 0] = -0.2  # the second image painted the opposite colour: 44 units off, grey is 22
+    assert torch.isclose(worse_than_grey_loss(prediction, labels), torch.tensor((44.0 - 22.0) / 2), atol=1e-3)
+    assert worse_than_grey_loss(prediction[:1], labels[:1]) < 1e-3  # right colours: nothing to add
+    assert worse_than_grey_loss(labels * 0.5, labels) == 0  # paler than the truth, still better than grey
+
+    model = DlsaForColorization(tiny_config(worse_than_grey_weight=2.0)).eval()
+    pixel_values, labels = torch.randn(2, 4, 64, 64), torch.randn(2, 2, 64, 64) * 0.3
+    output = model(pixel_values, labels=labels)
+    huber = torch.nn.functional.huber_loss(output.ab * 110, labels * 110, delta=1.0)
+    assert torch.allclose(output.loss, huber + 2.0 * worse_than_grey_loss(output.ab, labels))
+    with pytest.raises(ValueError, match="worse_than_grey_weight must be >= 0"):
+        DlsaConfig(worse_than_grey_weight=-1)

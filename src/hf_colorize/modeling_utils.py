@@ -164,3 +164,21 @@ def ab_huber_loss(
         return F.huber_loss(ab * AB_SCALE, true_ab, delta=delta)
     per_pixel = F.huber_loss(ab * AB_SCALE, true_ab, delta=delta, reduction="none")
     return (rebalancing_weights(true_ab, rebalancing_mix) * per_pixel).mean()
+
+
+def worse_than_grey_loss(ab: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+    """Per image, how far the prediction's RMS ab distance to the truth exceeds that of leaving the image grey
+    (ab = 0), in CIE ab units, averaged over the batch; 0 for images the prediction colours better than grey.
+
+    PSNR ranks a prediction against grey by the same squared ab error (the lightness is the input's), so this
+    hinge is positive exactly on the images a PSNR benchmark scores below grey. An L1-like loss weighs every
+    pixel alike and rewards spreading one hint's colour, which is right on average and costly on the images
+    where it is wrong; the hinge weighs those images more (this project's addition, no paper's).
+    """
+    if labels.shape != ab.shape:
+        raise ValueError(f"labels must have shape {tuple(ab.shape)}, got {tuple(labels.shape)}")
+    true_ab = labels * AB_SCALE
+    squared_distance = (ab * AB_SCALE - true_ab).square().sum(1).flatten(1)  # per pixel, over a and b
+    rms = squared_distance.mean(1).add(1e-6).sqrt()  # the offset keeps the gradient finite at 0 error
+    grey_rms = true_ab.square().sum(1).flatten(1).mean(1).sqrt()
+    return F.relu(rms - grey_rms).mean()

@@ -47,6 +47,11 @@ class DlsaConfig(PretrainedConfig):
       (:func:`hf_colorize.filters.guided_filter`) with the lightness as the guide, which joins the blocks where
       the picture is flat and keeps colour edges where the lightness has them. It is part of the prediction, so
       the loss is on the filtered output.
+    - ``worse_than_grey_weight`` (0 by default, as in the paper; this project's): a second loss term,
+      :func:`hf_colorize.modeling_utils.worse_than_grey_loss`, the amount by which an image's RMS ab error
+      exceeds grey's. Eq. 13's Huber loss with delta 1 is nearly L1 over pixels; it rewards carrying a hint's
+      colour far, right on average and wrong on the images where the hinted object stands alone, which then come
+      out worse than no colour at all. The term weighs those images more.
 
     Args:
         image_size (`int`, *optional*, defaults to 224):
@@ -100,6 +105,8 @@ class DlsaConfig(PretrainedConfig):
             flat and is smoothed.
         huber_delta (`float`, *optional*, defaults to 1.0):
             Delta of the Huber loss (Eq. 13, delta = 1), measured in CIE ab units.
+        worse_than_grey_weight (`float`, *optional*, defaults to 0.0):
+            Weight of the worse-than-grey term added to the Huber loss (see above); 0 leaves Eq. 13 alone.
         layer_norm_eps (`float`, *optional*, defaults to 1e-5):
             Epsilon of the layer norms.
         initializer_range (`float`, *optional*, defaults to 0.02):
@@ -139,6 +146,7 @@ class DlsaConfig(PretrainedConfig):
         head_filter_radius: int = 0,
         head_filter_epsilon: float = 0.01,
         huber_delta: float = 1.0,
+        worse_than_grey_weight: float = 0.0,
         layer_norm_eps: float = 1e-5,
         initializer_range: float = 0.02,
         **kwargs,
@@ -169,6 +177,7 @@ class DlsaConfig(PretrainedConfig):
         self.head_filter_radius = head_filter_radius
         self.head_filter_epsilon = head_filter_epsilon
         self.huber_delta = huber_delta
+        self.worse_than_grey_weight = worse_than_grey_weight
         self.layer_norm_eps = layer_norm_eps
         self.initializer_range = initializer_range
         if not len(self.depths) == len(self.num_heads) == len(self.hidden_sizes):
@@ -183,6 +192,8 @@ class DlsaConfig(PretrainedConfig):
                 f"head_filter_radius must be >= 0 and head_filter_epsilon > 0, got {head_filter_radius} and "
                 f"{head_filter_epsilon}"
             )
+        if worse_than_grey_weight < 0:
+            raise ValueError(f"worse_than_grey_weight must be >= 0, got {worse_than_grey_weight}")
         if self.hidden_sizes[0] != embed_dim:
             raise ValueError(f"hidden_sizes[0] = {self.hidden_sizes[0]} must equal embed_dim = {embed_dim}")
         for stage in range(1, len(self.hidden_sizes)):

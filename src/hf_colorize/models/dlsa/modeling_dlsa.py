@@ -24,6 +24,7 @@ from ...modeling_utils import (
     config_default,
     scaled_dot_product_attention,
     tensor_cache,
+    worse_than_grey_loss,
     zero_image_inputs,
 )
 from ...propagation import FADE_WEIGHT, propagate_hints
@@ -552,7 +553,8 @@ class DlsaForColorization(DlsaPreTrainedModel):
         pixel_values (`torch.FloatTensor` of shape `(batch_size, 4, height, width)`):
             Lightness, hint ab and hint mask, see [`DlsaModel.forward`].
         labels (`torch.FloatTensor` of shape `(batch_size, 2, height, width)`, *optional*):
-            True ab scaled by 1/110; when given, the Huber loss (Eq. 13) is returned.
+            True ab scaled by 1/110; when given, the Huber loss (Eq. 13) is returned, plus
+            `config.worse_than_grey_weight` times the worse-than-grey term.
         output_attentions, output_hidden_states, return_dict (`bool`, *optional*):
             See [`DlsaModel.forward`]. With `config.hint_reach_gating` the hidden states and attentions cover
             twice the batch: the images with their hints, then without.
@@ -579,6 +581,8 @@ class DlsaForColorization(DlsaPreTrainedModel):
         loss = None
         if labels is not None:
             loss = ab_huber_loss(ab, labels, self.config.huber_delta)
+            if self.config.worse_than_grey_weight > 0:
+                loss = loss + self.config.worse_than_grey_weight * worse_than_grey_loss(ab, labels)
         output = DlsaColorizationOutput(
             loss=loss, ab=ab, hidden_states=outputs.hidden_states, attentions=outputs.attentions
         )
