@@ -8,19 +8,22 @@ Each ``--stint`` is ``NOTE=OUTPUT_DIR`` of one ``examples/train.py`` run (``--re
 order they ran; each stint continues from the weights of the one before. The trainer logs ``validation_psnr`` (the
 mean PSNR on ``--validation_images``, with ``--validation_hints`` hints for a hint family) every
 ``--validation_steps``; this script lists those values with the step within the stint and the steps since the first
-stint began. Stints whose recipe changed the model (a new option) say so in their note. Writes ``OUTPUT.{json,md}``.
-Needs the ``train`` extra (TensorBoard).
+stint began. At its end a stint scores its final weights at every hint count on the same images, at its own
+training resolution (``eval_results.json``); those are listed per stint. Stints whose recipe changed the model (a new
+option) say so in their note. Writes ``OUTPUT.{json,md}``. Needs the ``train`` extra (TensorBoard).
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 from pathlib import Path
 
 from hf_colorize.evaluation.report import write_results
 
 LOG_FOLDER = Path("logs") / "hf_colorize"
 TAG = "validation_psnr"
+FINAL_SCORES = "eval_results.json"
 
 
 def stint_argument(text: str) -> tuple[str, Path]:
@@ -59,7 +62,18 @@ def curve(stints: list[tuple[str, Path]]) -> list[dict]:
     return rows
 
 
-def markdown(rows: list[dict]) -> str:
+def final_scores(stints: list[tuple[str, Path]]) -> list[dict]:
+    """Each stint's ``eval_results.json`` (grey's and the final model's PSNR per hint count), where it wrote one."""
+    rows = []
+    for note, folder in stints:
+        path = folder / FINAL_SCORES
+        if path.is_file():
+            scores = json.loads(path.read_text())
+            rows.append({"stint": note, "grey": scores["grey"], "model": scores["model"]})
+    return rows
+
+
+def markdown(rows: list[dict], finals: list[dict]) -> str:
     lines = [
         "# Validation PSNR over the training stints",
         "",
@@ -67,6 +81,19 @@ def markdown(rows: list[dict]) -> str:
         "|---|---|---|---|",
     ]
     lines += [f"| {r['stint']} | {r['step']} | {r['total_step']} | {r['validation_psnr']:.2f} |" for r in rows]
+    if finals:
+        counts = list(finals[0]["model"])
+        lines += [
+            "",
+            "## Each stint's final weights, PSNR (dB) by hint count (at the stint's training resolution)",
+            "",
+            "| stint | grey | " + " | ".join(f"k={count}" for count in counts) + " |",
+            "|---|---|" + "---|" * len(counts),
+        ]
+        for final in finals:
+            grey = next(iter(final["grey"].values()))
+            model = " | ".join(f"{final['model'][count]:.2f}" for count in counts)
+            lines.append(f"| {final['stint']} | {grey:.2f} | {model} |")
     return "\n".join(lines) + "\n"
 
 
@@ -75,8 +102,9 @@ def main() -> None:
     parser.add_argument("--stint", type=stint_argument, action="append", required=True, help="NOTE=OUTPUT_DIR")
     parser.add_argument("--output", default="benchmarks/results/training_curve")
     args = parser.parse_args()
-    rows = curve(args.stint)
-    write_results(args.output, {"stints": [note for note, _ in args.stint], "curve": rows}, markdown(rows))
+    rows, finals = curve(args.stint), final_scores(args.stint)
+    results = {"stints": [note for note, _ in args.stint], "curve": rows, "final_scores": finals}
+    write_results(args.output, results, markdown(rows, finals))
 
 
 if __name__ == "__main__":
