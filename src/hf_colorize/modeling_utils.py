@@ -166,15 +166,14 @@ def ab_huber_loss(
     return (rebalancing_weights(true_ab, rebalancing_mix) * per_pixel).mean()
 
 
-def worse_than_grey_loss(ab: torch.Tensor, labels: torch.Tensor, counted: torch.Tensor | None = None) -> torch.Tensor:
+def worse_than_grey_loss(ab: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
     """Per image, how far the prediction's RMS ab distance to the truth exceeds that of leaving the image grey
     (ab = 0), in CIE ab units, averaged over the batch; 0 for images the prediction colours better than grey.
 
     PSNR ranks a prediction against grey by the same squared ab error (the lightness is the input's), so this
     hinge is positive exactly on the images a PSNR benchmark scores below grey. An L1-like loss weighs every
     pixel alike and rewards spreading one hint's colour, which is right on average and costly on the images
-    where it is wrong; the hinge weighs those images more (this project's addition, no paper's). ``counted``
-    ``(B,)`` (bool), when given, says which images count; the others add 0 to the batch mean.
+    where it is wrong; the hinge weighs those images more (this project's addition, no paper's).
     """
     if labels.shape != ab.shape:
         raise ValueError(f"labels must have shape {tuple(ab.shape)}, got {tuple(labels.shape)}")
@@ -182,7 +181,4 @@ def worse_than_grey_loss(ab: torch.Tensor, labels: torch.Tensor, counted: torch.
     squared_distance = (ab * AB_SCALE - true_ab).square().sum(1).flatten(1)  # per pixel, over a and b
     rms = squared_distance.mean(1).add(1e-6).sqrt()  # the offset keeps the gradient finite at 0 error
     grey_rms = true_ab.square().sum(1).flatten(1).mean(1).sqrt()
-    excess = F.relu(rms - grey_rms)
-    if counted is not None:
-        excess = excess * counted.to(excess.dtype)
-    return excess.mean()
+    return F.relu(rms - grey_rms).mean()

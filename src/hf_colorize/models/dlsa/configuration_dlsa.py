@@ -51,9 +51,7 @@ class DlsaConfig(PretrainedConfig):
       :func:`hf_colorize.modeling_utils.worse_than_grey_loss`, the amount by which an image's RMS ab error
       exceeds grey's. Eq. 13's Huber loss with delta 1 is nearly L1 over pixels; it rewards carrying a hint's
       colour far, right on average and wrong on the images where the hinted object stands alone, which then come
-      out worse than no colour at all. The term weighs those images more. With ``worse_than_grey_hinted_only``
-      it counts only the training images that have hints, so the model's own colours without hints are left to
-      the Huber loss alone.
+      out worse than no colour at all. The term weighs those images more.
 
     Args:
         image_size (`int`, *optional*, defaults to 224):
@@ -109,8 +107,6 @@ class DlsaConfig(PretrainedConfig):
             Delta of the Huber loss (Eq. 13, delta = 1), measured in CIE ab units.
         worse_than_grey_weight (`float`, *optional*, defaults to 0.0):
             Weight of the worse-than-grey term added to the Huber loss (see above); 0 leaves Eq. 13 alone.
-        worse_than_grey_hinted_only (`bool`, *optional*, defaults to `False`):
-            Count the worse-than-grey term only on images with at least one hint (see above).
         layer_norm_eps (`float`, *optional*, defaults to 1e-5):
             Epsilon of the layer norms.
         initializer_range (`float`, *optional*, defaults to 0.02):
@@ -151,7 +147,6 @@ class DlsaConfig(PretrainedConfig):
         head_filter_epsilon: float = 0.01,
         huber_delta: float = 1.0,
         worse_than_grey_weight: float = 0.0,
-        worse_than_grey_hinted_only: bool = False,
         layer_norm_eps: float = 1e-5,
         initializer_range: float = 0.02,
         **kwargs,
@@ -183,7 +178,6 @@ class DlsaConfig(PretrainedConfig):
         self.head_filter_epsilon = head_filter_epsilon
         self.huber_delta = huber_delta
         self.worse_than_grey_weight = worse_than_grey_weight
-        self.worse_than_grey_hinted_only = worse_than_grey_hinted_only
         self.layer_norm_eps = layer_norm_eps
         self.initializer_range = initializer_range
         if not len(self.depths) == len(self.num_heads) == len(self.hidden_sizes):

@@ -531,12 +531,6 @@ class DlsaForColorization(DlsaPreTrainedModel):
         self.head = DlsaDUpsamplingHead(config)
         self.post_init()
 
-    def worse_than_grey_term(self, ab: torch.Tensor, labels: torch.Tensor, pixel_values: torch.Tensor) -> torch.Tensor:
-        """The worse-than-grey loss term, on every image or (``worse_than_grey_hinted_only``) on those with hints,
-        read from the hint mask channel of ``pixel_values``."""
-        hinted = pixel_values[: len(labels), 3].flatten(1).amax(1) > 0
-        return worse_than_grey_loss(ab, labels, hinted if self.config.worse_than_grey_hinted_only else None)
-
     @staticmethod
     def gate_by_hint_reach(ab: torch.Tensor, confidence: torch.Tensor) -> torch.Tensor:
         """``hint_reach_gating``: the first half of the batch (with hints) blended into the second (the same images
@@ -560,8 +554,7 @@ class DlsaForColorization(DlsaPreTrainedModel):
             Lightness, hint ab and hint mask, see [`DlsaModel.forward`].
         labels (`torch.FloatTensor` of shape `(batch_size, 2, height, width)`, *optional*):
             True ab scaled by 1/110; when given, the Huber loss (Eq. 13) is returned, plus
-            `config.worse_than_grey_weight` times the worse-than-grey term (`worse_than_grey_hinted_only`: on the
-            images with hints only).
+            `config.worse_than_grey_weight` times the worse-than-grey term.
         output_attentions, output_hidden_states, return_dict (`bool`, *optional*):
             See [`DlsaModel.forward`]. With `config.hint_reach_gating` the hidden states and attentions cover
             twice the batch: the images with their hints, then without.
@@ -589,7 +582,7 @@ class DlsaForColorization(DlsaPreTrainedModel):
         if labels is not None:
             loss = ab_huber_loss(ab, labels, self.config.huber_delta)
             if self.config.worse_than_grey_weight > 0:
-                loss = loss + self.config.worse_than_grey_weight * self.worse_than_grey_term(ab, labels, pixel_values)
+                loss = loss + self.config.worse_than_grey_weight * worse_than_grey_loss(ab, labels)
         output = DlsaColorizationOutput(
             loss=loss, ab=ab, hidden_states=outputs.hidden_states, attentions=outputs.attentions
         )
