@@ -47,9 +47,9 @@ class DlsaConfig(PretrainedConfig):
       (:func:`hf_colorize.filters.guided_filter`) with the lightness as the guide, which joins the blocks where
       the picture is flat and keeps colour edges where the lightness has them. It is part of the prediction, so
       the loss is on the filtered output.
-    - ``worse_than_grey_weight`` (0 by default, as in the paper; this project's): a second loss term,
-      :func:`hf_colorize.modeling_utils.worse_than_grey_loss`, the amount by which an image's RMS ab error
-      exceeds grey's. Eq. 13's Huber loss with delta 1 is nearly L1 over pixels; it rewards carrying a hint's
+    - ``worse_than_grey_weight`` (0 by default, as in the paper; 0.4 in the bundled `dlsa-tiny`; this project's): a
+      second loss term, :func:`hf_colorize.modeling_utils.worse_than_grey_loss`, the amount by which an image's RMS
+      ab error exceeds grey's. Eq. 13's Huber loss with delta 1 is nearly L1 over pixels; it rewards carrying a hint's
       colour far, right on average and wrong on the images where the hinted object stands alone, which then come
       out worse than no colour at all. The term weighs those images more.
 
