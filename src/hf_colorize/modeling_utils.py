@@ -151,14 +151,19 @@ def zero_image_inputs(image_size: int, device: torch.device, **channels: int) ->
     return {name: torch.zeros(1, count, image_size, image_size, device=device) for name, count in channels.items()}
 
 
+def check_labels(ab: torch.Tensor, labels: torch.Tensor) -> None:
+    """Refuse ``labels`` whose shape is not the predicted ab's, naming both shapes."""
+    if labels.shape != ab.shape:
+        raise ValueError(f"labels must have shape {tuple(ab.shape)}, got {tuple(labels.shape)}")
+
+
 def ab_huber_loss(
     ab: torch.Tensor, labels: torch.Tensor, delta: float, rebalancing_mix: float | None = None
 ) -> torch.Tensor:
     """Huber loss between predicted and true ab (both scaled by 1/110), measured in CIE ab units; with
     ``rebalancing_mix``, each pixel weighs by the rarity of its true colour in the batch
     (:func:`hf_colorize.rebalancing.rebalancing_weights` with that uniform mix)."""
-    if labels.shape != ab.shape:
-        raise ValueError(f"labels must have shape {tuple(ab.shape)}, got {tuple(labels.shape)}")
+    check_labels(ab, labels)
     true_ab = labels * AB_SCALE
     if rebalancing_mix is None:
         return F.huber_loss(ab * AB_SCALE, true_ab, delta=delta)
@@ -175,8 +180,7 @@ def worse_than_grey_loss(ab: torch.Tensor, labels: torch.Tensor) -> torch.Tensor
     pixel alike and rewards spreading one hint's colour, which is right on average and costly on the images
     where it is wrong; the hinge weighs those images more (this project's addition, no paper's).
     """
-    if labels.shape != ab.shape:
-        raise ValueError(f"labels must have shape {tuple(ab.shape)}, got {tuple(labels.shape)}")
+    check_labels(ab, labels)
     true_ab = labels * AB_SCALE
     squared_distance = (ab * AB_SCALE - true_ab).square().sum(1).flatten(1)  # per pixel, over a and b
     rms = squared_distance.mean(1).add(1e-6).sqrt()  # the offset keeps the gradient finite at 0 error

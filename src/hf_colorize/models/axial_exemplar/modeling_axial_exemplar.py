@@ -22,6 +22,7 @@ from ...filters import lightness_guided_filter
 from ...modeling_utils import (
     NO_LAYER_OUTPUTS,
     LayerOutputs,
+    check_labels,
     check_pixel_values,
     config_default,
     init_batch_norm,
@@ -488,8 +489,7 @@ class AxialExemplarForColorization(AxialExemplarPreTrainedModel):
         pyramid_ab = tuple(head(state) for head, state in zip(self.heads, outputs.decoder_hidden_states))
         loss = pixel = histogram = variation = None
         if labels is not None:
-            if labels.shape != pyramid_ab[0].shape:
-                raise ValueError(f"labels must have shape {tuple(pyramid_ab[0].shape)}, got {tuple(labels.shape)}")
+            check_labels(pyramid_ab[0], labels)
             loss, pixel, histogram, variation = self.colorization_losses(pyramid_ab, labels, reference_values[:, 1:])
         output = AxialExemplarColorizationOutput(
             loss=loss,

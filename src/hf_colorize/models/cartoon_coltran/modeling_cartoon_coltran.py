@@ -22,6 +22,7 @@ from ...color import normalize_ab, rgb_to_lab
 from ...modeling_utils import (
     NO_LAYER_OUTPUTS,
     LayerOutputs,
+    check_labels,
     check_pixel_values,
     config_default,
     scaled_dot_product_attention,
@@ -663,8 +664,7 @@ class CartoonColtranForColorization(CartoonColtranPreTrainedModel):
         ab, upsampled_ab = self.upgrade(pixel_values, coarse_colors, layer_outputs)
         loss = mse = None
         if labels is not None:
-            if labels.shape != ab.shape:
-                raise ValueError(f"labels must have shape {tuple(ab.shape)}, got {tuple(labels.shape)}")
+            check_labels(ab, labels)
             mse = F.mse_loss(ab, labels)
             loss = self.config.mse_loss_weight * mse
         result = CartoonColtranColorizationOutput(
