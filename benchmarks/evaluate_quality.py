@@ -15,6 +15,7 @@ takes ~15 minutes at one k), so separate runs (say, the baselines and a new mode
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import statistics
 from collections.abc import Callable, Sequence
@@ -75,11 +76,17 @@ def levin(images: list[EvalImage], count: int) -> list[torch.Tensor]:
     return [compose(image, levin_colorize(image.lab[:1], *image.hints(count))) for image in images]
 
 
+@functools.cache
+def bundled_propagation_sigmas() -> tuple[float, float]:
+    """The propagation's spatial and range sigmas in the bundled `dlsa-tiny`'s config, read once."""
+    config = AutoConfig.from_pretrained(hf_colorize.BUNDLED_MODELS["dlsa-tiny"])
+    return config.propagation_spatial_sigma, config.propagation_range_sigma
+
+
 def propagation(images: list[EvalImage], count: int) -> list[torch.Tensor]:
     """The hints spread by :func:`hf_colorize.propagation.propagate_hints` alone, with the sigmas of the bundled
     `dlsa-tiny`, whose input it is."""
-    config = AutoConfig.from_pretrained(hf_colorize.BUNDLED_MODELS["dlsa-tiny"])
-    sigmas = config.propagation_spatial_sigma, config.propagation_range_sigma
+    sigmas = bundled_propagation_sigmas()
     outputs = []
     for image in images:
         hint_ab, hint_mask = image.hints(count)
