@@ -8,7 +8,13 @@ from huggingface_hub import ModelCard
 from PIL import Image
 
 from hf_colorize.training import main
-from hf_colorize.training.data import hint_model_inputs, lab_targets, load_image_dataset, turn_hue_around_hint
+from hf_colorize.training.data import (
+    hint_model_inputs,
+    lab_targets,
+    load_image_dataset,
+    sample_contrast_hint_positions,
+    turn_hue_around_hint,
+)
 from hf_colorize.training.trainer import checkpoint_steps
 
 SPLIT_WORDS = ["holiday-test-3.jpg", "dev_01.png", "photo_bullet_train.jpg", "clip_val_01.png", "eval-2.png"]
@@ -111,3 +117,23 @@ def test_counterfactual_hints_come_from_the_recoloured_labels():
     changed = (recoloured["labels"] - truth).abs().flatten(1).amax(1) > 0.1
     assert torch.equal(changed, with_hints)  # every image with hints was recoloured, no other
     assert torch.allclose(hint_ab * hint_mask, recoloured["labels"] * hint_mask, atol=0.02)  # the square's mean
+
+
+def test_contrast_hints_fall_on_the_small_object_whose_colour_stands_out():
+    rgb = torch.empty(3, 64, 64)
+    rgb[:] = torch.tensor([0.8, 0.3, 0.2])[:, None, None]  # a reddish picture ...
+    rgb[:, 40:48, 10:18] = torch.tensor([0.2, 0.7, 0.2])[:, None, None]  # ... with one small green object (2 %)
+    _, ab = lab_targets(rgb[None])
+    torch.manual_seed(0)
+    positions = sample_contrast_hint_positions(ab[0], 400)
+    assert len(set(map(tuple, positions.tolist()))) == 400  # distinct squares
+    on_object = (positions[:, 0] >= 39) & (positions[:, 0] < 48) & (positions[:, 1] >= 9) & (positions[:, 1] < 18)
+    assert on_object.sum() > 50  # drawn uniformly, about 8 of 400 would touch it
+
+    def share_of_hints_on_object(contrast_rate: float) -> float:
+        torch.manual_seed(0)
+        inputs = hint_model_inputs(rgb[None].repeat(32, 1, 1, 1), max_hints=8, contrast_rate=contrast_rate)
+        hint_mask = inputs["pixel_values"][:, 3]
+        return float(hint_mask[:, 40:48, 10:18].sum() / hint_mask.sum())
+
+    assert share_of_hints_on_object(1.0) > 5 * share_of_hints_on_object(0.0)

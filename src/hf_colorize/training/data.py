@@ -15,6 +15,7 @@ import torch
 from PIL import Image
 
 from ..color import normalize_ab, normalize_lightness, rgb_to_lab
+from ..filters import box_mean
 from ..hints import HINT_SIZE, hints_from_ground_truth, sample_hint_positions
 from ..images import decode_image, image_files
 from ..propagation import propagate_hints
@@ -197,6 +198,23 @@ def sample_hint_count(max_hints: int) -> int:
     return min(max_hints, int(torch.empty(()).geometric_(1 / 8)) - 1)
 
 
+def sample_contrast_hint_positions(ab: torch.Tensor, count: int) -> torch.Tensor:
+    """``count`` distinct top-left corners ``(row, col)`` of hint squares in a true ab image ``(2, H, W)``, each drawn
+    with probability proportional to how far the colour there is from the mean colour around it (a box an eighth of
+    the shorter side in radius), plus a small floor so that every position stays possible.
+
+    Drawn uniformly, hints mostly fall on the large regions whose colour is the picture's main one, and a model learns
+    that one hint tells the whole picture's colour. Drawn this way they often mark a small object whose colour its
+    surroundings do not share (the red vest of a canoeist on a lake), where spreading the hint's colour is wrong.
+    """
+    radius = max(1, min(ab.shape[-2:]) // 8)
+    contrast = (ab - box_mean(ab[None], radius)[0]).norm(dim=0)
+    rows, cols = ab.shape[-2] - HINT_SIZE + 1, ab.shape[-1] - HINT_SIZE + 1
+    weights = contrast[:rows, :cols].flatten() + 1e-3
+    flat = torch.multinomial(weights, count, replacement=False)
+    return torch.stack([flat // cols, flat % cols], dim=1)
+
+
 def turn_hue_around_hint(
     lightness: torch.Tensor,
     ab: torch.Tensor,
@@ -228,8 +246,12 @@ def hint_model_inputs(
     counterfactual_rate: float = 0.0,
     spatial_sigma: float = 0.5,
     range_sigma: float = 0.3,
+    contrast_rate: float = 0.0,
 ) -> dict[str, torch.Tensor]:
     """``pixel_values`` (L, hint ab, hint mask) and ``labels`` for a point-hint family, hints from the truth.
+
+    With probability ``contrast_rate`` an image's hint positions are drawn where its colour stands out from its
+    surroundings (:func:`sample_contrast_hint_positions`) instead of uniformly.
 
     With probability ``counterfactual_rate`` an image with hints is first recoloured around its first hint
     (:func:`turn_hue_around_hint`, a hue turn of 60-300 degrees), and the labels and hints come from that
@@ -241,7 +263,11 @@ def hint_model_inputs(
     lightness, ab = lab_targets(rgb)
     hint_channels, labels = [], []
     for image_lightness, image_ab in zip(lightness, ab):
-        positions = sample_hint_positions(sample_hint_count(max_hints), *image_ab.shape[-2:])
+        count = sample_hint_count(max_hints)
+        if contrast_rate > 0 and count and torch.rand(()) < contrast_rate:
+            positions = sample_contrast_hint_positions(image_ab, count)
+        else:
+            positions = sample_hint_positions(count, *image_ab.shape[-2:])
         if counterfactual_rate > 0 and len(positions) and torch.rand(()) < counterfactual_rate:
             angle = float(torch.empty(()).uniform_(math.pi / 3, 5 * math.pi / 3))
             image_ab = turn_hue_around_hint(image_lightness, image_ab, positions[0], angle, spatial_sigma, range_sigma)

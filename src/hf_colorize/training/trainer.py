@@ -123,6 +123,14 @@ def build_parser() -> argparse.ArgumentParser:
         "hint, where the hint reaches (teaches that a hint's colour holds locally, not over the whole picture)",
     )
     data.add_argument(
+        "--contrast_hints",
+        type=float,
+        default=0.0,
+        metavar="RATE",
+        help="hint families: share of images with hints whose hint positions are drawn where the true colour stands "
+        "out from its surroundings instead of uniformly (teaches that a hint on a small object stays on it)",
+    )
+    data.add_argument(
         "--reference_proportions",
         type=float,
         nargs=3,
@@ -184,6 +192,9 @@ def validate_args(args: argparse.Namespace) -> None:
     for name in (*counts, "validation_steps", "logging_steps"):
         if getattr(args, name) < 1:
             raise TrainingArgumentError(f"--{name} must be at least 1, got {getattr(args, name)}")
+    for name in ("counterfactual_hints", "contrast_hints"):
+        if not 0 <= getattr(args, name) <= 1:
+            raise TrainingArgumentError(f"--{name} is a share of the images, from 0 to 1; got {getattr(args, name)}")
     if args.resume_from_checkpoint not in (None, "latest") and not Path(args.resume_from_checkpoint).is_dir():
         raise TrainingArgumentError(f"--resume_from_checkpoint {args.resume_from_checkpoint}: not found")
 
