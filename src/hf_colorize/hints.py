@@ -168,11 +168,19 @@ def encode_hints(
 
 
 def sample_hint_positions(
-    count: int, height: int, width: int, generator: torch.Generator | None = None
+    count: int,
+    height: int,
+    width: int,
+    generator: torch.Generator | None = None,
+    weights: torch.Tensor | None = None,
 ) -> torch.Tensor:
-    """``count`` distinct random top-left corners ``(row, col)`` of hint squares inside an image."""
+    """``count`` distinct random top-left corners ``(row, col)`` of hint squares inside an image: uniform, or with
+    probability proportional to ``weights``, one per corner, ``(height - HINT_SIZE + 1, width - HINT_SIZE + 1)``."""
     rows, cols = height - HINT_SIZE + 1, width - HINT_SIZE + 1
-    flat = torch.randperm(rows * cols, generator=generator)[:count]
+    if weights is None:
+        flat = torch.randperm(rows * cols, generator=generator)[:count]
+    else:
+        flat = torch.multinomial(weights.flatten(), count, replacement=False, generator=generator)
     return torch.stack([flat // cols, flat % cols], dim=1)
 
 

@@ -209,10 +209,8 @@ def sample_contrast_hint_positions(ab: torch.Tensor, count: int) -> torch.Tensor
     """
     radius = max(1, min(ab.shape[-2:]) // 8)
     contrast = (ab - box_mean(ab[None], radius)[0]).norm(dim=0)
-    rows, cols = ab.shape[-2] - HINT_SIZE + 1, ab.shape[-1] - HINT_SIZE + 1
-    weights = contrast[:rows, :cols].flatten() + 1e-3
-    flat = torch.multinomial(weights, count, replacement=False)
-    return torch.stack([flat // cols, flat % cols], dim=1)
+    corners = contrast[: contrast.shape[0] - HINT_SIZE + 1, : contrast.shape[1] - HINT_SIZE + 1]
+    return sample_hint_positions(count, *ab.shape[-2:], weights=corners + 1e-3)
 
 
 def turn_hue_around_hint(
