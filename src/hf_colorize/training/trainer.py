@@ -940,6 +940,9 @@ def finish(run: TrainingRun) -> Path:
     steps = f"{run.global_step} step{'s' if run.global_step != 1 else ''}"
     skipped = undecodable_summary(run.undecodable.names)
     accelerator.print(f"{run.output_dir}: {steps} on {run.images_trained_on}, {skipped}")
+    # No process may tear the process group down while another still uses it (the main one writing the model):
+    # a gloo process that did so was seen aborting at exit ("terminate called without an active exception").
+    accelerator.wait_for_everyone()
     accelerator.end_training()
     return run.output_dir
 
