@@ -218,7 +218,9 @@ def test_an_unknown_model_name_fails_at_once_without_the_hub(name, monkeypatch):
 def test_a_published_variant_without_weights_says_how_to_train_it():
     with pytest.raises(ValueError, match="dlsa-small: a published variant without trained weights") as raised:
         hf_colorize.load_colorization_pipeline("dlsa-small")
-    assert "python examples/train.py --config hub_configs/dlsa-small" in str(raised.value)
+    config = Path(hf_colorize.__file__).parent / "hub_configs" / "dlsa-small"
+    assert f"python -m hf_colorize.training --config {config} " in str(raised.value)
+    assert (config / "config.json").is_file()  # shipped in the package, not read from a clone
 
 
 def test_a_hub_id_is_still_looked_up(monkeypatch):

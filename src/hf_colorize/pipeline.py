@@ -27,8 +27,9 @@ TASK = "image-colorization"
 HUB_ID = re.compile(r"[\w.-]+/[\w.-]+")
 """What a Hub model id looks like (``org/name``): only such a name is looked up on the Hub."""
 
-HUB_CONFIGS = Path(__file__).resolve().parents[2] / "hub_configs"
-"""The published variants' configurations, in a clone of the project."""
+HUB_CONFIGS = Path(__file__).resolve().parent / "hub_configs"
+"""The published variants' configurations (config, processor config, card template), shipped with the package; a
+clone's ``hub_configs`` is a link to this folder."""
 
 _REQUEST_NAMES = {"hints": "colour hints", "reference": "a reference image", "samples": "several samples"}
 
@@ -199,7 +200,7 @@ def resolve_model(model: str | None = None) -> str:
 
 
 def published_variants() -> list[str]:
-    """The variants of ``hub_configs/`` in a clone of the project (configurations, trained or not)."""
+    """The variants of :data:`HUB_CONFIGS` (configurations, trained or not)."""
     return sorted(folder.name for folder in HUB_CONFIGS.glob("*") if (folder / "config.json").is_file())
 
 
@@ -212,7 +213,8 @@ def unknown_model_message(model: str) -> str:
     if model in published_variants():
         return (
             f"{model}: a published variant without trained weights in this package (bundled: {bundled}); train it "
-            f"with: python examples/train.py --config hub_configs/{model}"
+            f"with: python -m hf_colorize.training --config {HUB_CONFIGS / model} --train_data_dir IMAGES "
+            f"--output_dir {model}"
         )
     closest = difflib.get_close_matches(model, list(BUNDLED_MODELS), n=1)
     suggestion = f"did you mean {closest[0]}? " if closest else ""
