@@ -1,5 +1,6 @@
 import dataclasses
 import json
+import re
 import shutil
 import signal
 import subprocess
@@ -170,6 +171,16 @@ def test_logs_validation_grid_and_card(reference_run, image_folder):
     assert set(scores) == {"grey", "model"} and all(value > 0 for value in scores["model"].values())
 
 
+def test_card_usage_loads_the_trained_folder(reference_run, image_folder):
+    # The card's usage line names what loads: the run's folder (absolute), not its bare name.
+    (model_id,) = re.findall(
+        r'pipeline\("image-colorization", model="([^"]+)"\)', (reference_run / "README.md").read_text()
+    )
+    assert model_id == str(reference_run.resolve())
+    image = pipeline("image-colorization", model=model_id)(str(next(image_folder.iterdir())))
+    assert image.mode == "RGB"
+
+
 def test_killed_run_resumes_from_last_complete_checkpoint(image_folder, config_dir, tmp_path):
     output_dir = tmp_path / "killed"
     command = [sys.executable, str(ROOT / "examples" / "train.py"), "--report_to", "none", "--checkpointing_steps", "1"]
@@ -232,7 +243,7 @@ def test_push_to_hub_uploads_model_processor_and_card(image_folder, config_dir, 
     names = {p.relative_to(uploaded).as_posix() for p in uploaded.rglob("*") if p.is_file()}
     assert {"config.json", "model.safetensors", "preprocessor_config.json", "README.md"} <= names
     assert not any(name.startswith("checkpoint-") for name in names)
-    assert "me/tiny-dlsa" in (uploaded / "README.md").read_text()
+    assert 'model="me/tiny-dlsa"' in (uploaded / "README.md").read_text()  # the usage line loads the Hub id
     assert pipeline("image-colorization", model=str(uploaded)) is not None
 
 

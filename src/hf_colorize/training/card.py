@@ -26,7 +26,8 @@ def render_model_card(
     """A card with pipeline tag ``image-to-image``, the project's tags, and the template filled in.
 
     ``template`` is a variant's ``hub_configs/<variant>/card_template.md`` or, for any training run,
-    :data:`TRAINING_CARD_TEMPLATE`; ``template_values`` fill its further placeholders.
+    :data:`TRAINING_CARD_TEMPLATE` (whose usage line loads ``model_id``, a value of ``template_values``: the Hub id
+    the model is pushed to, or its folder); ``template_values`` fill its further placeholders.
     """
     card_data = ModelCardData(
         library_name="hf-colorize",

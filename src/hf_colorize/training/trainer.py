@@ -894,6 +894,7 @@ def write_model_card(run: TrainingRun) -> None:
         TRAINING_CARD_TEMPLATE,
         model.config.model_type,
         repo_id=args.hub_model_id or run.output_dir.name,
+        model_id=args.hub_model_id if args.push_to_hub else str(run.output_dir.resolve()),  # what the usage loads
         gmacs=count_macs(model.eval(), **example) / 1e9,
         parameters=count_parameters(model),
         training_summary=training_summary(run),
