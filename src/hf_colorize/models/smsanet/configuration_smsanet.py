@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from transformers import PretrainedConfig
+from transformers import AutoConfig, PretrainedConfig
+from transformers.backbone_utils import consolidate_backbone_kwargs_to_config
 
 NUM_BLOCKS = 10
 """Zhang et al.'s conv1-conv10: seven encoder blocks, then three upsampling blocks."""
@@ -66,6 +67,16 @@ class SmsanetConfig(PretrainedConfig):
       ``chroma_gain`` and clipped to the head's range [-1, 1]; the loss stays on the head's own output.
     - Downsampling: as in Zhang et al.'s network, block 2, 3 and 4 read every second pixel of the previous
       block's output, whose full-resolution form feeds the shortcut.
+    - A pretrained encoder (``backbone_config``, this project's addition): the paper trains on the 1.2 M ImageNet
+      pictures, so its feature extraction module knows what it colours; trained on a few thousand pictures it does
+      not. With ``backbone_config`` set (an EfficientNet-Lite, :mod:`hf_colorize.backbones`, started from ImageNet
+      weights by the trainer's ``--pretrained_backbone``), that network replaces conv1-conv7: it reads the grey
+      picture of the lightness, and the reconstruction module climbs back from its deepest feature map (stride 32)
+      with one conv8-style block per halving up to stride 2 (``decoder_hidden_sizes``), each taking the backbone's
+      feature map of its resolution as the shortcut, as conv8-conv10 take conv3-conv1's. SMSA refines the
+      backbone's deepest features and the decoder blocks at strides 16 and 8, the place between extraction and
+      reconstruction where it sits in the base network. The head regresses ab at stride 2; it is upsampled
+      bilinearly to the input's size.
 
     Args:
         image_size (`int`, *optional*, defaults to 224):
@@ -108,6 +119,15 @@ class SmsanetConfig(PretrainedConfig):
         chroma_gain (`float`, *optional*, defaults to 1.0):
             Factor on the predicted ab at the output (see above); 1 leaves the head's output as it is, larger
             values give more saturated colours. The loss ignores it.
+        backbone_config (`dict` or `PretrainedConfig`, *optional*):
+            A pretrained encoder in place of conv1-conv7 (see above), in transformers' backbone convention
+            (``load_backbone``); its `out_features` are the shortcuts, shallowest first, ending with the deepest
+            map. `None` keeps the paper's network.
+        decoder_hidden_sizes (`list[int]`, *optional*, defaults to `[128, 96, 64, 32]`):
+            With a backbone: the channels of the decoder blocks, one per backbone shortcut after the deepest map,
+            deepest first.
+        decoder_depth (`int`, *optional*, defaults to 2):
+            With a backbone: convolutions in each decoder block (the transposed one included).
     """
 
     model_type = "smsanet"
@@ -115,6 +135,7 @@ class SmsanetConfig(PretrainedConfig):
     """The paper the family implements (for model cards)."""
     description = "Automatic colorizer: colours the picture from its lightness alone."
     """What the family does, in one sentence (for the Space and other front ends)."""
+    sub_configs = {"backbone_config": AutoConfig}
 
     def __init__(
         self,
@@ -135,8 +156,14 @@ class SmsanetConfig(PretrainedConfig):
         use_color_rebalancing: bool = False,
         rebalancing_uniform_mix: float = 0.5,
         chroma_gain: float = 1.0,
+        backbone_config: dict | PretrainedConfig | None = None,
+        decoder_hidden_sizes: list[int] | None = None,
+        decoder_depth: int = 2,
         **kwargs,
     ):
+        self.backbone_config, kwargs = consolidate_backbone_kwargs_to_config(backbone_config, **kwargs)
+        self.decoder_hidden_sizes = list(decoder_hidden_sizes or [128, 96, 64, 32])
+        self.decoder_depth = decoder_depth
         super().__init__(**kwargs)
         self.image_size = image_size
         self.num_channels = num_channels
@@ -168,11 +195,26 @@ class SmsanetConfig(PretrainedConfig):
             raise ValueError(f"chroma_gain must be positive, got {chroma_gain}")
         if min(self.attention_scales) < 1:
             raise ValueError(f"attention_scales {self.attention_scales} must be patch sides of at least 1")
+        if self.backbone_config is not None and len(self.backbone_config.out_features) != len(
+            self.decoder_hidden_sizes
+        ) + 1:
+            raise ValueError(
+                f"decoder_hidden_sizes {self.decoder_hidden_sizes} needs one entry per backbone feature map but the "
+                f"deepest ({self.backbone_config.out_features})"
+            )
 
     @property
     def stride(self) -> int:
-        """Input sides must be multiples of this: one halving per downsampling block."""
+        """Input sides must be multiples of this: one halving per downsampling block (the backbone's deepest
+        stride, with a backbone)."""
+        if self.backbone_config is not None:
+            return 2 ** (len(self.decoder_hidden_sizes) + 1)
         return 2**NUM_DOWNSAMPLINGS
+
+    @property
+    def head_channels(self) -> int:
+        """Channels of the features the regression head reads: conv10's, or the last decoder block's."""
+        return self.decoder_hidden_sizes[-1] if self.backbone_config is not None else self.block_channels(NUM_BLOCKS)
 
     def block_channels(self, number: int) -> int:
         """Output channels of block ``number`` (1-10, as Zhang et al.'s conv1-conv10)."""

@@ -13,8 +13,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 from transformers import PreTrainedModel
+from transformers.backbone_utils import load_backbone
 from transformers.utils import ModelOutput
 
+from ...backbones import lightness_to_backbone_pixels
 from ...color import AB_SCALE
 from ...modeling_utils import ab_huber_loss, check_pixel_values, config_default, init_batch_norm, zero_image_inputs
 from ...saliency import SaliencyFn, spectral_residual_saliency
@@ -32,7 +34,7 @@ class SmsanetModelOutput(ModelOutput):
     """
     Args:
         last_hidden_state (`torch.FloatTensor` of shape `(batch_size, channels, height, width)`):
-            Features of conv10, at input resolution.
+            Features of conv10, at input resolution (of the last decoder block, at half of it, with a backbone).
         hidden_states (`tuple(torch.FloatTensor)`, *optional*):
             The output of each block conv1-conv10 (after SMSA where it refines it), when
             `output_hidden_states=True`.
@@ -160,18 +162,36 @@ class SmsanetUpBlock(nn.Module):
     shortcut from the encoder block of the same resolution, a ReLU, 3x3 convolutions with ReLUs, then batch
     norm; the last block (conv10) ends in a leaky ReLU (slope 0.2) instead, straight into the head."""
 
-    def __init__(self, config: SmsanetConfig, number: int):
+    def __init__(
+        self,
+        in_channels: int,
+        shortcut_channels: int,
+        channels: int,
+        depth: int,
+        dilation: int = 1,
+        is_last: bool = False,
+    ):
         super().__init__()
-        channels = config.block_channels(number)
-        depth, dilation = config.block_depths[number - 1], config.dilations[number - 1]
-        self.upsample = nn.ConvTranspose2d(config.block_channels(number - 1), channels, 4, stride=2, padding=1)
-        self.shortcut = nn.Conv2d(config.block_channels(NUM_BLOCKS + 1 - number), channels, 3, padding=1)
+        self.upsample = nn.ConvTranspose2d(in_channels, channels, 4, stride=2, padding=1)
+        self.shortcut = nn.Conv2d(shortcut_channels, channels, 3, padding=1)
         layers = [nn.ReLU(), *conv_relu_layers(channels, channels, depth - 1, dilation)]
-        if number == NUM_BLOCKS:
+        if is_last:
             layers[-1] = nn.LeakyReLU(0.2)
         else:
             layers.append(nn.BatchNorm2d(channels))
         self.layers = nn.Sequential(*layers)
+
+    @classmethod
+    def from_block_number(cls, config: SmsanetConfig, number: int) -> SmsanetUpBlock:
+        """conv8, conv9 or conv10 of the base network, its shortcut from conv3, conv2 or conv1."""
+        return cls(
+            config.block_channels(number - 1),
+            config.block_channels(NUM_BLOCKS + 1 - number),
+            config.block_channels(number),
+            config.block_depths[number - 1],
+            config.dilations[number - 1],
+            is_last=number == NUM_BLOCKS,
+        )
 
     def forward(self, features: torch.Tensor, shortcut: torch.Tensor) -> torch.Tensor:
         return self.layers(self.upsample(features) + self.shortcut(shortcut))
@@ -221,7 +241,7 @@ class SmsanetDecoder(nn.Module):
 
     def __init__(self, config: SmsanetConfig):
         super().__init__()
-        self.blocks = nn.ModuleList([SmsanetUpBlock(config, number) for number in DECODER_BLOCKS])
+        self.blocks = nn.ModuleList([SmsanetUpBlock.from_block_number(config, number) for number in DECODER_BLOCKS])
         self.attention = build_attention(config, DECODER_BLOCKS)
 
     def forward(
@@ -230,6 +250,38 @@ class SmsanetDecoder(nn.Module):
         hidden_states = ()
         for number, block, shortcut in zip(DECODER_BLOCKS, self.blocks, reversed(shortcuts)):
             features = refine(self.attention, number, block(features, shortcut))
+            hidden_states += (features,)
+        return features, hidden_states
+
+
+class SmsanetBackboneDecoder(nn.Module):
+    """The reconstruction module on a pretrained backbone (``config.backbone_config``): SMSA on the deepest feature
+    map, then one conv8-style block per halving up to stride 2, each taking the backbone's map of its resolution as
+    the shortcut; SMSA refines the blocks at strides 16 and 8 (see the config)."""
+
+    def __init__(self, config: SmsanetConfig, backbone_channels: list[int]):
+        super().__init__()
+        *shortcut_channels, deepest = backbone_channels
+        in_sizes = [deepest, *config.decoder_hidden_sizes[:-1]]
+        self.blocks = nn.ModuleList(
+            SmsanetUpBlock(in_size, shortcut, size, config.decoder_depth, is_last=index == len(in_sizes) - 1)
+            for index, (in_size, shortcut, size) in enumerate(
+                zip(in_sizes, reversed(shortcut_channels), config.decoder_hidden_sizes)
+            )
+        )
+        attended = [deepest, *config.decoder_hidden_sizes[:2]] if config.use_smsa else []
+        self.attention = nn.ModuleList(SmsanetMultiScaleAttention(config, channels) for channels in attended)
+
+    def refine(self, index: int, features: torch.Tensor) -> torch.Tensor:
+        """The features after SMSA number ``index`` (0: the deepest map), where there is one."""
+        return self.attention[index](features) if index < len(self.attention) else features
+
+    def forward(self, feature_maps: tuple[torch.Tensor, ...]) -> tuple[torch.Tensor, tuple[torch.Tensor, ...]]:
+        *shortcuts, features = feature_maps
+        features = self.refine(0, features)
+        hidden_states = (features,)
+        for index, (block, shortcut) in enumerate(zip(self.blocks, reversed(shortcuts)), start=1):
+            features = self.refine(index, block(features, shortcut))
             hidden_states += (features,)
         return features, hidden_states
 
@@ -260,13 +312,27 @@ class SmsanetPreTrainedModel(PreTrainedModel):
 
 
 class SmsanetModel(SmsanetPreTrainedModel):
-    """The SMSANet body: Zhang et al.'s encoder and decoder with SMSA after the chosen blocks."""
+    """The SMSANet body: Zhang et al.'s encoder and decoder with SMSA after the chosen blocks, or with
+    ``config.backbone_config`` a pretrained backbone and the decoder that climbs back from it."""
 
     def __init__(self, config: SmsanetConfig):
         super().__init__(config)
-        self.encoder = SmsanetEncoder(config)
-        self.decoder = SmsanetDecoder(config)
+        if config.backbone_config is None:
+            self.encoder = SmsanetEncoder(config)
+            self.decoder = SmsanetDecoder(config)
+        else:
+            self.backbone = load_backbone(config)
+            self.decoder = SmsanetBackboneDecoder(config, self.backbone.channels)
         self.post_init()
+
+    def encode_and_decode(self, pixel_values: torch.Tensor) -> tuple[torch.Tensor, tuple[torch.Tensor, ...]]:
+        """The last decoder features, and every block's output."""
+        if self.config.backbone_config is None:
+            features, shortcuts, encoder_states = self.encoder(pixel_values)
+            last_hidden_state, decoder_states = self.decoder(features, shortcuts)
+            return last_hidden_state, encoder_states + decoder_states
+        feature_maps = self.backbone(lightness_to_backbone_pixels(pixel_values), return_dict=True).feature_maps
+        return self.decoder(feature_maps)
 
     def forward(
         self,
@@ -283,10 +349,9 @@ class SmsanetModel(SmsanetPreTrainedModel):
             config's setting.
         """
         check_pixel_values(pixel_values, self.config.num_channels, self.config.stride, "lightness")
-        features, shortcuts, encoder_states = self.encoder(pixel_values)
-        last_hidden_state, decoder_states = self.decoder(features, shortcuts)
+        last_hidden_state, states = self.encode_and_decode(pixel_values)
         wants_states = config_default(output_hidden_states, self.config, "output_hidden_states")
-        hidden_states = encoder_states + decoder_states if wants_states else None
+        hidden_states = states if wants_states else None
         output = SmsanetModelOutput(last_hidden_state=last_hidden_state, hidden_states=hidden_states)
         return output if config_default(return_dict, self.config, "return_dict") else output.to_tuple()
 
@@ -295,7 +360,7 @@ class SmsanetRegressionHead(nn.Conv2d):
     """Zhang et al.'s ab regression: a 1x1 convolution, then a tanh, giving ab scaled by 1/110."""
 
     def __init__(self, config: SmsanetConfig):
-        super().__init__(config.block_channels(NUM_BLOCKS), config.num_output_channels, kernel_size=1)
+        super().__init__(config.head_channels, config.num_output_channels, kernel_size=1)
 
     def forward(self, features: torch.Tensor) -> torch.Tensor:
         return torch.tanh(super().forward(features))
@@ -361,6 +426,8 @@ class SmsanetForColorization(SmsanetPreTrainedModel):
         """
         outputs = self.smsanet(pixel_values, output_hidden_states=output_hidden_states, return_dict=True)
         ab = self.head(outputs.last_hidden_state)
+        if ab.shape[-2:] != pixel_values.shape[-2:]:  # a backbone's decoder stops at stride 2
+            ab = F.interpolate(ab, size=pixel_values.shape[-2:], mode="bilinear", align_corners=False)
         loss = self.colorization_loss(pixel_values, ab, labels) if labels is not None else None
         output = SmsanetColorizationOutput(loss=loss, ab=self.gained_ab(ab), hidden_states=outputs.hidden_states)
         return output if config_default(return_dict, self.config, "return_dict") else output.to_tuple()
