@@ -30,13 +30,14 @@ def build_parser() -> argparse.ArgumentParser:
         "  hf-colorize dataset INPUT -o OUTPUT ...       colorize a dataset (dataset --help)",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("inputs", nargs="+", metavar="INPUT", help="image or video files, or folders (walked)")
+    # "*", checked in parse_arguments: with "+", a misspelt option such as --bogus was reported as a missing INPUT
+    parser.add_argument("inputs", nargs="*", metavar="INPUT", help="image or video files, or folders (walked)")
     parser.add_argument(
         "-o",
         "--output",
         default="colorized",
-        help="output folder, or a file name when there is a single input (default: ./colorized); "
-        "videos are written as MP4",
+        help="output folder, or a file name when there is a single input, whose extension gives the format "
+        "(.png, .jpg, .webp, .tif, ...; default: ./colorized, PNG files); videos are written as MP4",
     )
     parser.add_argument(
         "--model",
@@ -67,6 +68,15 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def parse_arguments(argv: list[str]) -> argparse.Namespace:
+    """The colorize command's arguments; an unknown option, then a missing INPUT, ends the program (exit 2)."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not args.inputs:
+        parser.error("the following arguments are required: INPUT")
+    return args
+
+
 def build_export_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="hf-colorize export",
@@ -83,7 +93,7 @@ def main(argv: list[str] | None = None) -> int:
     if argv[:1] == ["export"]:
         build_export_parser().parse_args(argv[1:])
     elif argv[:1] != ["dataset"]:  # the dataset command's options are parsed with the package
-        build_parser().parse_args(argv)
+        parse_arguments(argv)
     from hf_colorize.cli import main as run
 
     return run(argv)

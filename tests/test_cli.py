@@ -1,7 +1,9 @@
 import errno
 import io
+import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -346,3 +348,61 @@ def test_the_readme_video_commands_read_a_clip_shipped_in_examples(tmp_path, tin
     code, out, err = run([clip, "-o", tmp_path / "tree.mp4", "--model", tiny_model_dir], capsys)
     assert code == 0, err
     assert "(29 frames" in out
+
+
+def test_an_unknown_option_is_named(capsys):
+    # Before: "the following arguments are required: INPUT", with no word of --bogus.
+    for argv in (["--bogus"], ["in.png", "--bogus"]):
+        with pytest.raises(SystemExit) as exit:
+            hf_colorize_cli.main(argv)
+        assert exit.value.code == 2
+        assert "unrecognized arguments: --bogus" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("suffix", "image_format"), [(".png", "PNG"), (".jpg", "JPEG"), (".webp", "WEBP"), (".tif", "TIFF")]
+)
+def test_the_output_format_follows_the_extension(tmp_path, inputs, tiny_model_dir, capsys, suffix, image_format):
+    target = tmp_path / f"result{suffix}"
+    code, out, err = run([inputs / "a.png", "-o", target, "--model", tiny_model_dir], capsys)
+    assert code == 0, err
+    with Image.open(target) as written:
+        assert written.format == image_format and written.size == (80, 48) and written.mode == "RGB"
+
+
+def test_an_unknown_output_extension_is_refused_in_one_line(tmp_path, inputs, tiny_model_dir, capsys):
+    code, out, err = run([inputs / "a.png", "-o", tmp_path / "result.xyz", "--model", tiny_model_dir], capsys)
+    assert code == 2 and len(err.strip().splitlines()) == 1
+    assert "result.xyz: '.xyz' is no image format" in err and ".png" in err
+    assert not list(tmp_path.glob("result*"))
+    (tmp_path / "results.v2").mkdir()  # an existing folder of that kind of name is the output folder
+    code, out, err = run([inputs / "a.png", "-o", tmp_path / "results.v2", "--model", tiny_model_dir], capsys)
+    assert code == 0 and (tmp_path / "results.v2" / "a.png").is_file(), err
+
+
+@pytest.mark.parametrize(
+    ("source", "offline", "message"),
+    [
+        ("nonexist_dir", "1", "nonexist_dir: no such file or folder (a Hub dataset id is ORG/NAME)"),
+        ("nonexist_dir/", "", "nonexist_dir/: no such file or folder (a Hub dataset id is ORG/NAME)"),
+        ("some-org/some-dataset", "1", "some-org/some-dataset: no such folder, and the Hub is offline"),
+        ("some-org/some-dataset", "", "some-org/some-dataset: no such folder, and the Hub cannot be reached"),
+    ],
+)
+def test_a_dataset_that_cannot_be_found_is_one_line_and_exit_2(tmp_path, tiny_model_dir, source, offline, message):
+    # Before: 28 s of retries and a 30-line traceback. Online, the Hub is made unreachable (a closed local port).
+    environment = {"HF_HUB_OFFLINE": offline, "HF_ENDPOINT": "http://127.0.0.1:9"}
+    command = [sys.executable, "-m", "hf_colorize.cli", "dataset", source, "-o", str(tmp_path / "out")]
+    started = time.perf_counter()
+    result = subprocess.run(
+        [*command, "--model", str(tiny_model_dir)],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        env={**os.environ, **environment},
+    )
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(f"hf-colorize: {message}"), result.stderr
+    assert time.perf_counter() - started < 60  # no retries (the import and the model take a few seconds)
+    assert not (tmp_path / "out").exists()

@@ -23,7 +23,7 @@ from PIL import Image, ImageDraw
 
 import hf_colorize
 from hf_colorize.hints import InvalidHintError, parse_color, parse_hint_string
-from hf_colorize.images import InvalidImageError, image_size, load_rgb_image, save_png
+from hf_colorize.images import InvalidImageError, image_size, load_rgb_image, save_image
 from hf_colorize.models import family_capabilities, family_description
 
 HERE = Path(__file__).parent
@@ -231,7 +231,7 @@ def model_request(
 def save_output(image: Image.Image, name: str) -> str:
     """The PNG to download, in :data:`OUTPUTS` under a name of its own (requests may share an upload's name)."""
     path = OUTPUTS / f"{Path(name).stem}-colorized-{uuid.uuid4().hex[:8]}.png"
-    save_png(image, path)
+    save_image(image, path)
     return str(path)
 
 

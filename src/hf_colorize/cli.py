@@ -15,10 +15,10 @@ from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 
-from hf_colorize_cli import build_export_parser, build_parser
+from hf_colorize_cli import build_export_parser, parse_arguments
 
 from .hints import InvalidHintError, parse_hint_string
-from .images import IMAGE_EXTENSIONS, InvalidImageError, OutputWriteError, save_png
+from .images import IMAGE_EXTENSIONS, InvalidImageError, OutputWriteError, save_image
 
 VIDEO_SUFFIXES = {".avi", ".mp4", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg", ".wmv", ".flv"}
 BAD_INPUT = 2
@@ -145,9 +145,19 @@ def is_video(path: Path) -> bool:
     return path.suffix.lower() in VIDEO_SUFFIXES
 
 
+def check_output_name(output: Path, images: list[tuple[Path, Path]]) -> None:
+    """Refuse ``-o NAME.EXT`` for a single image when no image format has the extension ``.EXT`` (a folder of that
+    name that exists is taken as the output folder)."""
+    if len(images) != 1 or is_video(images[0][0]) or not output.suffix or output.is_dir():
+        return
+    if output.suffix.lower() not in IMAGE_EXTENSIONS:
+        formats = ", ".join(sorted(IMAGE_EXTENSIONS))
+        raise UsageError(f"-o {output}: {output.suffix!r} is no image format this writes ({formats})")
+
+
 def output_path(output: Path, relative: Path, single: bool) -> Path:
-    """Where the colorized image (PNG) or video (MP4) goes: ``output`` itself for one input given a file name of
-    the right kind, else inside it."""
+    """Where the colorized image or video (MP4) goes: ``output`` itself for one input given a file name of the right
+    kind (an image in the format of its extension), else inside it (PNG)."""
     suffixes, suffix = (VIDEO_SUFFIXES, ".mp4") if is_video(relative) else (IMAGE_EXTENSIONS, ".png")
     if single and output.suffix.lower() in suffixes:
         return output.with_suffix(suffix) if is_video(relative) else output
@@ -253,6 +263,9 @@ def colorize_all(args: argparse.Namespace) -> int:
         raise UsageError(f"--hint: {error}") from None
     if args.samples < 1:
         raise UsageError(f"--samples must be at least 1, got {args.samples}")
+    output = Path(args.output)
+    images = list(iter_images(args.inputs, output))
+    check_output_name(output, images)
     pipe = load_pipeline(args.model, args.device, args.onnx)
     requests = {"hints": hints or None, "reference": args.reference, "num_samples": args.samples}
     call_options = {name: value for name, value in requests.items() if value not in (None, 1)}
@@ -275,8 +288,6 @@ def colorize_all(args: argparse.Namespace) -> int:
     if "reference" in preprocess_params:
         call_options["reference"] = preprocess_params["reference"]
 
-    output = Path(args.output)
-    images = list(iter_images(args.inputs, output))
     if args.samples > 1 and any(is_video(image) for image, _ in images):
         raise UsageError("--samples is for images; a video gets one colorization")
     inputs = {image.resolve() for image, _ in images} | ({Path(args.reference).resolve()} if args.reference else set())
@@ -298,7 +309,7 @@ def colorize_all(args: argparse.Namespace) -> int:
             continue
         try:
             for sample, target in zip(colorized if isinstance(colorized, list) else [colorized], targets):
-                save_png(sample, target)
+                save_image(sample, target)
                 print(target)
         except OutputWriteError as error:
             status = report(target, str(error))
@@ -336,7 +347,7 @@ def main(argv: list[str] | None = None) -> int:
             return export(argv[1:])
         if argv[:1] == ["dataset"]:
             return colorize_dataset_command(argv[1:])
-        return colorize_all(build_parser().parse_args(argv))
+        return colorize_all(parse_arguments(argv))
     except UsageError as error:
         print(f"hf-colorize: {error}", file=sys.stderr)
         return BAD_INPUT

@@ -101,6 +101,29 @@ def is_saved_dataset(path: Path) -> bool:
     return (path / "state.json").is_file() or (path / "dataset_dict.json").is_file()
 
 
+def check_hub_dataset(name: str) -> None:
+    """Raise a one-line :class:`DatasetColorizationError` unless ``name`` (no local file or folder) is a dataset the
+    Hub has: a name that is no Hub id (``ORG/NAME``), an offline or unreachable Hub, or no such dataset. One request,
+    without the retries ``datasets`` makes for each of its files (half a minute when the Hub cannot be reached)."""
+    from huggingface_hub import HfApi, constants
+    from huggingface_hub.errors import RepositoryNotFoundError
+
+    from .pipeline import HUB_ID
+
+    if HUB_ID.fullmatch(name) is None:
+        raise DatasetColorizationError(f"{name}: no such file or folder (a Hub dataset id is ORG/NAME)")
+    if constants.HF_HUB_OFFLINE:
+        raise DatasetColorizationError(f"{name}: no such folder, and the Hub is offline (HF_HUB_OFFLINE is set)")
+    try:
+        HfApi().dataset_info(name, timeout=10)
+    except RepositoryNotFoundError:
+        raise DatasetColorizationError(
+            f"{name}: no such folder, nor a dataset on the Hub (a private one needs `hf auth login`)"
+        ) from None
+    except Exception as error:  # no connection, no name resolution, a timeout: the HTTP client's own error classes
+        raise DatasetColorizationError(f"{name}: no such folder, and the Hub cannot be reached ({error})") from None
+
+
 def open_source(
     source: str | os.PathLike,
     image_column: str = "image",
@@ -138,9 +161,11 @@ def open_source(
     elif path.is_file() and path.suffix.lower() in IMAGE_EXTENSIONS:
         raise DatasetColorizationError(f"{source}: a single image; hf-colorize IMAGE colorizes it, this takes a folder")
     else:
+        if not path.exists():
+            check_hub_dataset(str(source))
         try:
             dataset = datasets.load_dataset(str(source), config_name, split=split, streaming=True)
-        except (FileNotFoundError, ValueError, datasets.exceptions.DatasetNotFoundError) as error:
+        except (OSError, ValueError, datasets.exceptions.DatasetNotFoundError) as error:
             raise DatasetColorizationError(
                 f"{source}: not an image folder, saved dataset or dataset ({error})"
             ) from None

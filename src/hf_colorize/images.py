@@ -13,7 +13,7 @@ import numpy as np
 import torch
 from PIL import ExifTags, Image, ImageOps, UnidentifiedImageError
 
-from .color import rgb_to_lab
+from .color import rgb_to_lab, srgb8_to_lightness
 
 ImageLike = str | os.PathLike | Image.Image | np.ndarray
 
@@ -137,8 +137,14 @@ def _array_to_rgb(array: np.ndarray, name: str) -> np.ndarray:
 _INTEGER_MODES = ("I;16", "I;16B", "I;16L", "I")
 
 
-def _pil_to_rgb(image: Image.Image, name: str, integer_scale: float) -> np.ndarray:
-    """A PIL image of any mode as float RGB in [0, 1]; integer modes are divided by ``integer_scale``."""
+def _srgb8_rows(array: np.ndarray) -> np.ndarray:
+    """An 8-bit HxW, HxWx1, HxWx3 or HxWx4 array as HxWx1 grey or HxWx3 RGB (alpha dropped), not copied."""
+    return array.reshape(*array.shape[:2], -1)[..., :3]
+
+
+def _pil_rows(image: Image.Image, name: str, integer_scale: float) -> np.ndarray:
+    """A PIL image of any mode as 8-bit grey or RGB (:func:`_srgb8_rows`) when its values are 8-bit, else as float
+    RGB in [0, 1]; integer modes are divided by ``integer_scale``."""
     if image.mode in _INTEGER_MODES:
         array = np.asarray(image, dtype=np.float64)
         return _array_to_rgb(np.clip(array / integer_scale, 0.0, 1.0).astype(np.float32), name)
@@ -146,7 +152,17 @@ def _pil_to_rgb(image: Image.Image, name: str, integer_scale: float) -> np.ndarr
         return _array_to_rgb(np.asarray(image, dtype=np.float32), name)
     if image.mode not in ("RGB", "L"):
         image = image.convert("RGBA" if "transparency" in image.info or image.mode == "P" else "RGB")
-    return _array_to_rgb(np.asarray(image.convert("RGB") if image.mode == "RGBA" else image), name)
+    return _srgb8_rows(np.asarray(image.convert("RGB") if image.mode == "RGBA" else image))
+
+
+def _array_rows(array: np.ndarray, name: str) -> np.ndarray:
+    """Rows of an input array as :func:`_pil_rows` gives them: 8-bit ones as they are, others as float RGB."""
+    return _srgb8_rows(array) if array.dtype == np.uint8 else _array_to_rgb(array, name)
+
+
+def _float_rgb(rows: np.ndarray) -> np.ndarray:
+    """Rows read by :func:`_open` as float RGB ``(rows, W, 3)`` in [0, 1]."""
+    return rows if rows.dtype != np.uint8 else _array_to_rgb(rows, "rows")
 
 
 def _upright(image: Image.Image) -> Image.Image:
@@ -161,7 +177,9 @@ RowReader = Callable[[slice], np.ndarray]
 
 
 def _open(image: ImageLike) -> tuple[int, int, RowReader]:
-    """An input's height, width and a function giving its rows ``rows`` as float RGB ``(rows, W, 3)`` in [0, 1].
+    """An input's height, width and a function giving its rows ``rows``: 8-bit sRGB ``(rows, W, C)`` (C = 1 for grey,
+    3 for RGB) when the input is 8-bit, else float RGB ``(rows, W, 3)`` in [0, 1] (:func:`_float_rgb` makes any of
+    them float RGB).
 
     Raises:
         InvalidImageError: the file is missing, not an image, truncated, empty or too large.
@@ -171,7 +189,7 @@ def _open(image: ImageLike) -> tuple[int, int, RowReader]:
         image = _open_path(Path(image))
     if isinstance(image, np.ndarray):
         _check_array(image, name)
-        return image.shape[0], image.shape[1], lambda rows: _array_to_rgb(image[rows], name)
+        return image.shape[0], image.shape[1], lambda rows: _array_rows(image[rows], name)
     if not isinstance(image, Image.Image):
         raise InvalidImageError(f"{name}: expected a path, a PIL image or a numpy array")
     _check_size(name, image.width, image.height)
@@ -180,7 +198,7 @@ def _open(image: ImageLike) -> tuple[int, int, RowReader]:
     integer_scale = 65535.0 if image.mode in _INTEGER_MODES and image.getextrema()[1] > 255 else 255.0
 
     def read_rows(rows: slice) -> np.ndarray:
-        return _pil_to_rgb(image.crop((0, rows.start, image.width, rows.stop)), name, integer_scale)
+        return _pil_rows(image.crop((0, rows.start, image.width, rows.stop)), name, integer_scale)
 
     return image.height, image.width, read_rows
 
@@ -200,7 +218,7 @@ def load_rgb(image: ImageLike) -> torch.Tensor:
         InvalidImageError: the file is missing, not an image, truncated, empty or too large.
     """
     height, width, read_rows = _open(image)
-    rgb = np.concatenate([read_rows(rows) for rows in row_bands(height, width)])
+    rgb = np.concatenate([_float_rgb(read_rows(rows)) for rows in row_bands(height, width)])
     return torch.from_numpy(rgb).permute(2, 0, 1)
 
 
@@ -208,12 +226,17 @@ def load_lightness(image: ImageLike) -> torch.Tensor:
     """Read any supported input and reduce it to its CIE lightness, ``(1, H, W)`` in [0, 100].
 
     It is converted band by band (:func:`row_bands`), so a large image costs its decoded pixels and its lightness
-    (4 bytes a pixel), not float RGB and Lab copies of the whole image.
+    (4 bytes a pixel), not float RGB and Lab copies of the whole image. 8-bit pixels take tables
+    (:func:`~hf_colorize.color.srgb8_to_lightness`).
     """
     height, width, read_rows = _open(image)
     lightness = torch.empty(1, height, width)
     for rows in row_bands(height, width):
-        lightness[:, rows] = rgb_to_lab(torch.from_numpy(read_rows(rows)).permute(2, 0, 1))[:1]
+        band = read_rows(rows)
+        if band.dtype == np.uint8:
+            lightness[0, rows] = srgb8_to_lightness(torch.from_numpy(band))
+        else:
+            lightness[:, rows] = rgb_to_lab(torch.from_numpy(band).permute(2, 0, 1))[:1]
     return lightness
 
 
@@ -223,13 +246,18 @@ def load_rgb_image(image: ImageLike) -> Image.Image:
     height, width, read_rows = _open(image)
     output = Image.new("RGB", (width, height))
     for rows in row_bands(height, width):
-        output.paste(to_pil(torch.from_numpy(read_rows(rows)).permute(2, 0, 1)), (0, rows.start))
+        output.paste(to_pil(torch.from_numpy(_float_rgb(read_rows(rows))).permute(2, 0, 1)), (0, rows.start))
     return output
 
 
-def save_png(image: Image.Image, path: Path) -> None:
-    """Write ``image`` to ``path`` as a PNG, whole or not at all: under the hidden name ``.NAME.partial`` next to
-    it, renamed when complete, so a full disk or an interruption leaves no half-written file under ``path``.
+SAVE_OPTIONS = {"JPEG": {"quality": 95}, "WEBP": {"quality": 95}}
+"""Encoder settings by PIL format (lossy formats at high quality; the others lossless)."""
+
+
+def save_image(image: Image.Image, path: Path) -> None:
+    """Write ``image`` to ``path`` in the format of its extension (PNG for one PIL does not know), whole or not at
+    all: under the hidden name ``.NAME.partial`` next to it, renamed when complete, so a full disk or an
+    interruption leaves no half-written file under ``path``.
 
     Raises:
         OutputWriteError: the file or its folder cannot be written.
@@ -237,7 +265,8 @@ def save_png(image: Image.Image, path: Path) -> None:
     partial = path.with_name(f".{path.name}.partial")
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        image.save(partial, format="PNG")
+        image_format = Image.registered_extensions().get(path.suffix.lower(), "PNG")
+        image.save(partial, format=image_format, **SAVE_OPTIONS.get(image_format, {}))
         os.replace(partial, path)
     except OSError as error:
         raise cannot_write(path, error) from None
