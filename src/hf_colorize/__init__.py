@@ -5,20 +5,10 @@ Importing the package registers every family with ``AutoConfig`` / ``AutoModel``
 pipeline task with ``PIPELINE_REGISTRY``, as transformers documents for custom models.
 """
 
-from pathlib import Path
-
 __version__ = "0.1.0"
 
-_WEIGHTS = Path(__file__).parent / "weights"
-
-BUNDLED_MODELS = {folder.name: str(folder) for folder in sorted(_WEIGHTS.iterdir()) if folder.is_dir()}
-"""The trained models shipped with the package (fp16 safetensors), by variant name: their folders, which
-``from_pretrained`` and ``pipeline(model=...)`` load; the CLI's ``--model`` also takes the names."""
-
-DEFAULT_MODEL = BUNDLED_MODELS["dlsa-tiny"]
-"""The bundled default model: a dlsa-tiny trained on the corpus (point hints, or none)."""
-
 from .backbones import register_backbones  # noqa: E402
+from .bundled import BUNDLED_MODELS, DEFAULT_MODEL  # noqa: E402
 from .dataset_colorization import colorize_dataset  # noqa: E402
 from .models import REGISTERED_FAMILIES, register_family  # noqa: E402
 from .models.axial_exemplar import (  # noqa: E402

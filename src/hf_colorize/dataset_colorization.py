@@ -29,6 +29,7 @@ from typing import Any
 
 from PIL import Image
 
+from .bundled import DEFAULT_MODEL
 from .hub import upload_folder
 from .images import IMAGE_EXTENSIONS, cannot_write, decode_image, image_files
 
@@ -407,7 +408,6 @@ def colorize_dataset(
             settings, or an argument is out of range.
         OutputWriteError: a shard cannot be written (names it and the problem).
     """
-    from . import DEFAULT_MODEL
     from .pipeline import load_colorization_pipeline
 
     if batch_size < 1 or shard_size < 1:

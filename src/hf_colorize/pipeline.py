@@ -19,6 +19,7 @@ from transformers import AutoModelForImageToImage, Pipeline
 from transformers.pipelines import PIPELINE_REGISTRY
 from transformers.utils import IMAGE_PROCESSOR_NAME
 
+from .bundled import BUNDLED_MODELS, DEFAULT_MODEL
 from .image_processing import ProcessorConfigError
 from .models import REGISTERED_FAMILIES, families_accepting, family_capabilities
 
@@ -48,8 +49,8 @@ class ImageColorizationPipeline(Pipeline):
 
     Inputs are paths, PIL images or numpy arrays, or dicts ``{"image": ..., "hints": ...}`` (or ``"reference"``)
     to give each image of a batch its own hints or reference. A list of inputs returns a list of images. A family
-    that samples (``cartoon_coltran``) takes ``num_samples=N, seed=S, temperature=T`` and returns a list of N
-    images per input when N > 1.
+    that samples (its image processor accepts ``samples``) takes ``num_samples=N, seed=S, temperature=T`` and
+    returns a list of N images per input when N > 1.
     """
 
     onnx_model = None
@@ -187,8 +188,6 @@ def resolve_model(model: str | None = None) -> str:
         ValueError: ``model`` is neither a folder, a bundled model nor a Hub id ``org/name``, so it is not looked
             up on the Hub (:func:`unknown_model_message`).
     """
-    from . import BUNDLED_MODELS, DEFAULT_MODEL
-
     model = model or DEFAULT_MODEL
     if Path(model).exists():
         return model
@@ -207,8 +206,6 @@ def published_variants() -> list[str]:
 def unknown_model_message(model: str) -> str:
     """Why ``model`` is no model to load: a published variant without trained weights (and how to train it), or an
     unknown name, with the closest bundled name."""
-    from . import BUNDLED_MODELS
-
     bundled = ", ".join(BUNDLED_MODELS)
     if model in published_variants():
         return (
