@@ -97,7 +97,7 @@ def upgrading_scores(model: torch.nn.Module, images: list[EvalImage]) -> dict[st
 def sample_outputs(model: torch.nn.Module, image: EvalImage, samples: int, seed: int) -> list[torch.Tensor]:
     """``samples`` colourings of one image (uint8 RGB at the crop's size), drawn with ``seed``."""
     with torch.no_grad():
-        ab = model(
+        ab = model.generate(
             model_lightness(model, image)[None], num_samples=samples, generator=torch.Generator().manual_seed(seed)
         ).ab
     return [at_crop(prediction, image) for prediction in ab]
@@ -142,7 +142,7 @@ def sampling_cost(model: torch.nn.Module, runs: int = 3) -> dict[str, float]:
     with torch.inference_mode():
         for seed in range(runs):
             start = time.perf_counter()
-            calls = model(pixel_values, generator=torch.Generator().manual_seed(seed)).model_calls
+            calls = model.generate(pixel_values, generator=torch.Generator().manual_seed(seed)).model_calls
             timings.append(time.perf_counter() - start)
     return {"model_calls": calls, "seconds_per_sample": statistics.median(timings)}
 

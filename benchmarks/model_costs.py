@@ -14,13 +14,15 @@ import json
 import platform
 import statistics
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import torch
 from transformers import AutoConfig, AutoModelForImageToImage
 
 import hf_colorize  # noqa: F401  (registers the families)
-from hf_colorize.profiling import count_macs, count_parameters
+from hf_colorize.profiling import count_macs, count_parameters, inference_call
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = Path(__file__).parent / "results"
@@ -55,7 +57,7 @@ def cpu_name() -> str:
     return platform.processor() or platform.machine()
 
 
-def median_latency_ms(model: torch.nn.Module, inputs: dict[str, torch.Tensor], warmup: int, runs: int) -> float:
+def median_latency_ms(model: Callable[..., Any], inputs: dict[str, torch.Tensor], warmup: int, runs: int) -> float:
     with torch.inference_mode():
         for _ in range(warmup):
             model(**inputs)
@@ -74,8 +76,8 @@ def measure(variant: str, warmup: int, runs: int) -> dict:
     warmup, runs = SAMPLING_RUNS.get(variant, (warmup, runs))
     return {
         "parameters": count_parameters(model),
-        "gmacs_224": count_macs(model, **inputs) / 1e9,
-        "cpu_latency_ms": median_latency_ms(model, inputs, warmup, runs),
+        "gmacs_224": count_macs(inference_call(model), **inputs) / 1e9,
+        "cpu_latency_ms": median_latency_ms(inference_call(model), inputs, warmup, runs),
         "paper": PAPER_COSTS.get(variant),
     }
 

@@ -13,7 +13,7 @@ from pathlib import Path
 from transformers import AutoConfig, AutoImageProcessor, AutoModelForImageToImage
 
 import hf_colorize
-from hf_colorize.profiling import count_macs, count_parameters
+from hf_colorize.profiling import count_macs, count_parameters, inference_call
 from hf_colorize.training.card import render_model_card
 from hf_colorize.training.export import export_half_precision, load_checkpoint_into
 
@@ -47,7 +47,7 @@ def main() -> None:
         Path(args.config) / "card_template.md",
         config.model_type,
         repo_id=args.repo_id or f"hf-colorize/{variant}",
-        gmacs=count_macs(model, **model.dummy_inputs) / 1e9,
+        gmacs=count_macs(inference_call(model), **model.dummy_inputs) / 1e9,
         parameters=count_parameters(model),
         training_summary=args.training_summary,
         evaluation_table=table,

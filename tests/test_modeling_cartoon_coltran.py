@@ -1,7 +1,10 @@
+from pathlib import Path
+
 import numpy as np
 import pytest
 import torch
 from conftest import tiny_cartoon_config
+from safetensors.torch import load_file
 from transformers import AutoConfig, AutoImageProcessor, AutoModelForImageToImage, pipeline
 
 from hf_colorize import CartoonColtranConfig, CartoonColtranForColorization, CartoonColtranImageProcessor
@@ -70,7 +73,7 @@ def test_sampling_is_reproducible_by_seed_and_diverse():
     grey, _ = grey_and_colors(batch=1)
 
     def sample(seed, **options):
-        return model(grey, num_samples=3, generator=torch.Generator().manual_seed(seed), **options)
+        return model.generate(grey, num_samples=3, generator=torch.Generator().manual_seed(seed), **options)
 
     first, again, other = sample(0), sample(0), sample(1)
     assert first.ab.shape == (3, 2, 32, 32) and first.coarse_colors.shape == (3, 8, 8)
@@ -82,6 +85,32 @@ def test_sampling_is_reproducible_by_seed_and_diverse():
     assert torch.equal(cold[0], cold[1])  # near zero temperature: the most likely colours
     with pytest.raises(ValueError, match="temperature must be positive"):
         sample(0, temperature=0)
+
+
+SEEDED_SAMPLES = load_file(Path(__file__).parent / "fixtures" / "cartoon_coltran_samples.safetensors")
+"""Seeded samples drawn by the implementation before sampling moved from ``forward`` to ``generate`` (commit
+9056603, ``model(grey, num_samples=..., generator=...)``): the tiny models below and the same seeds must still
+give these colours and ab bit for bit."""
+
+
+def test_seeded_samples_are_those_of_the_former_implementation():
+    model = tiny_model()
+    grey, _ = grey_and_colors(batch=2)
+    warm = model.generate(grey, num_samples=2, generator=torch.Generator().manual_seed(0))
+    cold = model.generate(grey[:1], num_samples=3, generator=torch.Generator().manual_seed(3), temperature=0.5)
+    for name, outputs in (("warm", warm), ("cold", cold)):
+        assert torch.equal(outputs.coarse_colors, SEEDED_SAMPLES[f"{name}.coarse_colors"]), name
+        assert torch.equal(outputs.ab, SEEDED_SAMPLES[f"{name}.ab"]), name
+
+
+def test_pipeline_samples_are_those_of_the_former_implementation(tiny_cartoon_dir, color_image):
+    pipe = pipeline("image-colorization", model=str(tiny_cartoon_dir))
+    drawing = color_image.convert("L")
+    expected = pipe.image_processor.post_process_colorization(
+        SEEDED_SAMPLES["pipeline.ab"], pipe.image_processor(drawing)["lightness"] * 3
+    )
+    samples = pipe(drawing, num_samples=3, seed=0)
+    assert [np.asarray(sample).tobytes() for sample in samples] == [np.asarray(image).tobytes() for image in expected]
 
 
 def test_loss_terms():
@@ -108,7 +137,7 @@ def test_hidden_states_and_attentions_of_each_mode():
     with torch.no_grad():
         stage_1 = model(grey, color_labels=colors, **requests)
         stage_2 = model(grey, coarse_colors=colors, **requests)
-        sampled = model(grey[:1], num_samples=2, **requests)
+        sampled = model.generate(grey[:1], num_samples=2, **requests)
     assert len(stage_1.hidden_states) == 1 + 2 + 2 + 1  # embeddings, encoder, outer and inner decoder layers
     assert {tuple(state.shape) for state in stage_1.hidden_states} == {(2, 8, 8, 16)}
     assert [tuple(weights.shape) for weights in stage_1.attentions] == [(16, 2, 8, 8)] * 5
@@ -144,7 +173,14 @@ def test_inputs_and_config_are_checked():
     with pytest.raises(ValueError, match="color_labels must be"):
         model(torch.zeros(1, 1, 32, 32), color_labels=torch.zeros(1, 4, 4, dtype=torch.long))
     with pytest.raises(ValueError, match="num_samples must be at least 1"):
-        model(torch.zeros(1, 1, 32, 32), num_samples=0)
+        model.generate(torch.zeros(1, 1, 32, 32), num_samples=0)
+    with pytest.raises(ValueError, match=r"pixel_values must be \(batch, 1, height, width\)"):
+        model.generate(torch.zeros(1, 3, 32, 32))
+    with pytest.raises(ValueError, match=r"pass color_labels \(stage 1\) or coarse_colors \(stage 2\).*call generate"):
+        model(torch.zeros(1, 1, 32, 32))  # forward is the training path: sampling is generate's
+    labels = torch.zeros(1, 8, 8, dtype=torch.long)
+    with pytest.raises(ValueError, match="not both"):
+        model(torch.zeros(1, 1, 32, 32), color_labels=labels, coarse_colors=labels)
     with pytest.raises(ValueError, match="multiple of num_attention_heads"):
         CartoonColtranConfig(hidden_size=30, num_attention_heads=4)
     with pytest.raises(ValueError, match="multiple of coarse_size"):

@@ -151,16 +151,18 @@ class ImageColorizationPipeline(Pipeline):
         return {**model_inputs, "lightness": inputs["lightness"]}
 
     def _forward(self, model_inputs: dict[str, Any], **sampling: Any) -> dict[str, Any]:
-        """ab ``(batch, samples, 2, h, w)``: one sample per image, or ``num_samples`` drawn with a generator seeded
-        by ``seed`` (the same seed, the same samples) for a family that samples."""
+        """ab ``(batch, samples, 2, h, w)``: one prediction per image, or for a family that samples, ``num_samples``
+        drawn by the model's ``generate`` with a generator seeded by ``seed`` (the same seed, the same samples)."""
         lightness = model_inputs.pop("lightness")
-        num_samples = 1
         if sampling:
             num_samples, seed = sampling["num_samples"], sampling["seed"]
             generator = torch.Generator().manual_seed(seed) if seed is not None else None
-            model_inputs.update(num_samples=num_samples, generator=generator, temperature=sampling["temperature"])
+            ab = self.model.generate(
+                **model_inputs, num_samples=num_samples, generator=generator, temperature=sampling["temperature"]
+            ).ab
+            return {"ab": ab.unflatten(0, (-1, num_samples)), "lightness": lightness}
         ab = self.onnx_model(**model_inputs) if self.onnx_model is not None else self.model(**model_inputs).ab
-        return {"ab": ab.unflatten(0, (-1, num_samples)), "lightness": lightness}
+        return {"ab": ab[:, None], "lightness": lightness}
 
     def postprocess(self, model_outputs: dict[str, Any], as_list: bool = False) -> Image.Image | list[Image.Image]:
         """One image, or with ``num_samples`` > 1 the list of an image's samples."""

@@ -68,10 +68,10 @@ class CartoonColtranColorizationOutput(ModelOutput):
             Stage 1's L_c (Eq. 7) when `color_labels` are given; stage 2's lambda_r x MSE (Eq. 10 without its GAN
             term, which the trainer adds) when `labels` are given with `coarse_colors`.
         ab (`torch.FloatTensor` of shape `(batch_size * num_samples, 2, image_size, image_size)`, *optional*):
-            Predicted ab scaled by 1/110: the upgraded coarse colours (stage 2, or both stages when sampling; the
+            Predicted ab scaled by 1/110: the upgraded coarse colours (stage 2, or both stages in `generate`; the
             samples of an image are consecutive).
         coarse_colors (`torch.LongTensor` of shape `(batch_size * num_samples, coarse_size, coarse_size)`, *optional*):
-            Stage 1's colour indices (given, or sampled).
+            Stage 1's colour indices (given, or sampled by `generate`).
         upsampled_ab (`torch.FloatTensor` of the shape of `ab`, *optional*):
             The coarse colours' ab upsampled bilinearly: the interpolation the upgrading network corrects.
         logits, auxiliary_logits (`torch.FloatTensor`, *optional*):
@@ -79,15 +79,15 @@ class CartoonColtranColorizationOutput(ModelOutput):
         color_loss, auxiliary_loss, mse_loss (`torch.FloatTensor` of shape `()`, *optional*):
             The unweighted terms: -log P_c and -log P~_c per pixel, and the MSE of Eq. 10.
         model_calls (`int`, *optional*):
-            When sampling: the network evaluations it took (1 encoder + one per row + one per pixel).
+            From `generate`: the network evaluations it took (1 encoder + one per row + one per pixel).
         hidden_states (`tuple(torch.FloatTensor)`, *optional*):
             When `output_hidden_states`, the layer outputs of what ran: with `color_labels`, stage 1's (see
             [`CartoonColtranModelOutput`]); with `coarse_colors`, the output of each layer of the upgrading network
-            (channels first); when sampling, the embedded grey pixels and each encoder layer's output (the decoders
+            (channels first); from `generate`, the embedded grey pixels and each encoder layer's output (the decoders
             run one position at a time, their steps are not kept), then the upgrading network's.
         attentions (`tuple(torch.FloatTensor)`, *optional*):
             When `output_attentions`, the attention weights of what ran: with `color_labels`, stage 1's (see
-            [`CartoonColtranModelOutput`]); when sampling, the encoder's; with `coarse_colors`, none (an empty
+            [`CartoonColtranModelOutput`]); from `generate`, the encoder's; with `coarse_colors`, none (an empty
             tuple: the upgrading network has no attention).
     """
 
@@ -302,7 +302,28 @@ class CartoonColtranEncoder(nn.Module):
         return self.norm(hidden)
 
 
-class CartoonColtranOuterDecoder(nn.Module):
+class CartoonColtranDecoder(nn.Module):
+    """Blocks conditioned on the context, run over the whole grid or, with ``caches`` (one per layer), over the
+    next positions only (a row for the outer decoder, a pixel for the inner one)."""
+
+    layers: nn.ModuleList
+
+    def forward(
+        self,
+        hidden: torch.Tensor,
+        context: torch.Tensor,
+        summary: torch.Tensor,
+        caches: list[dict] | None = None,
+        layer_outputs: LayerOutputs = NO_LAYER_OUTPUTS,
+    ) -> torch.Tensor:
+        """Records each layer's output and attention weights."""
+        for index, layer in enumerate(self.layers):
+            hidden = layer(hidden, context, summary, None if caches is None else caches[index], layer_outputs)
+            layer_outputs.record_hidden_state(hidden)
+        return hidden
+
+
+class CartoonColtranOuterDecoder(CartoonColtranDecoder):
     """Reads the rows above: colour embeddings shifted down one row, blocks of full row attention and column
     attention masked to earlier rows, conditioned on the context."""
 
@@ -314,25 +335,10 @@ class CartoonColtranOuterDecoder(nn.Module):
             for axis in ("row", "column")
         )
 
-    def forward(
-        self,
-        hidden: torch.Tensor,
-        context: torch.Tensor,
-        summary: torch.Tensor,
-        caches: list[dict] | None = None,
-        layer_outputs: LayerOutputs = NO_LAYER_OUTPUTS,
-    ) -> torch.Tensor:
-        """The whole grid, or (with ``caches``, one per layer) the next row; records each layer's output and
-        attention weights."""
-        for index, layer in enumerate(self.layers):
-            hidden = layer(hidden, context, summary, None if caches is None else caches[index], layer_outputs)
-            layer_outputs.record_hidden_state(hidden)
-        return hidden
 
-
-class CartoonColtranInnerDecoder(nn.Module):
+class CartoonColtranInnerDecoder(CartoonColtranDecoder):
     """Reads the pixels to the left in the row: blocks of row attention masked to earlier pixels, conditioned on
-    the context."""
+    the context, then a conditional layer norm."""
 
     def __init__(self, config: CartoonColtranConfig):
         super().__init__()
@@ -350,12 +356,7 @@ class CartoonColtranInnerDecoder(nn.Module):
         caches: list[dict] | None = None,
         layer_outputs: LayerOutputs = NO_LAYER_OUTPUTS,
     ) -> torch.Tensor:
-        """The whole grid, or (with ``caches``, one per layer) the next pixel; records each layer's output and
-        attention weights."""
-        for index, layer in enumerate(self.layers):
-            hidden = layer(hidden, context, summary, None if caches is None else caches[index], layer_outputs)
-            layer_outputs.record_hidden_state(hidden)
-        return self.norm(hidden, summary)
+        return self.norm(super().forward(hidden, context, summary, caches, layer_outputs), summary)
 
 
 class CartoonColtranResidualBlock(nn.Module):
@@ -570,9 +571,9 @@ class CartoonColtranModel(CartoonColtranPreTrainedModel):
 
 
 class CartoonColtranForColorization(CartoonColtranPreTrainedModel):
-    """Both stages: the colour transformer and the upgrading network. Trains one stage at a time (`color_labels`
-    for stage 1, `coarse_colors` and `labels` for stage 2); given only `pixel_values`, samples colourings and
-    upgrades them."""
+    """Both stages: the colour transformer and the upgrading network. `forward` trains one stage at a time
+    (`color_labels` for stage 1, `coarse_colors` and `labels` for stage 2); [`~CartoonColtranForColorization.generate`]
+    samples colourings from the lightness alone and upgrades them."""
 
     onnx_unsupported_reason = "its colours come from a sampling loop (4,161 model calls), not one graph"
     """Why the model does not export to ONNX (the other families' models export)."""
@@ -607,9 +608,6 @@ class CartoonColtranForColorization(CartoonColtranPreTrainedModel):
         color_labels: torch.Tensor | None = None,
         coarse_colors: torch.Tensor | None = None,
         labels: torch.Tensor | None = None,
-        num_samples: int = 1,
-        generator: torch.Generator | None = None,
-        temperature: float = 1.0,
         output_attentions: bool | None = None,
         output_hidden_states: bool | None = None,
         return_dict: bool | None = None,
@@ -618,21 +616,24 @@ class CartoonColtranForColorization(CartoonColtranPreTrainedModel):
         pixel_values (`torch.FloatTensor` of shape `(batch_size, 1, image_size, image_size)`):
             Lightness scaled to [-1, 1], as made by [`CartoonColtranImageProcessor`].
         color_labels (`torch.LongTensor` of shape `(batch_size, coarse_size, coarse_size)`, *optional*):
-            Stage 1 training: the true 3-bit colours (see [`quantize_colors`]); returns L_c (Eq. 7).
+            Stage 1 (teacher forcing): the true 3-bit colours (see [`quantize_colors`]); returns L_c (Eq. 7).
         coarse_colors (`torch.LongTensor` of shape `(batch_size, coarse_size, coarse_size)`, *optional*):
             Stage 2: the coarse colours to upgrade (in training the truth's own, as Table I); returns ab.
         labels (`torch.FloatTensor` of shape `(batch_size, 2, image_size, image_size)`, *optional*):
             Stage 2 training: the true ab scaled by 1/110; returns lambda_r x MSE (Eq. 10's non-GAN term).
-        num_samples (`int`, *optional*, defaults to 1), generator (`torch.Generator`, *optional*),
-        temperature (`float`, *optional*, defaults to 1.0):
-            With neither `color_labels` nor `coarse_colors`: how many colourings to sample per image, the
-            random generator that draws them (seed it for reproducible samples) and the softmax temperature.
         output_attentions, output_hidden_states, return_dict (`bool`, *optional*):
             Return the attention weights and the layer outputs of what ran; return a
             [`CartoonColtranColorizationOutput`] rather than a tuple. Each defaults to the config's setting.
+
+        Exactly one of `color_labels` and `coarse_colors` is given; to draw colourings from the lightness alone,
+        call [`~CartoonColtranForColorization.generate`].
         """
         check_pixel_values(pixel_values, 1, self.config.stride, "lightness")
-        return_dict = config_default(return_dict, self.config, "return_dict")
+        if (color_labels is None) == (coarse_colors is None):
+            raise ValueError(
+                "pass color_labels (stage 1) or coarse_colors (stage 2), not both nor neither; "
+                "to sample colourings from the lightness alone, call generate()"
+            )
         if color_labels is not None:
             outputs = self.cartoon_coltran(
                 pixel_values,
@@ -651,33 +652,76 @@ class CartoonColtranForColorization(CartoonColtranPreTrainedModel):
                 hidden_states=outputs.hidden_states,
                 attentions=outputs.attentions,
             )
-            return result if return_dict else result.to_tuple()
+            return result if config_default(return_dict, self.config, "return_dict") else result.to_tuple()
         layer_outputs = LayerOutputs.requested(self.config, output_attentions, output_hidden_states)
-        calls = None
-        if coarse_colors is None:
-            if num_samples < 1:
-                raise ValueError(f"num_samples must be at least 1, got {num_samples}")
-            coarse_colors, calls = self.cartoon_coltran.sample(
-                pixel_values, num_samples, generator, temperature, layer_outputs
-            )
-            pixel_values = pixel_values.repeat_interleave(num_samples, dim=0)
         ab, upsampled_ab = self.upgrade(pixel_values, coarse_colors, layer_outputs)
         loss = mse = None
         if labels is not None:
             check_labels(ab, labels)
             mse = F.mse_loss(ab, labels)
             loss = self.config.mse_loss_weight * mse
+        return self.colorization_output(
+            return_dict, layer_outputs, ab, upsampled_ab, coarse_colors, loss=loss, mse_loss=mse
+        )
+
+    @torch.no_grad()
+    def generate(
+        self,
+        pixel_values: torch.Tensor,
+        num_samples: int = 1,
+        generator: torch.Generator | None = None,
+        temperature: float = 1.0,
+        output_attentions: bool | None = None,
+        output_hidden_states: bool | None = None,
+        return_dict: bool | None = None,
+    ) -> CartoonColtranColorizationOutput | tuple:
+        r"""Sample colourings of grey images and upgrade them: stage 1 draws each pixel's colour from
+        softmax(logits / temperature), row by row and pixel by pixel, then stage 2 upgrades the coarse colours.
+
+        pixel_values (`torch.FloatTensor` of shape `(batch_size, 1, image_size, image_size)`):
+            Lightness scaled to [-1, 1], as made by [`CartoonColtranImageProcessor`].
+        num_samples (`int`, *optional*, defaults to 1):
+            Colourings per image; an image's samples are consecutive in the output.
+        generator (`torch.Generator`, *optional*):
+            The random generator that draws the colours: seed it for reproducible samples.
+        temperature (`float`, *optional*, defaults to 1.0):
+            The softmax temperature (positive; towards 0, the most likely colours).
+        output_attentions, output_hidden_states, return_dict (`bool`, *optional*):
+            Return the encoder's attention weights and the layer outputs of the encoder and the upgrading network
+            (the decoders run one position at a time, their steps are not kept); return a
+            [`CartoonColtranColorizationOutput`] (with `ab`, `coarse_colors`, `upsampled_ab` and `model_calls`)
+            rather than a tuple. Each defaults to the config's setting.
+        """
+        check_pixel_values(pixel_values, 1, self.config.stride, "lightness")
+        if num_samples < 1:
+            raise ValueError(f"num_samples must be at least 1, got {num_samples}")
+        layer_outputs = LayerOutputs.requested(self.config, output_attentions, output_hidden_states)
+        coarse_colors, calls = self.cartoon_coltran.sample(
+            pixel_values, num_samples, generator, temperature, layer_outputs
+        )
+        pixel_values = pixel_values.repeat_interleave(num_samples, dim=0)
+        ab, upsampled_ab = self.upgrade(pixel_values, coarse_colors, layer_outputs)
+        return self.colorization_output(return_dict, layer_outputs, ab, upsampled_ab, coarse_colors, model_calls=calls)
+
+    def colorization_output(
+        self,
+        return_dict: bool | None,
+        layer_outputs: LayerOutputs,
+        ab: torch.Tensor,
+        upsampled_ab: torch.Tensor,
+        coarse_colors: torch.Tensor,
+        **extra: torch.Tensor | int | None,
+    ) -> CartoonColtranColorizationOutput | tuple:
+        """Stage 2's output (after upgrading given or sampled colours), as the config's `return_dict` asks."""
         result = CartoonColtranColorizationOutput(
-            loss=loss,
             ab=ab,
             coarse_colors=coarse_colors,
             upsampled_ab=upsampled_ab,
-            mse_loss=mse,
-            model_calls=calls,
             hidden_states=layer_outputs.hidden_states,
             attentions=layer_outputs.attentions,
+            **extra,
         )
-        return result if return_dict else result.to_tuple()
+        return result if config_default(return_dict, self.config, "return_dict") else result.to_tuple()
 
 
 __all__ = [
