@@ -173,7 +173,7 @@ def test_an_output_made_with_other_settings_is_refused(one_process, photos, tiny
 
 def test_bad_sources_and_models_are_one_line(photos, tiny_exemplar_dir, tmp_path, capsys):
     cases = [
-        (["dataset", str(tmp_path / "missing"), "-o", str(tmp_path / "o")], "not an image folder, saved dataset"),
+        (["dataset", str(tmp_path / "missing"), "-o", str(tmp_path / "o")], "missing: no such file or folder"),
         (["dataset", str(photos / "a.png"), "-o", str(tmp_path / "o")], "a single image"),
         (["dataset", str(photos), "-o", str(tmp_path / "o"), "--model", str(tiny_exemplar_dir)], "needs a reference"),
     ]
