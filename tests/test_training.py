@@ -15,6 +15,7 @@ from conftest import tiny_axial_exemplar_config, tiny_cartoon_config, tiny_confi
 from huggingface_hub import ModelCard
 from huggingface_hub.utils import filter_repo_objects
 from PIL import Image
+from safetensors.torch import load_file
 from transformers import AutoModelForImageToImage, pipeline
 
 from hf_colorize import CartoonColtranForColorization, DlsaForColorization
@@ -206,7 +207,15 @@ def test_killed_run_resumes_from_last_complete_checkpoint(image_folder, config_d
     train(arguments(image_folder, config_dir, output_dir, *resume))
     assert checkpoint_steps(output_dir)[-1] == max(steps) + 1
     assert not list(output_dir.glob(".tmp-*"))
-    assert AutoModelForImageToImage.from_pretrained(output_dir) is not None
+    # The saved model is the resumed run's last step: the newest checkpoint's weights, one step on from the kill's.
+    saved = load_file(output_dir / "model.safetensors")
+    newest, killed = (
+        load_file(output_dir / f"checkpoint-{step}" / "model" / "model.safetensors")
+        for step in (max(steps) + 1, max(steps))
+    )
+    assert saved.keys() == newest.keys() == killed.keys()
+    assert all(torch.equal(saved[name], newest[name]) for name in saved)
+    assert not all(torch.equal(saved[name], killed[name]) for name in saved)
 
 
 class StandInHfApi:
@@ -231,7 +240,7 @@ class StandInHfApi:
         return f"https://huggingface.co/{repo_id}/commit/0"
 
 
-def test_push_to_hub_uploads_model_processor_and_card(image_folder, config_dir, tmp_path, monkeypatch):
+def test_push_to_hub_uploads_model_processor_and_card(image_folder, config_dir, tmp_path, monkeypatch, color_image):
     import huggingface_hub
 
     StandInHfApi.hub, StandInHfApi.calls = tmp_path / "hub", []
@@ -244,7 +253,11 @@ def test_push_to_hub_uploads_model_processor_and_card(image_folder, config_dir, 
     assert {"config.json", "model.safetensors", "preprocessor_config.json", "README.md"} <= names
     assert not any(name.startswith("checkpoint-") for name in names)
     assert 'model="me/tiny-dlsa"' in (uploaded / "README.md").read_text()  # the usage line loads the Hub id
-    assert pipeline("image-colorization", model=str(uploaded)) is not None
+    last = tmp_path / "run" / f"checkpoint-{checkpoint_steps(tmp_path / 'run')[-1]}"  # the trained weights
+    trained, pushed = load_file(last / "model" / "model.safetensors"), load_file(uploaded / "model.safetensors")
+    assert trained.keys() == pushed.keys() and all(torch.equal(trained[name], pushed[name]) for name in trained)
+    image = pipeline("image-colorization", model=str(uploaded))(color_image, hints=[(3, 3, "#ff0000")])
+    assert image.size == color_image.size and image.mode == "RGB"
 
 
 def test_push_to_hub_needs_a_repository_id(image_folder, config_dir, tmp_path):
@@ -473,3 +486,25 @@ def test_holdout_split_copies_every_nth_image(tmp_path):
     bad = subprocess.run([*script, str(source), str(tmp_path / "bad"), "--every", "1"], capture_output=True, text=True)
     assert bad.returncode != 0 and "--every must be at least 2, got 1" in bad.stderr
     assert not (tmp_path / "bad").exists()
+
+
+def test_gradient_checkpointing_option_recomputes_the_blocks(image_folder, config_dir, tmp_path, monkeypatch):
+    import transformers.modeling_utils
+
+    replays = []
+    checkpoint = transformers.modeling_utils.checkpoint
+
+    def counted_checkpoint(function, *args, **kwargs):
+        replays.append(function)
+        return checkpoint(function, *args, **kwargs)
+
+    monkeypatch.setattr(transformers.modeling_utils, "checkpoint", counted_checkpoint)
+    extra = ["--max_train_steps", "1", "--report_to", "none"]
+    train(arguments(image_folder, config_dir, tmp_path / "plain", *extra))
+    assert not replays
+    train(arguments(image_folder, config_dir, tmp_path / "checkpointed", *extra, "--gradient_checkpointing"))
+    assert len(replays) == 4  # the tiny dlsa's four blocks, one step
+    plain = load_file(tmp_path / "plain" / "model.safetensors")
+    checkpointed = load_file(tmp_path / "checkpointed" / "model.safetensors")
+    for name, value in plain.items():  # the same step: checkpointing changes memory, not the result
+        torch.testing.assert_close(checkpointed[name], value, rtol=1e-4, atol=1e-6, msg=name)

@@ -165,6 +165,11 @@ def build_parser() -> argparse.ArgumentParser:
     optim.add_argument("--lr_warmup_steps", type=int, default=100)
     optim.add_argument("--max_grad_norm", type=float, default=1.0)
     optim.add_argument("--mixed_precision", choices=["no", "fp16", "bf16"], default="no")
+    optim.add_argument(
+        "--gradient_checkpointing",
+        action="store_true",
+        help="recompute each block's activations in the backward pass: less memory for more compute",
+    )
     optim.add_argument("--seed", type=int, default=0)
     optim.add_argument("--use_ema", action="store_true", help="keep an EMA of the weights; it is what is saved")
     optim.add_argument("--ema_decay", type=float, default=0.999)
@@ -261,6 +266,8 @@ def load_family_and_model(args: argparse.Namespace) -> tuple[TrainingFamily, tor
     else:
         model = classes.colorization_model(config)
     prepare_backbones(model, args)
+    if args.gradient_checkpointing:
+        model.activation_checkpointing_enable()  # transformers 5's name for gradient_checkpointing_enable
     processor = classes.image_processor(size={"height": config.image_size, "width": config.image_size})
     return family, model, processor
 

@@ -15,6 +15,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 from transformers import PreTrainedModel
+from transformers.modeling_layers import GradientCheckpointingLayer
 from transformers.utils import ModelOutput
 
 from ...color import denormalize_ab, denormalize_lightness, lab_to_rgb
@@ -258,9 +259,10 @@ class AxialExemplarAxialAttention(nn.Module):
         return self.output(self.from_lines(attended, queries.shape))
 
 
-class AxialExemplarAttentionModule(nn.Module):
+class AxialExemplarAttentionModule(GradientCheckpointingLayer):
     """Fig. 2: batch norm and ReLU on both sources, height-axis attention of the target into the reference,
-    width-axis attention over its result, added to the target's features, ReLU."""
+    width-axis attention over its result, added to the target's features, ReLU. Recomputed in the backward pass
+    under gradient checkpointing."""
 
     def __init__(self, config: AxialExemplarConfig):
         super().__init__()
@@ -277,9 +279,10 @@ class AxialExemplarAttentionModule(nn.Module):
         return F.relu(target + fused)
 
 
-class AxialExemplarDecoderLayer(nn.Module):
+class AxialExemplarDecoderLayer(GradientCheckpointingLayer):
     """One pyramid decoder (Sec. 3.1): add the fused features, 3x3 conv + ReLU, x2 upsampling, concatenate the
-    projected target features of the finer level, 3x3 conv + ReLU back to ``hidden_size`` channels."""
+    projected target features of the finer level, 3x3 conv + ReLU back to ``hidden_size`` channels. Recomputed in
+    the backward pass under gradient checkpointing."""
 
     def __init__(self, config: AxialExemplarConfig):
         super().__init__()
@@ -297,7 +300,7 @@ class AxialExemplarPreTrainedModel(PreTrainedModel):
     config_class = AxialExemplarConfig
     base_model_prefix = "axial_exemplar"
     main_input_name = "pixel_values"
-    supports_gradient_checkpointing = False
+    supports_gradient_checkpointing = True
 
     @property
     def dummy_inputs(self) -> dict[str, torch.Tensor]:

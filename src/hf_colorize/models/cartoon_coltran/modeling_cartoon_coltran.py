@@ -16,6 +16,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 from transformers import PreTrainedModel
+from transformers.modeling_layers import GradientCheckpointingLayer
 from transformers.utils import ModelOutput
 
 from ...color import normalize_ab, rgb_to_lab
@@ -238,8 +239,9 @@ class CartoonColtranMlp(nn.Module):
         return self.dense_out(F.gelu(hidden))
 
 
-class CartoonColtranBlock(nn.Module):
-    """Eq. 5: x' = MSA(LN(x)) + x, then x'' = MLP(LN(x')) + x', with row or column attention."""
+class CartoonColtranBlock(GradientCheckpointingLayer):
+    """Eq. 5: x' = MSA(LN(x)) + x, then x'' = MLP(LN(x')) + x', with row or column attention; recomputed in the
+    backward pass under gradient checkpointing (teacher-forced training, which keeps no cache)."""
 
     def __init__(self, config: CartoonColtranConfig, axis: str, causal: bool, conditional: bool):
         super().__init__()
@@ -359,8 +361,9 @@ class CartoonColtranInnerDecoder(CartoonColtranDecoder):
         return self.norm(super().forward(hidden, context, summary, caches, layer_outputs), summary)
 
 
-class CartoonColtranResidualBlock(nn.Module):
-    """The medium layer's block: two 3x3 convolutions with instance norm, and the input added back."""
+class CartoonColtranResidualBlock(GradientCheckpointingLayer):
+    """The medium layer's block: two 3x3 convolutions with instance norm, and the input added back; recomputed in
+    the backward pass under gradient checkpointing."""
 
     def __init__(self, channels: int):
         super().__init__()
@@ -429,7 +432,7 @@ class CartoonColtranPreTrainedModel(PreTrainedModel):
     config_class = CartoonColtranConfig
     base_model_prefix = "cartoon_coltran"
     main_input_name = "pixel_values"
-    supports_gradient_checkpointing = False
+    supports_gradient_checkpointing = True
 
     @property
     def dummy_inputs(self) -> dict[str, torch.Tensor]:

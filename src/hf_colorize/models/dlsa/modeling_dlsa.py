@@ -13,6 +13,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 from transformers import PreTrainedModel
+from transformers.modeling_layers import GradientCheckpointingLayer
 from transformers.utils import ModelOutput
 
 from ...filters import lightness_guided_filter
@@ -330,8 +331,9 @@ class DlsaMlp(nn.Module):
         return self.dropout(self.fc2(self.dropout(self.activation(self.fc1(tokens)))))
 
 
-class DlsaBlock(nn.Module):
-    """Dual local self-attention block, Eqs. 6-9: WSA, SWSA and FWSA, then an MLP, each pre-normed and residual."""
+class DlsaBlock(GradientCheckpointingLayer):
+    """Dual local self-attention block, Eqs. 6-9: WSA, SWSA and FWSA, then an MLP, each pre-normed and residual;
+    recomputed in the backward pass under gradient checkpointing."""
 
     def __init__(self, config: DlsaConfig, dim: int, num_heads: int, drop_path_rate: float):
         super().__init__()
@@ -438,7 +440,7 @@ class DlsaPreTrainedModel(PreTrainedModel):
     config_class = DlsaConfig
     base_model_prefix = "dlsa"
     main_input_name = "pixel_values"
-    supports_gradient_checkpointing = False
+    supports_gradient_checkpointing = True
 
     @property
     def dummy_inputs(self) -> dict[str, torch.Tensor]:

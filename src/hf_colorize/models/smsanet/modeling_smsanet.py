@@ -14,6 +14,7 @@ import torch.nn.functional as F
 from torch import nn
 from transformers import PreTrainedModel
 from transformers.backbone_utils import load_backbone
+from transformers.modeling_layers import GradientCheckpointingLayer
 from transformers.utils import ModelOutput
 
 from ...backbones import lightness_to_backbone_pixels
@@ -143,8 +144,9 @@ class SmsanetMultiScaleAttention(nn.Module):
         return features + refined * spatial  # Eq. 4
 
 
-class SmsanetConvBlock(nn.Module):
-    """One of conv1-conv7 (Zhang et al.): 3x3 convolutions, each followed by a ReLU, then batch norm."""
+class SmsanetConvBlock(GradientCheckpointingLayer):
+    """One of conv1-conv7 (Zhang et al.): 3x3 convolutions, each followed by a ReLU, then batch norm; recomputed in
+    the backward pass under gradient checkpointing."""
 
     def __init__(self, config: SmsanetConfig, number: int):
         super().__init__()
@@ -157,10 +159,11 @@ class SmsanetConvBlock(nn.Module):
         return self.layers(features)
 
 
-class SmsanetUpBlock(nn.Module):
+class SmsanetUpBlock(GradientCheckpointingLayer):
     """One of conv8-conv10 (Zhang et al.): a 4x4 stride-2 transposed convolution plus a 3x3 convolution of the
     shortcut from the encoder block of the same resolution, a ReLU, 3x3 convolutions with ReLUs, then batch
-    norm; the last block (conv10) ends in a leaky ReLU (slope 0.2) instead, straight into the head."""
+    norm; the last block (conv10) ends in a leaky ReLU (slope 0.2) instead, straight into the head. Recomputed in
+    the backward pass under gradient checkpointing."""
 
     def __init__(
         self,
@@ -290,7 +293,7 @@ class SmsanetPreTrainedModel(PreTrainedModel):
     config_class = SmsanetConfig
     base_model_prefix = "smsanet"
     main_input_name = "pixel_values"
-    supports_gradient_checkpointing = False
+    supports_gradient_checkpointing = True
 
     @property
     def dummy_inputs(self) -> dict[str, torch.Tensor]:
