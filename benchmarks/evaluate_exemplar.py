@@ -31,7 +31,6 @@ from hf_colorize.color import normalize_ab
 from hf_colorize.evaluation import (
     EvalImage,
     colorfulness,
-    colorize_with_reference,
     grey_prediction,
     histogram_intersection,
     load_eval_image,
@@ -41,6 +40,7 @@ from hf_colorize.evaluation import (
 from hf_colorize.evaluation.protocol import compose
 from hf_colorize.evaluation.report import markdown_table, write_card_tables, write_results
 from hf_colorize.evaluation.transfer import reinhard_transfer
+from hf_colorize.models.axial_exemplar.training_axial_exemplar import colorize_with_reference
 
 BATCH = 8
 PAPER_GPU_MS = 20

@@ -31,8 +31,6 @@ from hf_colorize.evaluation import (
     HINT_COUNTS,
     EvalImage,
     colorfulness,
-    colorize_automatic,
-    colorize_with_hints,
     grey_prediction,
     load_eval_image,
 )
@@ -43,6 +41,7 @@ from hf_colorize.evaluation.report import METRIC_LABELS, markdown_table, score_o
 from hf_colorize.models import family_capabilities
 from hf_colorize.pipeline import resolve_model
 from hf_colorize.propagation import propagate_hints
+from hf_colorize.training import training_family
 
 RESULTS = Path(__file__).parent / "results"
 CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus"
@@ -100,8 +99,9 @@ def takes_hints(model: torch.nn.Module) -> bool:
 
 
 def model_method(model: torch.nn.Module) -> Method:
-    """Batched colorization by a point-hint model with k hints, or by an automatic model (k ignored)."""
-    colorize_batch = colorize_with_hints if takes_hints(model) else colorize_automatic
+    """Batched colorization by the model's family's colorizer (its training recipe's): a point-hint model's with k
+    hints, an automatic model's from the lightness alone (k ignored)."""
+    colorize_batch = training_family(model.config.model_type).colorize
 
     def colorize(images: list[EvalImage], count: int) -> list[torch.Tensor]:
         outputs = []

@@ -7,14 +7,13 @@ import torch
 from huggingface_hub import ModelCard
 from PIL import Image
 
-from hf_colorize.training import main
-from hf_colorize.training.data import (
+from hf_colorize.models.dlsa.training_dlsa import (
     hint_model_inputs,
-    lab_targets,
-    load_image_dataset,
     sample_contrast_hint_positions,
     turn_hue_around_hint,
 )
+from hf_colorize.training import main
+from hf_colorize.training.data import lab_targets, load_image_dataset
 from hf_colorize.training.trainer import checkpoint_steps
 
 SPLIT_WORDS = ["holiday-test-3.jpg", "dev_01.png", "photo_bullet_train.jpg", "clip_val_01.png", "eval-2.png"]

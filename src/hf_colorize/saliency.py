@@ -1,7 +1,7 @@
 """Saliency maps from lightness, for losses that weight salient regions more.
 
-The smsanet salient loss (Jiang et al., "Stacked multi-scale attention network for image colorization",
-Sec. 2.3, Eq. 6) weights the ab error by the foreground map of a saliency network, PFANet, whose weights cannot
+The salient loss of Jiang et al. ("Stacked multi-scale attention network for image colorization", Sec. 2.3,
+Eq. 6) weights the ab error by the foreground map of a saliency network, PFANet, whose weights cannot
 be shipped here; a :data:`SaliencyFn` stands in for it.
 
 The default is the spectral residual method of Hou & Zhang, "Saliency detection: a spectral residual approach"

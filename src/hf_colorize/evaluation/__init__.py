@@ -1,17 +1,18 @@
-"""Evaluation: the fixed benchmark protocol, its metrics and reports."""
+"""Evaluation: the fixed benchmark protocol, its metrics and reports. Each family's colorizer under the protocol
+(:data:`Colorizer`) is in its training recipe (:mod:`hf_colorize.training.recipes`)."""
 
 from .metrics import boundary_psnr, colorfulness, histogram_intersection, patch_error_variance, psnr, ssim
 from .protocol import (
     EVAL_CROP,
     HINT_COUNTS,
+    Colorizer,
     EvalImage,
-    colorize_automatic,
-    colorize_by_sampling,
-    colorize_with_hints,
-    colorize_with_reference,
+    colorize_inputs,
+    compose,
     grey_prediction,
+    lightness_batch,
     load_eval_image,
-    upgrade_own_colors,
+    normalized_lab,
 )
 
 __all__ = [
@@ -23,12 +24,12 @@ __all__ = [
     "histogram_intersection",
     "EVAL_CROP",
     "HINT_COUNTS",
+    "Colorizer",
     "EvalImage",
     "load_eval_image",
-    "colorize_with_hints",
-    "colorize_with_reference",
-    "colorize_automatic",
-    "colorize_by_sampling",
-    "upgrade_own_colors",
+    "colorize_inputs",
+    "compose",
+    "lightness_batch",
+    "normalized_lab",
     "grey_prediction",
 ]

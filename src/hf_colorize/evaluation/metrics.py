@@ -161,7 +161,7 @@ def _patch_boundary_mask(height: int, width: int, patch_size: int) -> torch.Tens
 def boundary_psnr(prediction: torch.Tensor, target: torch.Tensor, patch_size: int = PATCH_SIZE) -> float:
     """Boundary PSNR (B-PSNR) in dB of two uint8 RGB tensors: the PSNR of the pixels along the ViT patch borders.
 
-    Paper 000 (DLSA, Sec. 4.5, Table 3) only names it: "B-PSNR stands for Boundary Peak Signal-to-Noise Ratio,
+    Paper 000 (Sec. 4.5, Table 3) only names it: "B-PSNR stands for Boundary Peak Signal-to-Noise Ratio,
     akin to PEV, which can only be computed in models based on the ViT framework". It comes from iColoriT
     (Yun et al., WACV 2023, ref. [11] of paper 000), whose evaluation script computes the PSNR on the pixels
     along the borders of the ``patch_size`` x ``patch_size`` patch grid, i.e. the two pixel rows (columns) on
@@ -178,7 +178,7 @@ def boundary_psnr(prediction: torch.Tensor, target: torch.Tensor, patch_size: in
 def patch_error_variance(prediction: torch.Tensor, target: torch.Tensor, patch_size: int = PATCH_SIZE) -> float:
     """Patch error variance (PEV) of two uint8 RGB tensors: how unevenly the error spreads over the ViT patches.
 
-    Paper 000 (DLSA, Sec. 4.2): "PEV is calculated as the variance of the MSE for each image patch. Lower PEV
+    Paper 000 (Sec. 4.2): "PEV is calculated as the variance of the MSE for each image patch. Lower PEV
     values indicate smoother accuracy across different regions". Its Table 3 reports PEV of about 37 at a PSNR
     of about 31.4 dB (an MSE of about 47 on 0-255 values), which fits the variance of the per-patch *root* MSE,
     not of the MSE itself. That is what the evaluation script of iColoriT (Yun et al., WACV 2023, ref. [11] of

