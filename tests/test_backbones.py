@@ -225,3 +225,15 @@ def test_wheel_weights_recognise_imagenet_samples_as_published(classifier):
     colour, grey = center_crops(files)
     assert top1(classifier, colour, labels) == pytest.approx(0.88, abs=0.01)
     assert top1(classifier, grey, labels) == pytest.approx(0.76, abs=0.01)
+
+
+def test_judge_agrees_with_itself_and_not_with_noise(classifier):
+    from hf_colorize.evaluation.recognisability import ImageNetJudge, agreement
+
+    judge = ImageNetJudge()
+    generator = torch.Generator().manual_seed(0)
+    pictures = [torch.randint(0, 256, (3, 64, 64), dtype=torch.uint8, generator=generator) for _ in range(6)]
+    truth = judge.top1(pictures)
+    assert agreement(judge.top1(pictures), truth) == 1.0
+    flipped = judge.top1([picture.flip(-1).flip(-2) * 0 + 128 for picture in pictures])  # all one flat grey
+    assert agreement(flipped, truth) == (truth == flipped[0]).float().mean().item() < 1.0

