@@ -24,7 +24,8 @@ from hf_colorize.models import REGISTERED_FAMILIES
 from hf_colorize.models.dlsa import training_dlsa
 from hf_colorize.training import Adversary, TrainingArgumentError, build_parser, main, train, training_family
 from hf_colorize.training.export import export_half_precision, load_checkpoint_into
-from hf_colorize.training.trainer import PAIR_INDEX, adversarial_losses, checkpoint_steps
+from hf_colorize.training.pairs import PAIR_INDEX
+from hf_colorize.training.trainer import adversarial_losses, checkpoint_steps
 from hf_colorize.training.validation import GRID_ROWS, load_validation_images, validate
 
 ROOT = Path(__file__).resolve().parent.parent

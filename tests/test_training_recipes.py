@@ -90,7 +90,7 @@ TOY_FAMILY = {
 
         from hf_colorize.evaluation import colorize_inputs, lightness_batch
         from hf_colorize.training.data import lab_targets
-        from hf_colorize.training.recipes import TrainingFamily, TrainingOptions, option
+        from hf_colorize.training import TrainingFamily, TrainingOptions, option
 
         RECEIVED = []
         COLORIZED = []

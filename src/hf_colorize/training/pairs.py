@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -24,6 +25,9 @@ import torch
 from PIL import Image
 
 from ..color import lab_to_rgb, rgb_to_lab
+from .data import random_resized_crop
+
+logger = logging.getLogger(__name__)
 
 REFERENCE_KINDS = ("self", "nearest", "random")
 DEFAULT_PROPORTIONS = (0.6, 0.3, 0.1)
@@ -124,3 +128,43 @@ def jitter_colours(rgb: torch.Tensor, saturation: tuple[float, float] = (0.7, 1.
     lab = rgb_to_lab(rgb)
     factor = float(torch.empty(1).uniform_(*saturation))
     return lab_to_rgb(torch.cat([lab[:1], lab[1:] * factor]))
+
+
+PAIR_INDEX = "pair_index.json"
+"""In the output folder: each training image's nearest neighbour, cached for resumed runs."""
+
+
+def reference_sampler(
+    dataset,
+    model: torch.nn.Module,
+    describe: Describe,
+    proportions: Sequence[float],
+    resolution: int,
+    output_dir: Path,
+) -> ReferenceSampler:
+    """Pairs each training image with its nearest neighbour under ``describe``, the model's descriptor (computed once
+    at ``resolution``, cached in ``output_dir/pair_index.json`` for this dataset and these weights), and draws
+    references with ``proportions``."""
+    key = {"dataset": dataset._fingerprint, "model": weights_fingerprint(model), "resolution": resolution}
+
+    def build() -> list[int]:
+        logger.info("pairing %d training images with their nearest neighbours", len(dataset))
+        return nearest_neighbours(describe_images(dataset, describe, resolution))
+
+    return ReferenceSampler(dataset, load_or_build_pair_index(output_dir / PAIR_INDEX, key, build), proportions)
+
+
+def reference_crops(
+    sampler: ReferenceSampler, examples: list[dict], resolution: int, scale: tuple[float, float]
+) -> torch.Tensor:
+    """One reference crop per target: drawn by ``sampler``, randomly cropped (``scale`` of the area, resized to
+    ``resolution``); the target's own picture is also colour-jittered, and stands in for a reference that cannot be
+    decoded (reported when it is met as a target)."""
+    crops = []
+    for example in examples:
+        kind, image = sampler.draw(example["index"])
+        if image is None:
+            kind, image = "self", example["image"]
+        crop = random_resized_crop(image, resolution, scale)
+        crops.append(jitter_colours(crop) if kind == "self" else crop)
+    return torch.stack(crops)

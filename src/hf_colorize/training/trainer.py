@@ -58,14 +58,7 @@ from .data import (
     random_resized_crop,
     streamed_examples,
 )
-from .pairs import (
-    ReferenceSampler,
-    describe_images,
-    jitter_colours,
-    load_or_build_pair_index,
-    nearest_neighbours,
-    weights_fingerprint,
-)
+from .pairs import ReferenceSampler, reference_crops, reference_sampler
 from .recipes import Images, TrainingFamily, TrainingOptions, options_classes, training_families, training_family
 
 if TYPE_CHECKING:
@@ -327,39 +320,6 @@ def collate_examples(examples: list[dict]) -> list[dict]:
     return examples
 
 
-def reference_crops(sampler: ReferenceSampler, examples: list[dict], args: argparse.Namespace) -> torch.Tensor:
-    """One reference crop per target: drawn by ``sampler``, randomly cropped; the target's own picture is also
-    colour-jittered, and stands in for a reference that cannot be decoded (reported when it is met as a target)."""
-    crops = []
-    for example in examples:
-        kind, image = sampler.draw(example["index"])
-        if image is None:
-            kind, image = "self", example["image"]
-        crop = random_resized_crop(image, args.resolution, (args.crop_min_scale, 1.0))
-        crops.append(jitter_colours(crop) if kind == "self" else crop)
-    return torch.stack(crops)
-
-
-PAIR_INDEX = "pair_index.json"
-"""In the output folder: each training image's nearest neighbour, cached for resumed runs."""
-
-
-def reference_sampler(
-    family: TrainingFamily, options: TrainingOptions, model: torch.nn.Module, dataset, args: argparse.Namespace
-) -> ReferenceSampler:
-    """Pairs each training image with its nearest neighbour under the model's descriptor (computed once, cached in
-    ``OUTPUT_DIR/pair_index.json``) and draws references in the proportions the family's options give."""
-    describe = family.references.describe(model)
-    key = {"dataset": dataset._fingerprint, "model": weights_fingerprint(model), "resolution": args.resolution}
-
-    def build() -> list[int]:
-        logger.info("pairing %d training images with their nearest neighbours", len(dataset))
-        return nearest_neighbours(describe_images(dataset, describe, args.resolution))
-
-    nearest = load_or_build_pair_index(Path(args.output_dir) / PAIR_INDEX, key, build)
-    return ReferenceSampler(dataset, nearest, family.references.proportions(options))
-
-
 def example_seed(seed: int, epoch: int, index: int) -> int:
     """The seed of one example's random draws in one epoch: a function of the run's ``--seed``, the epoch and the
     example's index alone, not of the process or batch the example falls in."""
@@ -372,8 +332,9 @@ def example_inputs(run: TrainingRun, example: dict) -> dict[str, torch.Tensor]:
     args = run.args
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(example_seed(args.seed, run.epoch, example["index"]))
-        crop = random_resized_crop(example["image"], args.resolution, (args.crop_min_scale, 1.0))[None]
-        references = reference_crops(run.sampler, [example], args) if run.sampler is not None else None
+        scale = (args.crop_min_scale, 1.0)
+        crop = random_resized_crop(example["image"], args.resolution, scale)[None]
+        references = reference_crops(run.sampler, [example], args.resolution, scale) if run.sampler else None
         return run.family.make_inputs(crop, run.options, references, run.config)
 
 
@@ -682,7 +643,8 @@ def setup(args: argparse.Namespace) -> TrainingRun:
     sampler = None
     if family.references:
         with accelerator.main_process_first():  # the main process writes the pair index, the others read it
-            sampler = reference_sampler(family, options, model, dataset, args)
+            describe, proportions = family.references.describe(model), family.references.proportions(options)
+            sampler = reference_sampler(dataset, model, describe, proportions, args.resolution, Path(args.output_dir))
     start_trackers(accelerator, args)
     optimizer, scheduler = make_optimizer(model, args, accelerator)
     if args.streaming:  # already split by node: accelerate must not shard or dispatch it again
