@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import inspect
 from collections.abc import Sequence
 from typing import Any
@@ -12,9 +13,10 @@ import torch.nn.functional as F
 from PIL import Image
 from transformers.feature_extraction_utils import BatchFeature
 from transformers.image_processing_utils import BaseImageProcessor
+from transformers.image_utils import ChannelDimension
 
-from .color import denormalize_ab, lab_to_rgb_in_gamut, normalize_lightness
-from .images import ImageLike, InvalidImageError, load_lightness, row_bands, to_pil
+from .color import LabToSrgb8, denormalize_ab, normalize_lightness
+from .images import ImageLike, InvalidImageError, load_lightness, row_bands
 
 ImageInput = ImageLike | torch.Tensor
 """One image as the processors take it: a path, a PIL image or a numpy array (:mod:`hf_colorize.images`), or a torch
@@ -54,6 +56,41 @@ def tensor_to_array(image: torch.Tensor) -> np.ndarray:
     return channels_last.to(torch.uint8).numpy()
 
 
+def in_default_layout(
+    images: ImageInput | Sequence[ImageInput], input_data_format: ChannelDimension | str
+) -> ImageInput | list[ImageInput]:
+    """``images`` with their channels where the readers expect them, from transformers' ``input_data_format``:
+    channels last for a numpy array, first for a torch tensor. Paths, PIL images and channel-less (``"none"``)
+    arrays are kept as they are.
+
+    Raises:
+        ValueError: ``input_data_format`` is not a ``ChannelDimension``.
+    """
+    layout = ChannelDimension(input_data_format)
+    if isinstance(images, (list, tuple)):
+        return [in_default_layout(image, layout) for image in images]
+    if isinstance(images, torch.Tensor) and layout == ChannelDimension.LAST:
+        return images.movedim(-1, -3)
+    if isinstance(images, np.ndarray) and layout == ChannelDimension.FIRST:
+        return np.moveaxis(images, -3, -1)
+    return images
+
+
+def lightness_statistic(value: float | Sequence[float], name: str) -> float:
+    """``image_mean`` or ``image_std`` as the one value of the lightness channel: a number, or a list of one value or
+    of three equal ones (transformers' RGB form).
+
+    Raises:
+        ValueError: several different values, or a standard deviation that is not positive.
+    """
+    values = [float(value)] if isinstance(value, (int, float)) else [float(item) for item in value]
+    if len(values) not in (1, 3) or len(set(values)) != 1:
+        raise ValueError(f"{name} must be one value for the lightness channel (or three equal ones), got {value!r}")
+    if name == "image_std" and not values[0] > 0:
+        raise ValueError(f"image_std must be positive, got {value!r}")
+    return values[0]
+
+
 def readable(image: ImageInput) -> ImageLike:
     """``image`` as the image readers take it: a tensor becomes an array (:func:`tensor_to_array`)."""
     return tensor_to_array(image) if isinstance(image, torch.Tensor) else image
@@ -68,14 +105,14 @@ def resize_channels(image: torch.Tensor, height: int, width: int) -> torch.Tenso
 
 def enlarge_rows(image: torch.Tensor, height: int, rows: slice) -> torch.Tensor:
     """The rows ``rows`` of ``(C, h, W)`` channels enlarged bilinearly to ``height >= h`` rows (half-pixel centres, as
-    ``F.interpolate(..., align_corners=False)``), computed for those rows alone."""
+    ``F.interpolate(..., align_corners=False)``), computed for those rows alone: each row blends two source rows."""
     source_height = image.shape[-2]
     centres = (torch.arange(rows.start, rows.stop, dtype=torch.float64) + 0.5) * (source_height / height) - 0.5
     centres = centres.clamp(min=0)
     above = centres.floor().long()
     below = (above + 1).clamp(max=source_height - 1)
     weight = (centres - above).to(image.dtype).view(-1, 1)
-    return image[:, above] * (1 - weight) + image[:, below] * weight
+    return torch.lerp(image.index_select(1, above), image.index_select(1, below), weight)
 
 
 def join_lightness(ab: torch.Tensor, lightness: torch.Tensor) -> Image.Image:
@@ -84,14 +121,18 @@ def join_lightness(ab: torch.Tensor, lightness: torch.Tensor) -> Image.Image:
 
     It goes band by band of rows (:func:`~hf_colorize.images.row_bands`), so a large image costs its lightness and its
     8-bit output, not float copies of the whole image; each band's rows are computed as a whole-image resize computes
-    them, so the output does not depend on the band size.
+    them, so the output does not depend on the band size. The conversion is :class:`~hf_colorize.color.LabToSrgb8`.
     """
     height, width = lightness.shape[-2:]
-    ab = resize_channels(ab.to(lightness.device), min(ab.shape[-2], height), width)  # small: h rows at most
+    ab = denormalize_ab(resize_channels(ab.to(lightness.device), min(ab.shape[-2], height), width))  # h rows at most
     output = Image.new("RGB", (width, height))
-    for rows in row_bands(height, width):
-        band_ab = denormalize_ab(enlarge_rows(ab, height, rows))
-        output.paste(to_pil(lab_to_rgb_in_gamut(lightness[:, rows], band_ab)), (0, rows.start))
+    bands = list(row_bands(height, width))
+    to_srgb8 = LabToSrgb8(max(len(range(height)[rows]) for rows in bands) * width, lightness.device)
+    for rows in bands:
+        planes = to_srgb8(lightness[:, rows], enlarge_rows(ab, height, rows)).cpu().numpy()
+        size = planes.shape[:0:-1]
+        band = Image.merge("RGB", [Image.frombuffer("L", size, plane, "raw", "L", 0, 1) for plane in planes])
+        output.paste(band, (0, rows.start))
     return output
 
 
@@ -106,9 +147,22 @@ class ColorizationImageProcessor(BaseImageProcessor):
     Args:
         size (`dict[str, int]`, *optional*, defaults to `{"height": 224, "width": 224}`):
             Model resolution every image is resized to; both sides must be multiples of the model's stride.
+        image_mean (`float` or `list[float]`, *optional*, defaults to `[0.5]`):
+            The lightness channel of `pixel_values` is (L / 100 - image_mean) / image_std; one value, or three equal
+            ones. The models were trained with the defaults: L in [-1, 1].
+        image_std (`float` or `list[float]`, *optional*, defaults to `[0.5]`):
+            See `image_mean`; positive.
+
+    A call also takes transformers' standard keywords: `image_mean` and `image_std` for that call,
+    `input_data_format` (`"channels_first"` or `"channels_last"`: where the channels of array or tensor images
+    are; by default last for numpy arrays and first for torch tensors), and `do_convert_rgb`, which is accepted
+    and ignored: every image, whatever its mode (grey, RGB, palette, with alpha), is reduced to its lightness.
     """
 
     model_input_names = ["pixel_values"]
+
+    standard_keywords = ("image_mean", "image_std", "input_data_format", "do_convert_rgb")
+    """transformers' image-processor keywords a call takes besides the family's own requests."""
 
     accepted_requests: frozenset[str] = frozenset()
     """Which optional requests (``hints``, ``reference``, ``samples``) the family honours."""
@@ -116,12 +170,23 @@ class ColorizationImageProcessor(BaseImageProcessor):
     required_requests: frozenset[str] = frozenset()
     """Requests the family cannot colorize without."""
 
-    def __init__(self, size: dict[str, int] | None = None, **kwargs):
+    def __init__(
+        self,
+        size: dict[str, int] | None = None,
+        image_mean: float | list[float] | None = None,
+        image_std: float | list[float] | None = None,
+        **kwargs,
+    ):
         super().__init__(**kwargs)
         self.size = dict(size) if size is not None else {"height": 224, "width": 224}
         sides = [self.size.get(name) for name in ("height", "width")]
         if not all(isinstance(side, int) and not isinstance(side, bool) and side > 0 for side in sides):
             raise ProcessorConfigError(f"size must be positive whole numbers {{'height': H, 'width': W}}, got {size}")
+        try:
+            self.image_mean = [lightness_statistic(0.5 if image_mean is None else image_mean, "image_mean")]
+            self.image_std = [lightness_statistic(0.5 if image_std is None else image_std, "image_std")]
+        except ValueError as error:
+            raise ProcessorConfigError(str(error)) from None
 
     @property
     def model_size(self) -> tuple[int, int]:
@@ -129,9 +194,11 @@ class ColorizationImageProcessor(BaseImageProcessor):
         return self.size["width"], self.size["height"]
 
     def model_lightness(self, lightness: torch.Tensor) -> torch.Tensor:
-        """Full-resolution CIE L ``(1, H, W)`` resized to model resolution and scaled to [-1, 1]."""
+        """Full-resolution CIE L ``(1, H, W)`` resized to model resolution and normalised: (L / 100 - image_mean) /
+        image_std, which the defaults make [-1, 1] (exactly :func:`~hf_colorize.color.normalize_lightness`)."""
         width, height = self.model_size
-        return normalize_lightness(resize_channels(lightness, height, width))
+        (mean,), (std,) = self.image_mean, self.image_std
+        return normalize_lightness(resize_channels(lightness, height, width)) * (0.5 / std) + (0.5 - mean) / std
 
     def load(self, images: ImageInput | Sequence[ImageInput]) -> list[torch.Tensor]:
         """Read one image or a batch (:func:`is_batch`) as full-resolution CIE lightness tensors ``(1, H, W)``."""
@@ -146,24 +213,35 @@ class ColorizationImageProcessor(BaseImageProcessor):
     def __call__(
         self, images: ImageInput | Sequence[ImageInput], return_tensors: str | None = None, **request: Any
     ) -> BatchFeature:
-        """:meth:`preprocess` with the family's ``request`` (``hints``, ``reference``). The outputs are PyTorch
-        tensors, so ``return_tensors`` may only be ``"pt"``.
+        """:meth:`preprocess` with the family's ``request`` (``hints``, ``reference``) and transformers' standard
+        keywords (see the class). The outputs are PyTorch tensors, so ``return_tensors`` may only be ``"pt"``.
 
         Raises:
-            TypeError: a keyword the family's ``preprocess`` does not take (a misspelt ``hints``), named.
+            TypeError: a keyword neither the family's ``preprocess`` nor the standard ones include (a misspelt
+                ``hints``), named.
+            ValueError: a bad value of a standard keyword.
         """
+        standard = {name: request.pop(name) for name in self.standard_keywords if name in request}
         accepted = [name for name in inspect.signature(self.preprocess).parameters if name != "images"]
         unknown = sorted(set(request) - set(accepted))
         if unknown:
             raise TypeError(
                 f"unknown argument(s) {', '.join(unknown)}: {type(self).__name__} takes "
-                f"{', '.join(['images', *accepted, 'return_tensors'])}"
+                f"{', '.join(['images', *accepted, 'return_tensors', *self.standard_keywords])}"
             )
         if return_tensors not in (None, "pt"):
             raise ValueError(
                 f"{type(self).__name__} returns PyTorch tensors: return_tensors='pt', not {return_tensors!r}"
             )
-        return self.preprocess(images, **request)
+        if standard.get("input_data_format") is not None:
+            images = in_default_layout(images, standard["input_data_format"])
+        processor = self
+        statistics = {name: standard[name] for name in ("image_mean", "image_std") if standard.get(name) is not None}
+        if statistics:  # this call's normalisation, on a copy: the processor itself is left as it is
+            processor = copy.copy(self)
+            for name, value in statistics.items():
+                setattr(processor, name, [lightness_statistic(value, name)])
+        return processor.preprocess(images, **request)
 
     def post_process_colorization(self, ab: torch.Tensor, lightness: Sequence[torch.Tensor]) -> list[Image.Image]:
         """Predicted ab ``(B, 2, h, w)`` upsampled to each image's size and joined with its own L.

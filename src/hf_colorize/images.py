@@ -234,7 +234,7 @@ def load_lightness(image: ImageLike) -> torch.Tensor:
     for rows in row_bands(height, width):
         band = read_rows(rows)
         if band.dtype == np.uint8:
-            lightness[0, rows] = srgb8_to_lightness(torch.from_numpy(band))
+            srgb8_to_lightness(torch.from_numpy(np.require(band, requirements="W")), out=lightness[0, rows])
         else:
             lightness[:, rows] = rgb_to_lab(torch.from_numpy(band).permute(2, 0, 1))[:1]
     return lightness

@@ -1,0 +1,97 @@
+"""The fast colour paths (8-bit lightness tables, ``LabToSrgb8``) against the straightforward math they replace.
+
+The references below are the plain float32 conversions the pipeline used before: every pixel divided by 255 and
+converted to Lab whole, and ab resized over the whole image, converted back with the sRGB curve and gamut-mapped by
+trying each chroma scale on every outside pixel. The fast paths must stay within one 8-bit level of them.
+"""
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from hf_colorize import images
+from hf_colorize.color import LabToSrgb8, denormalize_ab, lab_to_rgb, rgb_to_lab, srgb8_to_lightness
+from hf_colorize.image_processing import join_lightness, resize_channels
+from hf_colorize.images import load_lightness, load_rgb, to_pil
+from hf_colorize.pipeline import load_colorization_pipeline
+
+EXAMPLE = Path(__file__).parent.parent / "examples" / "images" / "fruits-grey.jpg"
+
+
+def reference_in_gamut(lightness: torch.Tensor, ab: torch.Tensor, steps: int = 10) -> torch.Tensor:
+    """Lab to sRGB in [0, 1], an out-of-gamut pixel's ab scaled by the largest of 0.9, 0.8, ... 0 that fits (within
+    1e-6), every scale tried on every such pixel."""
+    rgb = lab_to_rgb(torch.cat([lightness, ab]), clip=False)
+    fits = ((rgb >= 0) & (rgb <= 1)).all(dim=0)
+    for scale in torch.linspace(1.0, 0.0, steps + 1)[1:]:
+        candidate = lab_to_rgb(torch.cat([lightness, ab * scale]), clip=False)
+        candidate_fits = ((candidate >= -1e-6) & (candidate <= 1 + 1e-6)).all(dim=0)
+        rgb = torch.where(~fits & candidate_fits, candidate, rgb)
+        fits = fits | candidate_fits
+    return rgb.clamp(0, 1)
+
+
+def reference_join(ab: torch.Tensor, lightness: torch.Tensor) -> np.ndarray:
+    """Predicted ab ``(2, h, w)`` resized over the whole image and joined with its L, as 8-bit RGB."""
+    height, width = lightness.shape[-2:]
+    full_ab = denormalize_ab(resize_channels(ab, height, width))
+    return np.asarray(to_pil(reference_in_gamut(lightness, full_ab)), dtype=int)
+
+
+@pytest.fixture(scope="module")
+def pipe():
+    return load_colorization_pipeline("dlsa-tiny")
+
+
+@pytest.fixture(scope="module")
+def photo(pipe) -> Image.Image:
+    """A real-ish colour photo: the example picture colorized by the bundled model, then enlarged."""
+    return pipe(str(EXAMPLE)).resize((900, 700), Image.Resampling.BICUBIC)
+
+
+def test_8bit_lightness_matches_the_float_conversion():
+    rgb8 = torch.randint(0, 256, (97, 131, 3), dtype=torch.uint8, generator=torch.Generator().manual_seed(0))
+    rgb8[0, :3] = torch.tensor([[0, 0, 0], [255, 255, 255], [1, 2, 3]], dtype=torch.uint8)
+    expected = rgb_to_lab(rgb8.permute(2, 0, 1).float() / 255)[0]
+    torch.testing.assert_close(srgb8_to_lightness(rgb8), expected, rtol=0, atol=1e-4)
+    greys = torch.arange(256, dtype=torch.uint8).view(16, 16, 1)
+    expected_greys = rgb_to_lab(greys.permute(2, 0, 1).expand(3, 16, 16).float() / 255)[0]
+    torch.testing.assert_close(srgb8_to_lightness(greys), expected_greys, rtol=0, atol=1e-4)
+    with pytest.raises(ValueError, match="uint8"):
+        srgb8_to_lightness(rgb8.float())
+
+
+def test_8bit_inputs_read_the_same_lightness_as_float_ones(photo):
+    for image in (photo, photo.convert("L"), np.asarray(photo), np.asarray(photo.convert("RGBA"))):
+        expected = rgb_to_lab(load_rgb(image))[:1]  # the float path: every pixel divided by 255, then Lab
+        torch.testing.assert_close(load_lightness(image), expected, rtol=0, atol=1e-4)
+
+
+@pytest.mark.parametrize("saturation", [1.0, 3.0, 8.0])  # 3 and 8 push many pixels out of the gamut
+def test_lab_to_srgb8_within_one_level_of_the_float_conversion(pipe, photo, saturation):
+    lightness = load_lightness(photo)
+    lightness[:, :5] = 0.0  # black and white rows: the gamut's corners
+    lightness[:, 5:10] = 100.0
+    with torch.inference_mode():
+        ab = pipe.model(pixel_values=pipe.image_processor(photo)["pixel_values"]).ab[0] * saturation
+    full_ab = denormalize_ab(resize_channels(ab, *lightness.shape[-2:]))
+    expected = reference_in_gamut(lightness, full_ab)
+    outside = ((lab_to_rgb(torch.cat([lightness, full_ab]), clip=False) - 0.5).abs() > 0.5).any(dim=0)
+    assert outside.float().mean() > (0.01 if saturation > 1 else 0)  # the gamut mapping is exercised
+    converted = LabToSrgb8(lightness[0].numel())(lightness, full_ab)
+    difference = (converted.int() - expected.mul(255).round().int()).abs()
+    assert difference.max() <= 1, f"{int((difference > 1).sum())} pixels differ by more than one level"
+
+
+def test_pipeline_output_within_one_level_of_the_straightforward_pipeline(pipe, photo, monkeypatch):
+    """The whole call on a colour photo against the float path: L by rgb_to_lab, the model, the whole-image join."""
+    monkeypatch.setattr(images, "BAND_PIXELS", 50_000)  # several bands, the last one shorter
+    output = np.asarray(pipe(photo), dtype=int)
+    lightness = rgb_to_lab(load_rgb(photo))[:1]
+    with torch.inference_mode():
+        ab = pipe.model(pixel_values=pipe.image_processor.encode(lightness)[None]).ab[0]
+    assert np.abs(output - reference_join(ab, lightness)).max() <= 1
+    assert np.abs(np.asarray(join_lightness(ab, lightness), dtype=int) - output).max() <= 1
