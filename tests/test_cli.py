@@ -339,9 +339,9 @@ def test_an_unknown_model_name_suggests_the_closest_bundled_one(tmp_path, inputs
     assert code == 2 and "did you mean dlsa-tiny?" in err and "smsanet-small" in err
 
 
-def test_the_readme_video_commands_read_a_clip_shipped_in_examples(tmp_path, tiny_model_dir, capsys):
-    readme = (Path(__file__).parents[1] / "README.md").read_text()
-    video_section = readme.split("## Video", 1)[1].split("\n## ", 1)[0]
+def test_the_documented_video_commands_read_a_clip_shipped_in_examples(tmp_path, tiny_model_dir, capsys):
+    usage = (Path(__file__).parents[1] / "docs" / "usage.md").read_text()
+    video_section = usage.split("## Video", 1)[1].split("\n## ", 1)[0]
     assert "../shared" not in video_section and "examples/videos/tree.mp4" in video_section
     clip = Path(__file__).parents[1] / "examples" / "videos" / "tree.mp4"
     assert clip.stat().st_size < 1_000_000
