@@ -153,8 +153,12 @@ class AxialExemplarVgg19(nn.Module):
         self.features = nn.Sequential(*layers)
 
     def forward(self, rgb: torch.Tensor) -> tuple[list[torch.Tensor], torch.Tensor]:
-        """The relu{l}_1 features of the five levels, and relu5_3."""
-        taps, hidden = [], rgb
+        """The relu{l}_1 features of the five levels, and relu5_3.
+
+        The convolutions run channels last: oneDNN's channels-first kernels for the 3-channel input sum in an order
+        that depends on the batch size (last-bit differences that the attention modules amplify), its channels-last
+        ones do not, so an image's features do not depend on the images batched with it."""
+        taps, hidden = [], rgb.contiguous(memory_format=torch.channels_last)
         for index, layer in enumerate(self.features):
             hidden = layer(hidden)
             if index in self.level_taps:
@@ -208,7 +212,9 @@ def relative_index(query_length: int, key_length: int, max_offset: int, device: 
 class AxialExemplarAxialAttention(nn.Module):
     """Multi-head attention along one axis with query, key and value relative positional encodings (Eq. 2, after
     axial-DeepLab): each position of ``queries`` attends to the positions of ``keys_values`` on its own column
-    (``axis="height"``) or row (``axis="width"``); the heads are concatenated and mixed by a 1x1 convolution."""
+    (``axis="height"``) or row (``axis="width"``); the heads are concatenated and mixed by a 1x1 convolution, applied
+    to each line as the linear map it is (oneDNN's convolution of the permuted grid sums in an order that depends on
+    the batch size)."""
 
     def __init__(self, config: AxialExemplarConfig, axis: str):
         super().__init__()
@@ -256,7 +262,8 @@ class AxialExemplarAxialAttention(nn.Module):
         layer_outputs.record_attention(weights)
         attended = weights @ value + torch.einsum("nhop,opd->nhod", weights, self.value_position[index])
         attended = attended.transpose(1, 2).reshape(query_lines.shape)
-        return self.output(self.from_lines(attended, queries.shape))
+        mixed = F.linear(attended, self.output.weight.flatten(1), self.output.bias)  # the 1x1 convolution, per line
+        return self.from_lines(mixed, queries.shape)
 
 
 class AxialExemplarAttentionModule(GradientCheckpointingLayer):
@@ -340,6 +347,10 @@ class AxialExemplarModel(AxialExemplarPreTrainedModel):
         )
         self.decoders = nn.ModuleList(AxialExemplarDecoderLayer(config) for _ in range(config.num_levels - 1))
         self.post_init()
+
+    def get_input_embeddings(self) -> nn.Conv2d:
+        """The first layer that reads the input: the VGG-19 backbone's conv1_1."""
+        return self.backbone.features[0]
 
     def fused_features(
         self,

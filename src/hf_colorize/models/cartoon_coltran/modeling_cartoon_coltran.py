@@ -475,6 +475,10 @@ class CartoonColtranModel(CartoonColtranPreTrainedModel):
         self.auxiliary_head = nn.Linear(config.hidden_size, config.num_colors)
         self.post_init()
 
+    def get_input_embeddings(self) -> nn.Linear:
+        """The first layer that reads the input: the grayscale encoder's embedding of the grey pixels."""
+        return self.encoder.embedding
+
     def coarse_lightness(self, pixel_values: torch.Tensor) -> torch.Tensor:
         """The lightness at stage 1's ``coarse_size`` (area average; unchanged at that size)."""
         return F.adaptive_avg_pool2d(pixel_values, self.config.coarse_size)

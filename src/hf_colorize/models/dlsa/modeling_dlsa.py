@@ -473,6 +473,10 @@ class DlsaModel(DlsaPreTrainedModel):
         self.layernorm = nn.LayerNorm(config.stage_channels(config.num_stages - 1), eps=config.layer_norm_eps)
         self.post_init()
 
+    def get_input_embeddings(self) -> nn.Conv2d:
+        """The patch embedding's projection, the first layer that reads the input (as Swin's patch embeddings)."""
+        return self.embeddings.projection
+
     def forward(
         self,
         pixel_values: torch.Tensor,

@@ -328,6 +328,12 @@ class SmsanetModel(SmsanetPreTrainedModel):
             self.decoder = SmsanetBackboneDecoder(config, self.backbone.channels)
         self.post_init()
 
+    def get_input_embeddings(self) -> nn.Conv2d:
+        """The first layer that reads the input: conv1's first convolution, or the backbone's stem."""
+        if self.config.backbone_config is None:
+            return self.encoder.blocks[0].layers[0]
+        return self.backbone.conv_stem
+
     def encode_and_decode(self, pixel_values: torch.Tensor) -> tuple[torch.Tensor, tuple[torch.Tensor, ...]]:
         """The last decoder features, and every block's output."""
         if self.config.backbone_config is None:
