@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import copy
-import copy
 import inspect
 from collections.abc import Sequence
 from typing import Any
@@ -14,7 +13,6 @@ import torch.nn.functional as F
 from PIL import Image
 from transformers.feature_extraction_utils import BatchFeature
 from transformers.image_processing_utils import BaseImageProcessor
-from transformers.image_utils import ChannelDimension
 from transformers.image_utils import ChannelDimension
 
 from .color import LabToSrgb8, denormalize_ab, normalize_lightness
@@ -56,41 +54,6 @@ def tensor_to_array(image: torch.Tensor) -> np.ndarray:
     if channels_last.numel() and (channels_last.min() < 0 or channels_last.max() > 255):
         raise InvalidImageError(f"an integer tensor image must hold values in [0, 255], got {image.dtype} outside it")
     return channels_last.to(torch.uint8).numpy()
-
-
-def in_default_layout(
-    images: ImageInput | Sequence[ImageInput], input_data_format: ChannelDimension | str
-) -> ImageInput | list[ImageInput]:
-    """``images`` with their channels where the readers expect them, from transformers' ``input_data_format``:
-    channels last for a numpy array, first for a torch tensor. Paths, PIL images and channel-less (``"none"``)
-    arrays are kept as they are.
-
-    Raises:
-        ValueError: ``input_data_format`` is not a ``ChannelDimension``.
-    """
-    layout = ChannelDimension(input_data_format)
-    if isinstance(images, (list, tuple)):
-        return [in_default_layout(image, layout) for image in images]
-    if isinstance(images, torch.Tensor) and layout == ChannelDimension.LAST:
-        return images.movedim(-1, -3)
-    if isinstance(images, np.ndarray) and layout == ChannelDimension.FIRST:
-        return np.moveaxis(images, -3, -1)
-    return images
-
-
-def lightness_statistic(value: float | Sequence[float], name: str) -> float:
-    """``image_mean`` or ``image_std`` as the one value of the lightness channel: a number, or a list of one value or
-    of three equal ones (transformers' RGB form).
-
-    Raises:
-        ValueError: several different values, or a standard deviation that is not positive.
-    """
-    values = [float(value)] if isinstance(value, (int, float)) else [float(item) for item in value]
-    if len(values) not in (1, 3) or len(set(values)) != 1:
-        raise ValueError(f"{name} must be one value for the lightness channel (or three equal ones), got {value!r}")
-    if name == "image_std" and not values[0] > 0:
-        raise ValueError(f"image_std must be positive, got {value!r}")
-    return values[0]
 
 
 def in_default_layout(
