@@ -4,7 +4,7 @@ Each document's blocks run in order (a later block may use what an earlier one w
 holds the clone's shipped files (linked: ``examples/``, ``src/``, ``hub_configs``, ``spaces/``, ...) and the
 venv running the tests as ``.venv``, so whatever a block writes stays out of the repository. Python blocks run
 each in a new interpreter. Two things differ from a user's run: ``--max_train_steps N`` becomes 2, and the Hub
-is offline. Not run:
+is offline (and torch gets one thread, :data:`QUIET_ENVIRONMENT`). Not run:
 
 - the quick start, between ``<!-- quickstart:begin -->`` and ``<!-- quickstart:end -->``: ``.ci/run`` runs it
   (it installs the package and runs this very suite);
@@ -32,6 +32,9 @@ MAX_NOT_RUN = 4
 QUICKSTART = re.compile(r"<!-- quickstart:begin -->.*?<!-- quickstart:end -->", re.S)
 FENCE = re.compile(r"^```(\w*)\n(.*?)^```$", re.S | re.M)
 TRAINING_STEPS = re.compile(r"--max_train_steps \d+")
+QUIET_ENVIRONMENT = {"HF_HUB_OFFLINE": "1", "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", "1")}
+"""The Hub is offline here; one thread per process (torch's threads spin: on a machine busy with other work, two
+threads per process made a cartoon sample 16 times slower than one)."""
 
 
 @dataclass
@@ -74,7 +77,7 @@ def run_block(block: Block, cwd: Path) -> None:
         command = ["bash", "-euo", "pipefail", "-c", code]
     else:
         command = [str(cwd / ".venv" / "bin" / "python"), "-c", code]
-    environment = {**os.environ, "HF_HUB_OFFLINE": "1", "PYTHONPATH": ""}
+    environment = {**os.environ, **QUIET_ENVIRONMENT, "PYTHONPATH": ""}
     result = subprocess.run(command, cwd=cwd, capture_output=True, text=True, env=environment, timeout=600)
     assert result.returncode == 0, (
         f"{block} failed:\n{code}\n--- stdout\n{result.stdout[-3000:]}\n--- stderr\n" + (result.stderr[-3000:])
