@@ -13,9 +13,10 @@ no table keyed by family name is edited anywhere. The module holds all that is t
 evaluation colorizer, and for an exemplar family its image descriptor (:class:`ReferencePairing`).
 
 A recipe module is training code that happens to live in the family's folder: it imports
-:mod:`hf_colorize.training` (this module, the input builders, its discriminator), the modeling module never imports
-it, and neither does the family's ``__init__``. Only the trainer imports it, when it trains or builds its
-parser, so ``import hf_colorize`` and inference load no training code.
+:mod:`hf_colorize.training` (this module, the Lab targets, its discriminator) and the protocol's shared pieces
+(:mod:`hf_colorize.evaluation`); the modeling module never imports it, and neither does the family's ``__init__``.
+Only the trainer imports it, when it trains or builds its parser, and the benchmarks, for its colorizer, so
+``import hf_colorize`` and inference load no training code.
 """
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 with a reference (its own jittered picture, its nearest neighbour by the model's descriptor, or any image, in the
 proportions ``--reference_proportions``), and the multi-scale adversary of Sec. 3.3 (LSGAN) beside the model;
 validation and benchmarks with a reference picture (:func:`colorize_with_reference`). Training code: only the trainer
-imports this module, never the modeling module."""
+and the benchmarks import this module, never the modeling module."""
 
 from __future__ import annotations
 

@@ -2,8 +2,8 @@
 (``--stage``): the colour transformer on the true 3-bit colours, then the upgrading network on each image's own
 colours with its conditional discriminator (Fig. 6, Eq. 10), from stage 1's output folder
 (``--pretrained_model_name_or_path``); validation and benchmarks by sampling (:func:`colorize_by_sampling`) or, for
-stage 2, by upgrading each image's own colours (:func:`upgrade_own_colors`). Training code: only the trainer imports
-this module, never the modeling module."""
+stage 2, by upgrading each image's own colours (:func:`upgrade_own_colors`). Training code: only the trainer and
+the benchmarks import this module, never the modeling module."""
 
 from __future__ import annotations
 

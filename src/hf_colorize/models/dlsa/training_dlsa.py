@@ -2,7 +2,7 @@
 (:func:`hint_model_inputs`, up to ``--max_hints``; a share ``--counterfactual_hints`` of the images recoloured around a
 hint first; a share ``--contrast_hints`` with hints where the colour stands out), the model's own ab loss, validation
 and benchmarks with k hints of the true colour (:func:`colorize_with_hints`).
-Training code: only the trainer imports this module."""
+Training code: only the trainer and the benchmarks import this module."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """How the trainer trains smsanet (its recipe, :mod:`hf_colorize.training.recipes`): the lightness alone in,
 the model's own ab loss, validation and benchmarks from the lightness alone. Training code: only the trainer
-imports this module."""
+and the benchmarks import this module."""
 
 from __future__ import annotations
 
