@@ -1,8 +1,9 @@
 """Axial-attention exemplar colorization model configuration."""
 
-from __future__ import annotations
+from dataclasses import field
 
-from transformers import PretrainedConfig
+from huggingface_hub.dataclasses import strict
+from transformers import PreTrainedConfig
 
 VGG19_HIDDEN_SIZES = [64, 128, 256, 512, 512]
 """Output channels of VGG-19's five convolutional blocks (Simonyan & Zisserman 2015, configuration E)."""
@@ -11,48 +12,18 @@ VGG19_DEPTHS = [2, 2, 4, 4, 4]
 """Convolutions in each of VGG-19's five blocks."""
 
 
-class AxialExemplarConfig(PretrainedConfig):
+@strict
+class AxialExemplarConfig(PreTrainedConfig):
     r"""
     Configuration of an [`AxialExemplarModel`] / [`AxialExemplarForColorization`]: the exemplar colorizer of
     Gorriz Blanch, Khalifeh, Smeaton, O'Connor & Mrak, "Attention-based stylisation for exemplar image
     colourisation" (paper 002 in ``shared/papers``), which colours a grey target from a colour reference picture.
-
-    The network (Sec. 3.1, Fig. 1): a VGG-19 backbone reads the target (its lightness as a grey RGB image) and
-    the reference; the features at relu{l}_1 of blocks l = 1-5 and the target's relu5_3 are projected to
-    ``hidden_size`` channels by 1x1 convolutions and ReLU; at the last ``len(attention_levels)`` levels an axial
-    attention module (Sec. 3.2, Fig. 2) lets the target's features query the reference's and fuses them; a
-    pyramid decoder climbs from relu5_3 back to full resolution, and a prediction head (3x3 convolution of
-    ``prediction_head_size`` channels, ReLU, 1x1 convolution, tanh) gives ab at each of its four levels, P4
-    (1/8 resolution) to P1 (full resolution). The loss (Eq. 4) sums, at every level, a smooth-L1 pixel loss
-    against the target's true ab, the colour histogram loss (Eq. 3) against the reference's ab, a total
-    variation term and, in training, an LSGAN term from a discriminator the trainer keeps.
-
-    Choices where the paper is silent or vague:
-    - Target input to VGG: the paper triplicates the luminance channel; here the target's lightness becomes
-      the grey sRGB image of that lightness (ab = 0), so a VGG trained on ImageNet RGB sees what it sees for a
-      black-and-white photo; both inputs are then normalised with the ImageNet mean and standard deviation, as
-      the published VGG-19 weights expect.
-    - Projections: target and reference features get separate 1x1 projections (one grey, one colour input).
-    - Axial attention (Eq. 2, after axial-DeepLab, the paper's [48]): the first layer runs along the height
-      axis, each target position querying the reference's column at the same x; the second runs along the
-      width axis over the first layer's output (queries, keys and values), as the Axial Transformer ([17])
-      stacks its layers, so that the two 1-D layers together reach every reference position. Eq. 2's key term
-      ``k_T(p)`` is read as the key of the attended position ``p``. Relative positions beyond
-      ``max_relative_position`` share the encoding of the largest offset, so any input size works.
-    - Decoder (Sec. 3.1's five steps): the decoder of level l adds the fused features of level l + 1 (the
-      projected target features where that level has no attention module) to the previous output, then 3x3
-      convolution + ReLU, x2 bilinear upsampling, concatenation with the projected target features of level l,
-      3x3 convolution + ReLU. The first decoder starts from the projected relu5_3.
-    - Multi-scale truth: the true and reference ab are average-pooled by 2 per level (Sec. 3.3).
-    - Smooth-L1 is PyTorch's with beta = 1 on ab scaled by 1/110 (the paper's [-1, 1] range), as Fast R-CNN
-      ([42]) defines it. The histogram (Eq. 3) soft-bins ab over ``histogram_bins`` x ``histogram_bins`` bins
-      (441 = 21 x 21) spanning [-1, 1] with bilinear weights, as Xiao et al. ([31]) approximate it. Total
-      variation is the mean squared difference of neighbouring ab values, Johnson et al.'s ([23]) form.
-    - Adversary (Sec. 3.3): one pix2pix patch discriminator ([22]) per prediction level, each judging (L, ab)
-      at its scale, the true ab as real; LSGAN losses summed over the levels.
-    - Output: the paper returns P1 as it is; ``chroma_filter_radius`` (off by default, 8 in
-      ``axial-exemplar-small``) smooths it with a lightness-guided filter (He, Sun & Tang 2013), this project's
-      addition against the mottled colour of a small model trained from scratch.
+    A VGG-19 backbone reads target and reference; their features at relu{l}_1 (and the target's relu5_3) are
+    projected to ``hidden_size`` channels; at ``attention_levels`` an axial attention module (Sec. 3.2, Fig. 2) lets
+    the target query the reference; a pyramid decoder climbs back to full resolution, with a prediction head giving
+    ab at each of its four levels (Sec. 3.1). The loss (Eq. 4) sums a smooth-L1 pixel loss, the colour histogram
+    loss (Eq. 3), total variation and, in training, an LSGAN term. The model cards give the choices made where the
+    paper is silent and this project's additions.
 
     Args:
         image_size (`int`, *optional*, defaults to 224):
@@ -115,51 +86,36 @@ class AxialExemplarConfig(PretrainedConfig):
     description = "Exemplar colorizer: the picture takes the palette of a colour reference picture."
     """What the family does, in one sentence (for the Space and other front ends)."""
 
-    def __init__(
-        self,
-        image_size: int = 224,
-        backbone_hidden_sizes: list[int] | None = None,
-        backbone_depths: list[int] | None = None,
-        freeze_backbone: bool = False,
-        hidden_size: int = 256,
-        num_attention_heads: int = 8,
-        attention_levels: list[int] | None = None,
-        max_relative_position: int = 56,
-        prediction_head_size: int = 64,
-        num_output_channels: int = 2,
-        chroma_filter_radius: int = 0,
-        chroma_filter_epsilon: float = 0.01,
-        pixel_loss_weight: float = 100.0,
-        histogram_loss_weight: float = 2.0,
-        tv_loss_weight: float = 50.0,
-        adversarial_loss_weight: float = 1.0,
-        histogram_bins: int = 21,
-        histogram_epsilon: float = 1e-5,
-        discriminator_hidden_size: int = 64,
-        discriminator_layers: int = 3,
-        **kwargs,
-    ):
-        super().__init__(**kwargs)
-        self.image_size = image_size
-        self.backbone_hidden_sizes = list(backbone_hidden_sizes or VGG19_HIDDEN_SIZES)
-        self.backbone_depths = list(backbone_depths or VGG19_DEPTHS)
-        self.freeze_backbone = freeze_backbone
-        self.hidden_size = hidden_size
-        self.num_attention_heads = num_attention_heads
-        self.attention_levels = list(attention_levels if attention_levels is not None else [3, 4, 5])
-        self.max_relative_position = max_relative_position
-        self.prediction_head_size = prediction_head_size
-        self.num_output_channels = num_output_channels
-        self.chroma_filter_radius = chroma_filter_radius
-        self.chroma_filter_epsilon = chroma_filter_epsilon
-        self.pixel_loss_weight = pixel_loss_weight
-        self.histogram_loss_weight = histogram_loss_weight
-        self.tv_loss_weight = tv_loss_weight
-        self.adversarial_loss_weight = adversarial_loss_weight
-        self.histogram_bins = histogram_bins
-        self.histogram_epsilon = histogram_epsilon
-        self.discriminator_hidden_size = discriminator_hidden_size
-        self.discriminator_layers = discriminator_layers
+    image_size: int = 224
+    backbone_hidden_sizes: list[int] = field(default_factory=lambda: list(VGG19_HIDDEN_SIZES))
+    backbone_depths: list[int] = field(default_factory=lambda: list(VGG19_DEPTHS))
+    freeze_backbone: bool = False
+    hidden_size: int = 256
+    num_attention_heads: int = 8
+    attention_levels: list[int] = field(default_factory=lambda: [3, 4, 5])
+    max_relative_position: int = 56
+    prediction_head_size: int = 64
+    num_output_channels: int = 2
+    chroma_filter_radius: int = 0
+    chroma_filter_epsilon: float | int = 0.01
+    pixel_loss_weight: float | int = 100.0
+    histogram_loss_weight: float | int = 2.0
+    tv_loss_weight: float | int = 50.0
+    adversarial_loss_weight: float | int = 1.0
+    histogram_bins: int = 21
+    histogram_epsilon: float = 1e-5
+    discriminator_hidden_size: int = 64
+    discriminator_layers: int = 3
+
+    def __post_init__(self, **kwargs):
+        for name in ("backbone_hidden_sizes", "backbone_depths", "attention_levels"):
+            setattr(self, name, list(getattr(self, name)))
+        super().__post_init__(**kwargs)
+        self.validate_architecture()  # a ValueError now; strict's own run after __init__ wraps it in its error type
+
+    def validate_architecture(self) -> None:
+        """Refuse an inconsistent architecture or loss setting with a ``ValueError`` naming the fields at fault."""
+        super().validate_architecture()
         for name in ("backbone_hidden_sizes", "backbone_depths"):
             if len(getattr(self, name)) != self.num_levels:
                 raise ValueError(
@@ -169,17 +125,17 @@ class AxialExemplarConfig(PretrainedConfig):
             raise ValueError(f"backbone_depths {self.backbone_depths}: one convolution a block, three in the fifth")
         if not set(self.attention_levels) <= set(range(1, self.num_levels + 1)):
             raise ValueError(f"attention_levels {self.attention_levels} must be backbone levels 1-{self.num_levels}")
-        if hidden_size % num_attention_heads:
+        if self.hidden_size % self.num_attention_heads:
             raise ValueError(
-                f"hidden_size {hidden_size} is not a multiple of num_attention_heads {num_attention_heads}"
+                f"hidden_size {self.hidden_size} is not a multiple of num_attention_heads {self.num_attention_heads}"
             )
-        if chroma_filter_radius < 0 or chroma_filter_epsilon <= 0:
+        if self.chroma_filter_radius < 0 or self.chroma_filter_epsilon <= 0:
             raise ValueError(
-                f"chroma_filter_radius must be >= 0 and chroma_filter_epsilon > 0, got {chroma_filter_radius} and "
-                f"{chroma_filter_epsilon}"
+                f"chroma_filter_radius must be >= 0 and chroma_filter_epsilon > 0, got {self.chroma_filter_radius} "
+                f"and {self.chroma_filter_epsilon}"
             )
-        if histogram_bins < 2:
-            raise ValueError(f"histogram_bins must be at least 2, got {histogram_bins}")
+        if self.histogram_bins < 2:
+            raise ValueError(f"histogram_bins must be at least 2, got {self.histogram_bins}")
 
     @property
     def num_levels(self) -> int:

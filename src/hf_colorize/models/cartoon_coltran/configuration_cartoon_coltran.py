@@ -1,45 +1,21 @@
 """Cartoon ColTran model configuration."""
 
-from __future__ import annotations
+from dataclasses import field
 
-from transformers import PretrainedConfig
+from huggingface_hub.dataclasses import strict
+from transformers import PreTrainedConfig
 
 
-class CartoonColtranConfig(PretrainedConfig):
+@strict
+class CartoonColtranConfig(PreTrainedConfig):
     r"""
     Configuration of a [`CartoonColtranForColorization`]: the two-stage cartoon colorizer of Sun, Lin & Zhao, "The
-    colorization based on self-attention mechanism and GAN" (paper 003 in ``shared/papers``).
-
-    Stage 1 (Sec. II.C, Figs. 3-4) colours the grey image at ``coarse_size`` x ``coarse_size`` with one of
-    ``2 ** (3 * color_bits)`` colours per pixel (3 bits per RGB channel: 512), sampled pixel by pixel, so that
-    one grey image gets many different colorizations. Stage 2, the upgrading network (Sec. II.D, Fig. 5), takes
-    the grey image at ``image_size`` and the upsampled coarse colours and returns ab at ``image_size``; a patch
-    discriminator (Fig. 6) trains it (Eq. 10: GAN + ``mse_loss_weight`` x MSE).
-
-    Choices where the paper is silent or vague (it builds stage 1 on ColTran, Kumar, Weissenborn & Kalchbrenner
-    2021, its [5], whose coarse colorizer this follows):
-    - Stage 1 is ColTran's autoregressive colorizer: a grayscale encoder of axial blocks (row then column
-      self-attention, each followed by an MLP, Eq. 5) gives the context; an outer decoder reads the colours of the
-      rows above (colour embeddings shifted down one row: full row attention, then column attention masked to
-      earlier rows); an inner decoder reads the pixels to the left in the row (embeddings shifted right one
-      pixel, row attention masked to earlier pixels) plus the outer decoder's state. Every decoder layer is
-      conditioned on the context as in ColTran: conditional layer norm (scale and shift from the image's
-      average context) and conditional attention / MLP (per-pixel scale and shift of their projections). A
-      linear head on the encoder's context alone gives the auxiliary prediction P~_c of Eq. 7.
-    - Eq. 7's loss, L_c = -(lambda_c log P_c + (1 - lambda_c) log P~_c) averaged over pixels, lambda_c = 0.99
-      (Sec. III), as ColTran's auxiliary parallel loss.
-    - Widths: ColTran's colorizer has 2 layers in each of the encoder, outer and inner decoder, 4 heads and
-      hidden size 512; the published variants choose smaller widths for CPU training.
-    - Upgrading network (Fig. 5: encoder, medium layer, decoder): pix2pixHD's global generator (Wang et al.
-      2018, the paper's [11]): a 7x7 convolution, ``len(upgrader_hidden_sizes) - 1`` stride-2 convolutions,
-      ``upgrader_residual_blocks`` residual blocks with instance norm ([18], [19]), as many 2x upsamplings, a
-      7x7 convolution to ab. Its input is the lightness and the coarse colours' ab, upsampled bilinearly; it
-      predicts a correction to that upsampled ab (zero at initialisation), so training starts from Table I's
-      interpolation baseline.
-    - Discriminator (Fig. 6): a conditional patch discriminator (pix2pix, as pix2pixHD) judging (L, upsampled
-      coarse ab, ab), ``discriminator_layers`` 4x4 stride-2 convolutions; Eq. 9's log loss (non-saturating for
-      the generator).
-    - MSE of Eq. 10 on ab scaled by 1/110.
+    colorization based on self-attention mechanism and GAN" (paper 003 in ``shared/papers``). Stage 1 (Sec. II.C,
+    Figs. 3-4, after ColTran) colours the grey image at ``coarse_size`` x ``coarse_size`` with one of
+    ``2 ** (3 * color_bits)`` colours per pixel, sampled pixel by pixel, so that one grey image gets many different
+    colorizations. Stage 2, the upgrading network (Sec. II.D, Fig. 5), takes the grey image at ``image_size`` and the
+    upsampled coarse colours and returns ab at ``image_size``; a patch discriminator (Fig. 6) trains it (Eq. 10: GAN
+    + ``mse_loss_weight`` x MSE). The model cards give the choices made where the paper is silent.
 
     Args:
         image_size (`int`, *optional*, defaults to 256):
@@ -86,57 +62,44 @@ class CartoonColtranConfig(PretrainedConfig):
     description = "Diverse cartoon colorizer: several different colorizations of a drawing."
     """What the family does, in one sentence (for the Space and other front ends)."""
 
-    def __init__(
-        self,
-        image_size: int = 256,
-        coarse_size: int = 64,
-        color_bits: int = 3,
-        hidden_size: int = 512,
-        num_attention_heads: int = 4,
-        intermediate_size: int = 512,
-        encoder_layers: int = 2,
-        outer_decoder_layers: int = 2,
-        inner_decoder_layers: int = 2,
-        color_loss_lambda: float = 0.99,
-        upgrader_hidden_sizes: list[int] | None = None,
-        upgrader_residual_blocks: int = 9,
-        discriminator_hidden_size: int = 64,
-        discriminator_layers: int = 3,
-        mse_loss_weight: float = 10.0,
-        adversarial_loss_weight: float = 1.0,
-        num_output_channels: int = 2,
-        **kwargs,
-    ):
-        super().__init__(**kwargs)
-        self.image_size = image_size
-        self.coarse_size = coarse_size
-        self.color_bits = color_bits
-        self.hidden_size = hidden_size
-        self.num_attention_heads = num_attention_heads
-        self.intermediate_size = intermediate_size
-        self.encoder_layers = encoder_layers
-        self.outer_decoder_layers = outer_decoder_layers
-        self.inner_decoder_layers = inner_decoder_layers
-        self.color_loss_lambda = color_loss_lambda
-        self.upgrader_hidden_sizes = list(upgrader_hidden_sizes or [64, 128, 256])
-        self.upgrader_residual_blocks = upgrader_residual_blocks
-        self.discriminator_hidden_size = discriminator_hidden_size
-        self.discriminator_layers = discriminator_layers
-        self.mse_loss_weight = mse_loss_weight
-        self.adversarial_loss_weight = adversarial_loss_weight
-        self.num_output_channels = num_output_channels
-        if hidden_size % num_attention_heads:
+    image_size: int = 256
+    coarse_size: int = 64
+    color_bits: int = 3
+    hidden_size: int = 512
+    num_attention_heads: int = 4
+    intermediate_size: int = 512
+    encoder_layers: int = 2
+    outer_decoder_layers: int = 2
+    inner_decoder_layers: int = 2
+    color_loss_lambda: float | int = 0.99
+    upgrader_hidden_sizes: list[int] = field(default_factory=lambda: [64, 128, 256])
+    upgrader_residual_blocks: int = 9
+    discriminator_hidden_size: int = 64
+    discriminator_layers: int = 3
+    mse_loss_weight: float | int = 10.0
+    adversarial_loss_weight: float | int = 1.0
+    num_output_channels: int = 2
+
+    def __post_init__(self, **kwargs):
+        self.upgrader_hidden_sizes = list(self.upgrader_hidden_sizes)
+        super().__post_init__(**kwargs)
+        self.validate_architecture()  # a ValueError now; strict's own run after __init__ wraps it in its error type
+
+    def validate_architecture(self) -> None:
+        """Refuse an inconsistent architecture or loss setting with a ``ValueError`` naming the fields at fault."""
+        super().validate_architecture()
+        if self.hidden_size % self.num_attention_heads:
             raise ValueError(
-                f"hidden_size {hidden_size} must be a multiple of num_attention_heads {num_attention_heads}"
+                f"hidden_size {self.hidden_size} must be a multiple of num_attention_heads {self.num_attention_heads}"
             )
-        if not 0 <= color_loss_lambda <= 1:
-            raise ValueError(f"color_loss_lambda must be in [0, 1], got {color_loss_lambda}")
-        if not 1 <= color_bits <= 8:
-            raise ValueError(f"color_bits must be 1-8, got {color_bits}")
-        if image_size % coarse_size or image_size % self.stride:
+        if not 0 <= self.color_loss_lambda <= 1:
+            raise ValueError(f"color_loss_lambda must be in [0, 1], got {self.color_loss_lambda}")
+        if not 1 <= self.color_bits <= 8:
+            raise ValueError(f"color_bits must be 1-8, got {self.color_bits}")
+        if self.image_size % self.coarse_size or self.image_size % self.stride:
             raise ValueError(
-                f"image_size {image_size} must be a multiple of coarse_size {coarse_size} and of the upgrader's "
-                f"stride {self.stride}"
+                f"image_size {self.image_size} must be a multiple of coarse_size {self.coarse_size} and of the "
+                f"upgrader's stride {self.stride}"
             )
 
     @property
