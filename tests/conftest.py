@@ -22,6 +22,7 @@ from hf_colorize import (  # noqa: E402
     SmsanetForColorization,
     SmsanetImageProcessor,
 )
+from hf_colorize.backbones import EfficientNetLiteConfig  # noqa: E402
 
 TINY_SIZE = 64
 
@@ -54,6 +55,35 @@ def tiny_smsanet_config(**overrides) -> SmsanetConfig:
     options = dict(image_size=TINY_SIZE, hidden_sizes=[8, 8, 16, 16, 16, 16, 16, 8, 8, 8], block_depths=[1] * 10)
     options.update(overrides)
     return SmsanetConfig(**options)
+
+
+def tiny_smsanet_backbone_config(**overrides) -> SmsanetConfig:
+    """The tiny smsanet on a tiny EfficientNet-Lite backbone (five feature maps, strides 2 to 32)."""
+    backbone = EfficientNetLiteConfig(
+        stem_channels=8,
+        hidden_sizes=[8, 8, 16, 16, 16, 24, 24],
+        depths=[1] * 7,
+        head_channels=32,
+        out_features=["stage1", "stage2", "stage3", "stage5", "stage7"],
+    )
+    return tiny_smsanet_config(backbone_config=backbone.to_dict(), decoder_hidden_sizes=[16, 8, 8, 8], **overrides)
+
+
+@pytest.fixture
+def checkpoint_replays(monkeypatch: pytest.MonkeyPatch) -> list:
+    """The functions run under ``torch.utils.checkpoint`` by models whose gradient checkpointing is enabled from now
+    on (transformers binds its checkpoint function when it is enabled)."""
+    import transformers.modeling_utils
+
+    replays = []
+    checkpoint = transformers.modeling_utils.checkpoint
+
+    def counted_checkpoint(function, *args, **kwargs):
+        replays.append(function)
+        return checkpoint(function, *args, **kwargs)
+
+    monkeypatch.setattr(transformers.modeling_utils, "checkpoint", counted_checkpoint)
+    return replays
 
 
 def tiny_axial_exemplar_config(**overrides) -> AxialExemplarConfig:

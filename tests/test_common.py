@@ -6,7 +6,13 @@ from collections.abc import Callable
 import numpy as np
 import pytest
 import torch
-from conftest import tiny_axial_exemplar_config, tiny_cartoon_config, tiny_config, tiny_smsanet_config
+from conftest import (
+    tiny_axial_exemplar_config,
+    tiny_cartoon_config,
+    tiny_config,
+    tiny_smsanet_backbone_config,
+    tiny_smsanet_config,
+)
 from PIL import Image
 from torch import nn
 from transformers import PreTrainedModel
@@ -21,22 +27,8 @@ from hf_colorize import (
     SmsanetForColorization,
     SmsanetImageProcessor,
 )
-from hf_colorize.backbones import EfficientNetLiteConfig
 from hf_colorize.color import normalize_lightness
 from hf_colorize.images import load_lightness
-
-
-def smsanet_on_a_backbone() -> SmsanetForColorization:
-    backbone = EfficientNetLiteConfig(
-        stem_channels=8,
-        hidden_sizes=[8, 8, 16, 16, 16, 24, 24],
-        depths=[1] * 7,
-        head_channels=32,
-        out_features=["stage1", "stage2", "stage3", "stage5", "stage7"],
-    )
-    return SmsanetForColorization(
-        tiny_smsanet_config(backbone_config=backbone.to_dict(), decoder_hidden_sizes=[16, 8, 8, 8])
-    )
 
 
 def image_inputs(batch: int, size: int, **channels: int) -> dict[str, torch.Tensor]:
@@ -55,7 +47,10 @@ FAMILIES: dict[str, tuple[Callable[[], PreTrainedModel], Callable[[int], dict[st
         lambda: SmsanetForColorization(tiny_smsanet_config()),
         lambda batch: image_inputs(batch, 64, pixel_values=1),
     ),
-    "smsanet-backbone": (smsanet_on_a_backbone, lambda batch: image_inputs(batch, 64, pixel_values=1)),
+    "smsanet-backbone": (
+        lambda: SmsanetForColorization(tiny_smsanet_backbone_config()),
+        lambda batch: image_inputs(batch, 64, pixel_values=1),
+    ),
     "axial_exemplar": (
         lambda: AxialExemplarForColorization(tiny_axial_exemplar_config()),
         lambda batch: image_inputs(batch, 64, pixel_values=1, reference_values=3),

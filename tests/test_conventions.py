@@ -2,6 +2,7 @@
 own tools rely on."""
 
 import ast
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -259,22 +260,49 @@ def test_processors_refuse_unknown_keywords(
         processor(color_image, return_tensors="np", **request)
 
 
-MODELING_FILES = sorted((Path(__file__).parent.parent / "src" / "hf_colorize" / "models").glob("*/modeling_*.py"))
+PACKAGE = Path(__file__).parent.parent / "src" / "hf_colorize"
+MODELING_FILES = sorted((PACKAGE / "models").glob("*/modeling_*.py"))
+TRAINING_FILES = sorted((PACKAGE / "training").rglob("*.py")) + sorted((PACKAGE / "models").glob("*/training_*.py"))
+"""The training code: the trainer and each family's recipe."""
+
+
+def defined_names(tree: ast.Module) -> set[str]:
+    """The public functions, classes and methods a module defines, less the methods that override ``nn.Module`` or
+    ``PreTrainedModel`` (``forward``, ``get_input_embeddings``, ...), which the framework calls by name."""
+    names = set()
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.FunctionDef, ast.ClassDef)) and not node.name.startswith("_"):
+            names.add(node.name)
+    return {name for name in names if not hasattr(PreTrainedModel, name)}
+
+
+@functools.cache
+def used_names(path: Path) -> frozenset[str]:
+    """The names ``path`` uses in its code (as names or attributes; imports and definitions do not count)."""
+    tree = ast.parse(path.read_text())
+    return frozenset(
+        node.id if isinstance(node, ast.Name) else node.attr
+        for node in ast.walk(tree)
+        if isinstance(node, (ast.Name, ast.Attribute))
+    )
 
 
 @pytest.mark.parametrize("path", MODELING_FILES, ids=lambda path: path.name)
 def test_modeling_files_hold_no_training_code(path: Path):
-    """A model knows nothing of training: the discriminators and what feeds them live in ``hf_colorize.training`` and
-    in each family's recipe, ``training_<family>.py``."""
+    """A model knows nothing of training: it imports no training module, and nothing it defines serves the training
+    code alone (a discriminator, a loss or a pair descriptor only the trainer calls belongs to the family's recipe,
+    ``training_<family>.py``, or to ``hf_colorize.training``)."""
     tree = ast.parse(path.read_text())
-    classes = [node.name for node in ast.walk(tree) if isinstance(node, ast.ClassDef)]
     imported = [node.module or "" for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)]
-    functions = [node.name for node in tree.body if isinstance(node, ast.FunctionDef)]
-    methods = [node.name for node in ast.walk(tree) if isinstance(node, ast.FunctionDef)]
-    assert not [name for name in classes if "Discriminator" in name]
-    assert "pyramid_lab" not in functions
-    assert "describe" not in methods  # the descriptor that pairs training images: training.pairs.exemplar_descriptor
     assert not [module for module in imported if "training" in module.split(".")]
+    outside_training = [other for other in PACKAGE.rglob("*.py") if other not in TRAINING_FILES]
+    training_only = [
+        name
+        for name in sorted(defined_names(tree))
+        if any(name in used_names(training) for training in TRAINING_FILES)
+        and not any(name in used_names(other) for other in outside_training)
+    ]
+    assert not training_only, f"{path.name} defines what only the training code uses: {training_only}"
 
 
 @pytest.mark.parametrize("name", sorted(hf_colorize.BUNDLED_MODELS))

@@ -5,8 +5,13 @@ from collections.abc import Callable
 
 import pytest
 import torch
-import transformers.modeling_utils
-from conftest import tiny_axial_exemplar_config, tiny_cartoon_config, tiny_config, tiny_smsanet_config
+from conftest import (
+    tiny_axial_exemplar_config,
+    tiny_cartoon_config,
+    tiny_config,
+    tiny_smsanet_backbone_config,
+    tiny_smsanet_config,
+)
 from transformers import PreTrainedModel
 from transformers.modeling_layers import GradientCheckpointingLayer
 
@@ -16,7 +21,6 @@ from hf_colorize import (
     DlsaForColorization,
     SmsanetForColorization,
 )
-from hf_colorize.backbones import EfficientNetLiteConfig
 
 
 def random_inputs(batch: int = 2, size: int = 64, **channels: int) -> dict[str, torch.Tensor]:
@@ -38,15 +42,7 @@ def smsanet_case() -> tuple[PreTrainedModel, dict[str, torch.Tensor]]:
 
 
 def smsanet_backbone_case() -> tuple[PreTrainedModel, dict[str, torch.Tensor]]:
-    backbone = EfficientNetLiteConfig(
-        stem_channels=8,
-        hidden_sizes=[8, 8, 16, 16, 16, 24, 24],
-        depths=[1] * 7,
-        head_channels=32,
-        out_features=["stage1", "stage2", "stage3", "stage5", "stage7"],
-    )
-    config = tiny_smsanet_config(backbone_config=backbone.to_dict(), decoder_hidden_sizes=[16, 8, 8, 8])
-    return SmsanetForColorization(config), random_inputs(pixel_values=1)
+    return SmsanetForColorization(tiny_smsanet_backbone_config()), random_inputs(pixel_values=1)
 
 
 def axial_exemplar_case() -> tuple[PreTrainedModel, dict[str, torch.Tensor]]:
@@ -89,7 +85,7 @@ def loss_and_gradients(model: PreTrainedModel, inputs: dict[str, torch.Tensor]) 
     ],
 )
 def test_checkpointed_loss_and_gradients_equal_plain_ones(
-    make_case: Callable[[], tuple[PreTrainedModel, dict[str, torch.Tensor]]], monkeypatch: pytest.MonkeyPatch
+    make_case: Callable[[], tuple[PreTrainedModel, dict[str, torch.Tensor]]], checkpoint_replays: list
 ):
     torch.manual_seed(0)
     model, inputs = make_case()
@@ -101,20 +97,12 @@ def test_checkpointed_loss_and_gradients_equal_plain_ones(
     plain = loss_and_gradients(model, inputs)
     model.load_state_dict(state)  # batch-norm statistics as before the first run
 
-    replays = []
-    checkpoint = transformers.modeling_utils.checkpoint
-
-    def counted_checkpoint(function, *args, **kwargs):
-        replays.append(function)
-        return checkpoint(function, *args, **kwargs)
-
-    monkeypatch.setattr(transformers.modeling_utils, "checkpoint", counted_checkpoint)
     model.activation_checkpointing_enable()  # transformers 5's name for gradient_checkpointing_enable
     assert model.is_activation_checkpointing
     layers = [module for module in model.modules() if isinstance(module, GradientCheckpointingLayer)]
     assert layers and all(layer.gradient_checkpointing for layer in layers)
     checkpointed = loss_and_gradients(model, inputs)
-    assert replays, "no layer ran under torch.utils.checkpoint"
+    assert checkpoint_replays, "no layer ran under torch.utils.checkpoint"
     assert plain.keys() == checkpointed.keys() and len(plain) > 1
     for name, value in plain.items():
         torch.testing.assert_close(checkpointed[name], value, rtol=1e-4, atol=1e-6, msg=name)

@@ -129,8 +129,16 @@ def test_feature_window_attention_groups_tokens_by_brightness():
 
 
 def test_feature_window_attention_pads_uneven_groups():
-    attention = DlsaFeatureWindowAttention(tiny_config(window_size=2), dim=8, num_heads=2)
-    assert attention(torch.randn(2, 3, 3, 8), torch.rand(2, 3, 3)).shape == (2, 3, 3, 8)
+    torch.manual_seed(0)
+    attention = DlsaFeatureWindowAttention(tiny_config(window_size=2), dim=8, num_heads=2).eval()
+    tokens, brightness = torch.randn(2, 3, 3, 8), torch.rand(2, 3, 3)
+    output = attention(tokens, brightness)  # 9 tokens in groups of 4: the brightest one alone, with 3 padding tokens
+    assert output.shape == (2, 3, 3, 8)
+    for image in range(2):
+        order, flat = brightness[image].flatten().argsort(), tokens[image].reshape(9, 8)
+        for group in (order[:4], order[4:8], order[8:]):  # each group attends within its real tokens only
+            expected = attention.attention(flat[group][None])[0]
+            torch.testing.assert_close(output[image].reshape(9, 8)[group], expected, atol=1e-5, rtol=1e-4)
 
 
 def test_save_and_auto_load_round_trip(tmp_path):
@@ -184,8 +192,13 @@ def test_a_model_first_run_in_inference_mode_still_trains():
     model = DlsaForColorization(tiny_config(window_size=6))  # a window no other test caches
     pixel_values, labels = torch.randn(1, 4, 64, 64), torch.zeros(1, 2, 64, 64)
     with torch.inference_mode():
-        model(pixel_values)
-    model(pixel_values, labels=labels).loss.backward()
+        inferred = model(pixel_values).ab
+    outputs = model(pixel_values, labels=labels)
+    outputs.loss.backward()
+    torch.testing.assert_close(outputs.ab.detach(), inferred, atol=1e-6, rtol=1e-5)
+    for block in (model.dlsa.encoder.stages[0].blocks[0], model.dlsa.encoder.stages[1].blocks[0]):
+        table = block.shifted_attention.relative_position_bias_table  # read through the cached index
+        assert table.grad is not None and table.grad.abs().sum() > 0
 
 
 def test_attention_weights_per_window_and_group_as_swin():

@@ -38,16 +38,34 @@ def test_output_has_input_size_and_lightness(pipe, color_image):
     assert difference.max() < 1.0 and difference.mean() < 0.2
 
 
-def test_hints_change_the_colours(pipe, color_image):
-    plain = np.asarray(pipe(color_image), dtype=np.float32)
-    hinted = np.asarray(pipe(color_image, hints=[(40, 24, "#00ff00")]), dtype=np.float32)
-    assert np.abs(plain - hinted).max() > 0
+@pytest.fixture(scope="module")
+def trained_pipe():
+    """The bundled dlsa-tiny: a model that has learnt to follow hints (a random one follows nothing)."""
+    return pipeline("image-colorization", model=hf_colorize.BUNDLED_MODELS["dlsa-tiny"])
 
 
-def test_scribble_hints(pipe, color_image):
+def ab_distance(image: Image.Image, colour: tuple[float, float, float], rows: slice, columns: slice) -> float:
+    """CIE ab distance of the region's mean colour in ``image`` from the RGB ``colour`` (in [0, 1])."""
+    lab = rgb_to_lab(torch.from_numpy(np.asarray(image) / 255.0).permute(2, 0, 1))
+    target = rgb_to_lab(torch.tensor(colour).view(3, 1, 1))[1:, 0, 0]
+    return (lab[1:, rows, columns].mean(dim=(1, 2)) - target).norm().item()
+
+
+def test_hints_give_their_colour_where_they_are(trained_pipe, color_image):
+    green, near = (0.0, 1.0, 0.0), (slice(10, 14), slice(58, 62))  # around the hint at x = 60, y = 12
+    plain = ab_distance(trained_pipe(color_image), green, *near)
+    hinted = ab_distance(trained_pipe(color_image, hints=[(60, 12, "#00ff00")]), green, *near)
+    assert plain - hinted > 30, (plain, hinted)  # CIE ab units: the hint pulls its colour there
+
+
+def test_scribble_hints_give_their_colour_where_they_are(trained_pipe, color_image):
     scribble = Image.new("RGBA", color_image.size, (0, 0, 0, 0))
-    scribble.paste((255, 0, 0, 255), (0, 0, 20, 20))
-    assert pipe(color_image, hints=scribble).size == color_image.size
+    scribble.paste((255, 0, 0, 255), (50, 10, 70, 30))
+    red, under = (1.0, 0.0, 0.0), (slice(10, 30), slice(50, 70))
+    scribbled = trained_pipe(color_image, hints=scribble)
+    assert scribbled.size == color_image.size
+    plain = ab_distance(trained_pipe(color_image), red, *under)
+    assert plain - ab_distance(scribbled, red, *under) > 30, plain
 
 
 def test_batches_and_per_image_hints(pipe, color_image, tmp_path):

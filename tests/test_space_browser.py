@@ -3,15 +3,22 @@
 Set ``SPACE_SCREENSHOT=path.png`` to keep the screenshot (the README's comes from this test).
 """
 
+import io
 import os
 import re
 import shutil
+import urllib.request
 from pathlib import Path
+from urllib.parse import urljoin
 
+import numpy as np
 import pytest
+import torch
 from PIL import Image
 from playwright.sync_api import expect, sync_playwright
 from test_space import SPACE, load_app_module
+
+from hf_colorize.color import rgb_to_lab
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 EXAMPLE = SPACE / "examples" / "fruits-grey.jpg"
@@ -70,6 +77,19 @@ def test_upload_click_two_hints_and_colorize(space_url, tmp_path):
         screenshot.parent.mkdir(parents=True, exist_ok=True)
         page.screenshot(path=str(screenshot), full_page=True)
         expect(page.locator("#download")).to_contain_text("colorized")
+        download = urljoin(space_url, page.locator("#download a").first.get_attribute("href"))
         browser.close()
     assert tuple(natural_size) == Image.open(EXAMPLE).size
-    assert screenshot.stat().st_size > 0
+    with Image.open(screenshot) as shot:  # the page as drawn, not an empty or blank file
+        assert shot.width == 1280 and np.asarray(shot.convert("L")).std() > 10
+    with urllib.request.urlopen(download) as response:
+        colorized = Image.open(io.BytesIO(response.read())).convert("RGB")
+    assert colorized.size == Image.open(EXAMPLE).size
+    # The picture has the hints' hues where they were clicked: orange at (0.45, 0.55), green at (0.1, 0.8).
+    lab = rgb_to_lab(torch.from_numpy(np.asarray(colorized) / 255.0).permute(2, 0, 1))
+    for fraction_x, fraction_y, colour in ((0.45, 0.55, "#f08020"), (0.1, 0.8, "#50a030")):
+        x, y = round(fraction_x * colorized.width), round(fraction_y * colorized.height)
+        around = lab[1:, y - 2 : y + 3, x - 2 : x + 3].mean(dim=(1, 2))
+        hint = rgb_to_lab(torch.tensor([int(colour[i : i + 2], 16) / 255 for i in (1, 3, 5)]).view(3, 1, 1))[1:, 0, 0]
+        distance = (around - hint).norm()
+        assert distance < 0.75 * hint.norm(), (colour, around.tolist())  # well on the way from grey to the hint

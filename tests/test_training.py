@@ -489,22 +489,12 @@ def test_holdout_split_copies_every_nth_image(tmp_path):
     assert not (tmp_path / "bad").exists()
 
 
-def test_gradient_checkpointing_option_recomputes_the_blocks(image_folder, config_dir, tmp_path, monkeypatch):
-    import transformers.modeling_utils
-
-    replays = []
-    checkpoint = transformers.modeling_utils.checkpoint
-
-    def counted_checkpoint(function, *args, **kwargs):
-        replays.append(function)
-        return checkpoint(function, *args, **kwargs)
-
-    monkeypatch.setattr(transformers.modeling_utils, "checkpoint", counted_checkpoint)
+def test_gradient_checkpointing_option_recomputes_the_blocks(image_folder, config_dir, tmp_path, checkpoint_replays):
     extra = ["--max_train_steps", "1", "--report_to", "none"]
     train(arguments(image_folder, config_dir, tmp_path / "plain", *extra))
-    assert not replays
+    assert not checkpoint_replays
     train(arguments(image_folder, config_dir, tmp_path / "checkpointed", *extra, "--gradient_checkpointing"))
-    assert len(replays) == 4  # the tiny dlsa's four blocks, one step
+    assert len(checkpoint_replays) == 4  # the tiny dlsa's four blocks, one step
     plain = load_file(tmp_path / "plain" / "model.safetensors")
     checkpointed = load_file(tmp_path / "checkpointed" / "model.safetensors")
     for name, value in plain.items():  # the same step: checkpointing changes memory, not the result
