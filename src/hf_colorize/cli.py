@@ -63,7 +63,9 @@ def build_dataset_parser() -> argparse.ArgumentParser:
         "shards not yet complete.",
     )
     parser.add_argument(
-        "input", metavar="INPUT", help="image folder, dataset saved with save_to_disk, or Hub dataset id (streamed)"
+        "input",
+        metavar="INPUT",
+        help="image folder, dataset saved with save_to_disk, or Hub dataset id ORG/NAME (streamed)",
     )
     parser.add_argument("-o", "--output", required=True, help="output folder (the shards go under OUTPUT/data/)")
     parser.add_argument("--model", help="saved model folder, Hub id, or bundled model name (default: dlsa-tiny)")
