@@ -1,14 +1,15 @@
 """CPU speed of the bundled models, measured against the machine's arithmetic floor (issue 10).
 
-    python benchmarks/speed.py [--models dlsa-tiny smsanet-small axial-exemplar-small] [--threads 2]
+    python benchmarks/speed.py [--models dlsa-tiny ...] [--backends eager tuned ...] [--threads 2]
                                [--runs 10] [--output benchmarks/results/speed]
 
 In one run:
 1. the machine's matmul rate: the best of 10 fp32 2048x2048 products on ``--threads`` threads (GFLOP/s);
-2. for each bundled model, each input size (224x224 and 1024x768) and batch size (1 and 8), the median wall time
-   per image of the whole pipeline call (image in memory -> lightness at model size -> model -> ab upsampled and
-   joined with the input's L -> PIL image) and of the model call alone, all on ``--threads`` threads, with these
-   back-ends:
+2. for each bundled model (all but the cartoon model by default), each input size (224x224, 1024x768 and
+   4000x3000 = 12 megapixels) and batch size (1 and 8), the median wall time per image of the whole pipeline call
+   (image in memory -> lightness at model size -> model -> ab upsampled and joined with the input's L -> PIL image)
+   and of the model call alone, and their ratio, all on ``--threads`` threads, with these back-ends
+   (``--backends``, all by default):
    - ``eager``: the pipeline as it loads (fp32; the pipeline runs the model under inference mode);
    - ``tuned``: ``torch.compile`` (inductor) with frozen weights, the C++ wrapper, ``max_autotune`` (inductor times
      its own GEMM templates, AMX micro-kernels among them, against oneDNN and keeps the faster) and channels-last
@@ -23,9 +24,13 @@ In one run:
    - ``onnxruntime``: the model exported by ``hf_colorize.export.to_onnx``, run through ``pipe.use_onnx``;
 3. the floor of each latency: the model's FLOPs (2 x MACs counted by ``hf_colorize.profiling``) divided by the
    measured matmul rate; "x floor" is model-call time / floor;
-4. the import time of ``transformers`` and of ``hf_colorize`` (fresh interpreters, median of 5).
-The cartoon model is left out: its cost is 4,161 sequential calls per sample (see ``model_costs.md``) and its
-graph cannot be exported. Writes ``OUTPUT.json`` and ``OUTPUT.md``.
+4. the import time of ``transformers`` and of ``hf_colorize`` (fresh interpreters, median of 5);
+5. the load average (``os.getloadavg``) before and after each model: another process on the machine slows every
+   figure.
+The cartoon model is left out unless named: a sample costs 4,161 sequential calls (see ``model_costs.md``), seconds
+per image, against which the work around the model is small (``profile_stages.py`` measures it); named, it gets
+eager rows only (its graph cannot be exported). The PSNR of the lower-precision back-ends is measured only
+when one of them is asked for. Writes ``OUTPUT.json`` and ``OUTPUT.md``.
 """
 
 from __future__ import annotations
@@ -34,6 +39,7 @@ import argparse
 import contextlib
 import copy
 import json
+import os
 import statistics
 import subprocess
 import sys
@@ -50,15 +56,20 @@ from evaluate_quality import model_method as hint_or_automatic_method
 from model_costs import cpu_name
 from PIL import Image
 
+import hf_colorize
 from hf_colorize.evaluation import load_eval_image, psnr
 from hf_colorize.evaluation.report import write_results
 from hf_colorize.export import example_inputs, to_onnx
 from hf_colorize.models import family_capabilities
 from hf_colorize.pipeline import load_colorization_pipeline
-from hf_colorize.profiling import count_macs
+from hf_colorize.profiling import count_macs, inference_call
 
-MODELS = ("dlsa-tiny", "smsanet-small", "axial-exemplar-small")
-SIZES = {"224x224": (224, 224), "1024x768": (1024, 768)}
+MODELS = tuple(name for name in hf_colorize.BUNDLED_MODELS if not name.startswith("cartoon"))
+SIZES = {"224x224": (224, 224), "1024x768": (1024, 768), "4000x3000": (4000, 3000)}
+BACKENDS = ("eager", "tuned", "tuned bf16", "int8", "onnxruntime")
+EAGER_ONLY = {"cartoon_coltran"}
+"""Families timed eagerly only (when asked for with ``--models``): the cartoon model samples with thousands of
+sequential calls and has no ONNX graph."""
 BATCHES = (1, 8)
 QUALITY_FOLDER = "photos/test"
 QUALITY_HINTS = 10
@@ -199,28 +210,22 @@ def import_seconds(module: str, repeats: int = 5) -> float:
     )
 
 
-def benchmark_model(name: str, runs: int, gflops: float, folder: Path) -> dict:
+def benchmark_model(name: str, runs: int, gflops: float, folder: Path, backends: set[str]) -> dict:
     torch._dynamo.reset()  # the models share Bf16Autocast.forward: its graphs would pile up to the recompile limit
+    load_before = os.getloadavg()
     pipe = load_colorization_pipeline(name)
     model = pipe.model.float().eval()
-    macs_per_image = count_macs(model, **example_inputs(model, 1))
+    if model.config.model_type in EAGER_ONLY:
+        backends = backends & {"eager"}
+    macs_per_image = count_macs(inference_call(model), **example_inputs(model, 1))
     floor_ms = 2 * macs_per_image / (gflops * 1e9) * 1000
-    fp32_psnr = quality_psnr(model)
-    int8_model = quantized(model)
-    int8_psnr = quality_psnr(int8_model)
-    bf16_psnr = quality_psnr(Bf16Autocast(model))
-    onnx_path = to_onnx(model, folder / f"{name}.onnx")
-    result = {
-        "gmacs": macs_per_image / 1e9,
-        "floor_ms": floor_ms,
-        "psnr": {"fp32": fp32_psnr, "int8": int8_psnr, "bf16": bf16_psnr},
-        "rows": {},
-        "errors": {},
-        "notes": {},
-    }
-    modules = {"eager": model}
-    to_compile = {"tuned": (model, 1e-3)}
-    if fp32_psnr - bf16_psnr <= MAX_PSNR_DROP_DB:
+    result = {"gmacs": macs_per_image / 1e9, "floor_ms": floor_ms, "psnr": {}, "rows": {}, "errors": {}, "notes": {}}
+    if backends & {"tuned bf16", "int8"}:
+        result["psnr"] = {"fp32": quality_psnr(model), "int8": quality_psnr(quantized(model))}
+        result["psnr"]["bf16"] = quality_psnr(Bf16Autocast(model))
+    modules = {"eager": model} if "eager" in backends else {}
+    to_compile = {"tuned": (model, 1e-3)} if "tuned" in backends else {}
+    if "tuned bf16" in backends and result["psnr"]["fp32"] - result["psnr"]["bf16"] <= MAX_PSNR_DROP_DB:
         to_compile["tuned bf16"] = (Bf16Autocast(model), 0.05)
     for backend, (module, tolerance) in to_compile.items():
         try:
@@ -230,8 +235,9 @@ def benchmark_model(name: str, runs: int, gflops: float, folder: Path) -> dict:
             continue
         if note:
             result["notes"][backend] = note
-    if fp32_psnr - int8_psnr <= MAX_PSNR_DROP_DB:
-        modules["int8"] = int8_model
+    if "int8" in backends and result["psnr"]["fp32"] - result["psnr"]["int8"] <= MAX_PSNR_DROP_DB:
+        modules["int8"] = quantized(model)
+    onnx_path = to_onnx(model, folder / f"{name}.onnx") if "onnxruntime" in backends else None
     for size_name, size in SIZES.items():
         for batch in BATCHES:
             images = test_images(size, batch)
@@ -239,16 +245,23 @@ def benchmark_model(name: str, runs: int, gflops: float, folder: Path) -> dict:
             for backend, module in modules.items():
                 pipe.model = module
                 rows[backend] = measure_backend(
-                    pipe, lambda inputs, m=module: m(**inputs).ab, images, runs, compiled=backend.startswith("tuned")
+                    pipe,
+                    lambda inputs, m=module: inference_call(m)(**inputs).ab,
+                    images,
+                    runs,
+                    compiled=backend.startswith("tuned"),
                 )
             pipe.model = model
-            pipe.use_onnx(onnx_path)
-            rows["onnxruntime"] = measure_backend(pipe, lambda inputs: pipe.onnx_model(**inputs), images, runs)
-            pipe.onnx_model = None
+            if onnx_path is not None:
+                pipe.use_onnx(onnx_path)
+                rows["onnxruntime"] = measure_backend(pipe, lambda inputs: pipe.onnx_model(**inputs), images, runs)
+                pipe.onnx_model = None
             for backend, row in rows.items():
                 row["x_floor"] = row["model_ms"] / floor_ms
+                row["ratio"] = row["pipeline_ms"] / row["model_ms"]
                 result["rows"][f"{size_name} | batch {batch} | {backend}"] = row
-                print(name, size_name, batch, backend, {key: round(value, 2) for key, value in row.items()})
+                print(name, size_name, batch, backend, {key: round(value, 2) for key, value in row.items()}, flush=True)
+    result["load_average"] = {"before": load_before, "after": os.getloadavg()}
     return result
 
 
@@ -261,7 +274,8 @@ def markdown(results: dict) -> str:
         "It is an fp32 floor: the bf16 back-ends multiply on the AMX units, several times faster than fp32, so "
         "their x floor can fall under 1. "
         "Times are medians per image; *pipeline* = the whole call from an in-memory PIL image to the output image, "
-        "*model* = the model call alone on prepared inputs. Back-ends: *eager* = the pipeline as loaded (fp32); "
+        "*model* = the model call alone on prepared inputs, *whole / model* = their ratio. "
+        "Back-ends: *eager* = the pipeline as loaded (fp32); "
         "*tuned* = `torch.compile` (inductor) with frozen weights, the C++ wrapper, GEMM autotuning "
         "(`max_autotune`) and channels-last, each shape warmed with Dynamo's guards on and then timed with "
         "`skip_guard_eval_unsafe`; *tuned bf16* "
@@ -269,27 +283,33 @@ def markdown(results: dict) -> str:
         "*onnxruntime* = the exported graph (`hf_colorize.export`). Method: `benchmarks/speed.py`.",
         "",
         f"Import time (fresh interpreter, median of 5): `transformers` {results['import_transformers_s']:.2f} s, "
-        f"`hf_colorize` {results['import_hf_colorize_s']:.2f} s (it imports neither torch nor transformers; the "
-        "families register when transformers' auto classes and pipelines are imported).",
+        f"`hf_colorize` {results['import_hf_colorize_s']:.2f} s (it registers every family, which imports torch and "
+        "transformers' model code). Back-ends measured: " + ", ".join(results["backends"]) + ".",
         "",
     ]
     for name, model in results["models"].items():
         psnr_text = ", ".join(f"{kind} {value:.2f} dB" for kind, value in model["psnr"].items())
+        quality = (
+            f" PSNR on {QUALITY_FOLDER} (eager): {psnr_text}; a lower-precision back-end is tabled only within "
+            f"{MAX_PSNR_DROP_DB} dB of fp32."
+            if psnr_text
+            else ""
+        )
+        load = model["load_average"]
         lines += [
             f"## {name}",
             "",
-            f"{model['gmacs']:.3f} GMACs per image at the model's resolution; floor {model['floor_ms']:.1f} ms. "
-            f"PSNR on {QUALITY_FOLDER} (eager): {psnr_text}; a lower-precision back-end is tabled only within "
-            f"{MAX_PSNR_DROP_DB} dB of fp32.",
+            f"{model['gmacs']:.3f} GMACs per image at the model's resolution; floor {model['floor_ms']:.1f} ms."
+            f"{quality} Load average (1 min) {load['before'][0]:.2f} before, {load['after'][0]:.2f} after.",
             "",
-            "| input | batch | back-end | pipeline ms/image | model ms/image | model x floor |",
-            "|---|---|---|---|---|---|",
+            "| input | batch | back-end | pipeline ms/image | model ms/image | whole / model | model x floor |",
+            "|---|---|---|---|---|---|---|",
         ]
         for key, row in model["rows"].items():
             size, batch, backend = key.split(" | ")
             lines.append(
                 f"| {size} | {batch.split()[1]} | {backend} | {row['pipeline_ms']:.1f} | {row['model_ms']:.1f} | "
-                f"{row['x_floor']:.2f} |"
+                f"{row['ratio']:.2f} | {row['x_floor']:.2f} |"
             )
         for backend, error in model.get("errors", {}).items():
             lines.append(f"\n{backend} failed: {error}")
@@ -303,6 +323,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--tables_only", action="store_true", help="rewrite OUTPUT.md from OUTPUT.json")
     parser.add_argument("--models", nargs="+", default=list(MODELS))
+    parser.add_argument("--backends", nargs="+", default=list(BACKENDS), choices=BACKENDS)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--runs", type=int, default=10)
     parser.add_argument("--output", type=Path, default=RESULTS / "speed")
@@ -313,6 +334,7 @@ def main() -> None:
     results = {
         "cpu": cpu_name(),
         "threads": args.threads,
+        "backends": args.backends,
         "import_transformers_s": import_seconds("transformers"),
         "import_hf_colorize_s": import_seconds("hf_colorize"),
         "matmul_gflops": matmul_gflops(args.threads),
@@ -322,7 +344,9 @@ def main() -> None:
     print({key: value for key, value in results.items() if key != "models"})
     with tempfile.TemporaryDirectory() as folder:
         for name in args.models:
-            results["models"][name] = benchmark_model(name, args.runs, results["matmul_gflops"], Path(folder))
+            results["models"][name] = benchmark_model(
+                name, args.runs, results["matmul_gflops"], Path(folder), set(args.backends)
+            )
     write_results(args.output, results, markdown(results))
 
 

@@ -1,9 +1,10 @@
 """Video colorization: quality and flicker with and without the temporal stabiliser (issue 10).
 
-    python benchmarks/video.py [--models dlsa-tiny smsanet-small] [--corpus ../shared/corpus]
+    python benchmarks/video.py [--models dlsa-tiny smsanet-small] [--corpus ../shared/corpus] [--clips CLIP ...]
                                [--output benchmarks/results/video]
 
-Each clip of ``video/`` (the originals are in colour) is turned grey (its CIE L with a = b = 0), colorized frame by
+Each clip of ``video/`` (or each of ``--clips``, such as the shipped ``examples/videos/tree.mp4``; the originals are
+in colour) is turned grey (its CIE L with a = b = 0), colorized frame by
 frame through the package's ``FrameColorizer`` and compared with the original:
 - PSNR: mean over frames of the RGB PSNR (uint8, MAX = 255) of output against original (frames reproduced
   exactly, such as an all-black one, have no finite PSNR and are left out);
@@ -19,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import math
+import os
 import statistics
 import time
 from pathlib import Path
@@ -105,18 +107,20 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--models", nargs="+", default=["dlsa-tiny", "smsanet-small"])
     parser.add_argument("--corpus", type=Path, default=CORPUS)
+    parser.add_argument("--clips", type=Path, nargs="+", help="these clips instead of the corpus's video/*.avi")
     parser.add_argument("--output", type=Path, default=RESULTS / "video")
     args = parser.parse_args()
     torch.set_num_threads(2)
-    clips = sorted((args.corpus / "video").glob("*.avi"))
+    clips = args.clips or sorted((args.corpus / "video").glob("*.avi"))
     if not clips:
         raise SystemExit(f"no .avi clips in {args.corpus / 'video'}")
 
-    results = {"cpu": cpu_name(), "threads": 2, "rows": {}}
+    results = {"cpu": cpu_name(), "threads": 2, "rows": {}, "load_average": {"before": os.getloadavg()}}
     lines = [
         "# Video colorization: frame by frame vs stabilised",
         "",
-        f"Clips of `video/` turned grey and colorized; CPU: {results['cpu']}, 2 threads, batch 1. "
+        f"Clips ({', '.join(f'`{clip.name}`' for clip in clips)}) turned grey and colorized; "
+        f"CPU: {results['cpu']}, 2 threads, batch 1. "
         "Flicker = mean |Δab| between consecutive output frames / the same for the original clip (1.0 = as "
         "steady as the truth). fps = colorization alone (no decoding / encoding). Method: `hf_colorize/video.py`.",
         "",
@@ -139,6 +143,11 @@ def main() -> None:
                         f"| {model} | {hint_mode} | {clip.name} | {setting} | {row['psnr']:.2f} | "
                         f"{row['flicker']:.2f} | {row['fps']:.1f} |"
                     )
+    results["load_average"]["after"] = os.getloadavg()
+    lines.append(
+        f"\nLoad average (1 min): {results['load_average']['before'][0]:.2f} before the run, "
+        f"{results['load_average']['after'][0]:.2f} after."
+    )
     write_results(args.output, results, "\n".join(lines) + "\n")
 
 
