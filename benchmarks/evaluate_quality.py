@@ -54,7 +54,14 @@ TABLED_COUNTS = (0, 10)
 DISTRIBUTION_COUNTS = (0, 1, 2)
 BASELINES = ("grey", "levin", "propagation")
 WORSE_THAN_GREY_DB = 0.5
-DISTRIBUTION_LABELS = {"mean": "mean", "p10": "10th percentile", "worst": "worst", "share_below": "share below"}
+FAR_WORSE_THAN_GREY_DB = 1.0
+DISTRIBUTION_LABELS = {
+    "mean": "mean",
+    "p10": "10th percentile",
+    "worst": "worst",
+    "share_below": f"share {WORSE_THAN_GREY_DB} dB below",
+    "share_far_below": f"share {FAR_WORSE_THAN_GREY_DB} dB below",
+}
 
 PROTOCOL = (
     "Each test image's shorter side resized to 256 (bicubic), centre 224 crop; the model sees only the crop's "
@@ -120,13 +127,14 @@ def paths_of_test_set(corpus: Path, label: str) -> list[Path]:
 
 def against_grey(psnrs: Sequence[float], grey_psnrs: Sequence[float]) -> dict[str, float]:
     """The per-image PSNR gain over grey: mean, 10th percentile, worst, and the share of images more than
-    :data:`WORSE_THAN_GREY_DB` below grey."""
+    :data:`WORSE_THAN_GREY_DB` and :data:`FAR_WORSE_THAN_GREY_DB` below grey."""
     gains = sorted(value - grey for value, grey in zip(psnrs, grey_psnrs))
     return {
         "mean": statistics.mean(gains),
         "p10": gains[int(0.1 * (len(gains) - 1))],
         "worst": gains[0],
         "share_below": sum(gain < -WORSE_THAN_GREY_DB for gain in gains) / len(gains),
+        "share_far_below": sum(gain < -FAR_WORSE_THAN_GREY_DB for gain in gains) / len(gains),
     }
 
 
@@ -194,8 +202,8 @@ def folder_tables(scores: dict, methods: list[str], tabled: Sequence[int] = TABL
     }
     if distribution:
         lines += [
-            f"Per-image PSNR minus grey's (dB): mean, 10th percentile, worst, and the share of images more than "
-            f"{WORSE_THAN_GREY_DB} dB below grey:",
+            f"Per-image PSNR minus grey's (dB): mean, 10th percentile, worst, and the shares of images more than "
+            f"{WORSE_THAN_GREY_DB} and {FAR_WORSE_THAN_GREY_DB} dB below grey:",
             "",
             markdown_table(distribution, list(DISTRIBUTION_LABELS), list(DISTRIBUTION_LABELS.values())),
             "",
