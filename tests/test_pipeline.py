@@ -153,13 +153,17 @@ def damaged_model(kind: str, tiny_model_dir: str, folder: Path) -> tuple[Path, s
         with open(folder / "pytorch_model.bin", "wb") as file:
             pickle.dump(RunsCodeWhenUnpickled(folder / "unpickled"), file)
         return folder / "pytorch_model.bin", "pickled weights are not loaded"
+    if kind == "mistyped config":  # the typed config refuses it (huggingface_hub's strict dataclass error)
+        config = json.loads((folder / "config.json").read_text())
+        (folder / "config.json").write_text(json.dumps({**config, "image_size": "big"}))
+        return folder, "Validation error for field 'image_size'"
     config = json.loads((folder / "preprocessor_config.json").read_text())
     config["size"] = {"height": -64, "width": 64}
     (folder / "preprocessor_config.json").write_text(json.dumps(config))
     return folder / "preprocessor_config.json", "size must be positive whole numbers"
 
 
-@pytest.mark.parametrize("kind", ["truncated weights", "pickled weights", "negative size"])
+@pytest.mark.parametrize("kind", ["truncated weights", "pickled weights", "negative size", "mistyped config"])
 def test_a_damaged_model_folder_is_one_error_naming_the_file(tiny_model_dir, tmp_path, kind):
     folder = tmp_path / "model"
     file, problem = damaged_model(kind, tiny_model_dir, folder)

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from huggingface_hub.errors import StrictDataclassError
 from PIL import Image
 from safetensors import SafetensorError
 from transformers import AutoModelForImageToImage, Pipeline
@@ -233,7 +234,7 @@ def refuse_pickled_weights(model: str) -> None:
         )
 
 
-UNREADABLE_MODEL_ERRORS = (OSError, ValueError, SafetensorError)
+UNREADABLE_MODEL_ERRORS = (OSError, ValueError, SafetensorError, StrictDataclassError)
 """What loading a missing, corrupt or unusable model raises."""
 
 
