@@ -249,3 +249,16 @@ def test_a_hub_id_is_still_looked_up(monkeypatch):
     from hf_colorize.pipeline import resolve_model
 
     assert resolve_model("some-org/some-model") == "some-org/some-model"
+
+
+def test_post_processing_takes_the_model_output_as_it_comes_with_gradients():
+    # The Auto-classes recipe of docs/usage.md without torch.no_grad(): the fast in-place conversion once refused it.
+    from transformers import AutoImageProcessor, AutoModelForImageToImage
+
+    model = AutoModelForImageToImage.from_pretrained(hf_colorize.DEFAULT_MODEL)
+    processor = AutoImageProcessor.from_pretrained(hf_colorize.DEFAULT_MODEL)
+    inputs = processor(Image.new("L", (40, 30), 128))
+    ab = model(pixel_values=inputs["pixel_values"]).ab
+    assert ab.requires_grad
+    (image,) = processor.post_process_colorization(ab, inputs["lightness"])
+    assert image.size == (40, 30) and image.mode == "RGB"

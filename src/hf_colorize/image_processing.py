@@ -248,4 +248,7 @@ class ColorizationImageProcessor(BaseImageProcessor):
 
         Out-of-gamut colours lose chroma rather than lightness, so each output's L is the input's.
         """
-        return [join_lightness(prediction, full_lightness) for prediction, full_lightness in zip(ab.float(), lightness)]
+        return [
+            join_lightness(prediction, full_lightness)
+            for prediction, full_lightness in zip(ab.detach().float(), lightness)
+        ]
