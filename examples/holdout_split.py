@@ -1,6 +1,6 @@
 """Split an image folder into a training folder and a held-out validation folder (copies, originals untouched).
 
-    python examples/holdout_split.py ../shared/corpus/photos/train runs/photos-split [--every 7] [--offset 3]
+    python examples/holdout_split.py examples/pictures/photos photos-split [--every 7] [--offset 3]
 
 Of the folder's image files in name order, every ``--every``-th one from index ``--offset`` goes to
 ``OUTPUT/validation``, the rest to ``OUTPUT/train``. The bundled ``smsanet-small`` was trained on the ``train`` half
