@@ -6,7 +6,8 @@
 A regression trained with an L1-like loss predicts a middle colour where several are plausible, so its output is
 paler than the truth; ``chroma_gain`` scales the predicted ab at the output (see ``SmsanetConfig``). For each gain
 this prints, under the benchmark protocol (224 centre crops, true L kept): PSNR, its gain over grey, the share of
-pictures more than 1 dB below grey, and the colourfulness as a share of the truth's. Writes
+pictures more than 1 dB below grey, and the colourfulness as a share of the truth's (pictures that are grey already
+are left out). Writes
 ``benchmarks/results/chroma_gain_<model>.{json,md}``.
 """
 
@@ -14,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import statistics
 from pathlib import Path
 
@@ -37,6 +39,11 @@ def colorize(model: torch.nn.Module, images: list) -> list[torch.Tensor]:
         lightness = torch.stack([normalize_lightness(image.lab[:1]) for image in batch])
         outputs += [compose(image, ab) for image, ab in zip(batch, model(pixel_values=lightness).ab)]
     return outputs
+
+
+def coloured(images: list) -> list:
+    """The pictures that are not grey already (whose grey PSNR would be infinite)."""
+    return [image for image in images if math.isfinite(psnr(grey_prediction(image), image.target_rgb))]
 
 
 def sweep(model: torch.nn.Module, images: list, gains: list[float]) -> dict[str, dict[str, float]]:
@@ -90,7 +97,7 @@ def main() -> None:
     if any("test" in Path(folder).parts for folder in args.images):
         parser.error("--images: calibrate on held-out training pictures, not on a test folder")
     model, name = load_model(args.model)
-    images = [load_eval_image(path) for path in paths]
+    images = coloured([load_eval_image(path) for path in paths])
     with torch.no_grad():
         rows = sweep(model, images, args.gains)
     output = Path(args.output or RESULTS / f"chroma_gain_{name.split()[0]}")

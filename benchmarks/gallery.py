@@ -142,6 +142,12 @@ SCENARIOS = (
     ),
     Scenario("smsanet-small-automatic", "smsanet-small, automatic", "smsanet-small", NO_HINT_CASES),
     Scenario(
+        "smsanet-lite0-automatic",
+        "smsanet-lite0, automatic (ImageNet-pretrained encoder)",
+        "smsanet-lite0",
+        (*NO_HINT_CASES, Case("photos/test/opencv-orange.jpg")),
+    ),
+    Scenario(
         "axial-exemplar-small-reference",
         "axial-exemplar-small, a reference from another picture",
         "axial-exemplar-small",

@@ -31,6 +31,7 @@ VARIANTS = [
     "dlsa-small",
     "smsanet-base",
     "smsanet-small",
+    "smsanet-lite0",
     "axial-exemplar-base",
     "axial-exemplar-small",
     "cartoon-coltran-base",

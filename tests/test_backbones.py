@@ -237,3 +237,24 @@ def test_judge_agrees_with_itself_and_not_with_noise(classifier):
     assert agreement(judge.top1(pictures), truth) == 1.0
     flipped = judge.top1([picture.flip(-1).flip(-2) * 0 + 128 for picture in pictures])  # all one flat grey
     assert agreement(flipped, truth) == (truth == flipped[0]).float().mean().item() < 1.0
+
+
+ORANGE = Path(__file__).resolve().parents[2] / "shared" / "corpus" / "photos" / "test" / "opencv-orange.jpg"
+
+
+@pytest.mark.skipif(not ORANGE.is_file(), reason="needs the corpus's test photos beside the clone")
+def test_bundled_semantic_model_colours_an_orange_orange():
+    """The bundled automatic model on the ImageNet encoder paints the grey orange orange (CIE a > 10, b > 35 over the
+    picture's centre; the truth is a 14, b 47); the from-scratch smsanet-small gives a pale sepia (a 2, b 21)."""
+    from transformers import pipeline
+
+    import hf_colorize
+    from hf_colorize.color import rgb_to_lab
+    from hf_colorize.images import load_rgb
+
+    pipe = pipeline("image-colorization", model=hf_colorize.BUNDLED_MODELS["smsanet-lite0"])
+    assert pipe.model.smsanet.backbone.config.model_type == "efficientnet_lite"
+    lab = rgb_to_lab(load_rgb(pipe(str(ORANGE))))
+    height, width = lab.shape[-2:]
+    _, a, b = lab[:, height // 3 : 2 * height // 3, width // 3 : 2 * width // 3].mean(dim=(1, 2)).tolist()
+    assert a > 10 and b > 35, (a, b)

@@ -26,6 +26,7 @@ from hf_colorize.training.card import TRAINING_CARD_TEMPLATE, render_model_card
 FAMILY_CLASSES = {
     "dlsa-tiny": ("DlsaConfig", "DlsaModel", "DlsaForColorization", "DlsaImageProcessor"),
     "smsanet-small": ("SmsanetConfig", "SmsanetModel", "SmsanetForColorization", "SmsanetImageProcessor"),
+    "smsanet-lite0": ("SmsanetConfig", "SmsanetModel", "SmsanetForColorization", "SmsanetImageProcessor"),
     "axial-exemplar-small": (
         "AxialExemplarConfig",
         "AxialExemplarModel",
