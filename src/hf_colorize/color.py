@@ -177,8 +177,8 @@ class LabToSrgb8:
     clamps, only in bands that reach below it), linear RGB is nine multiply-adds (the white point and the table's
     scale and rounding offset folded into the matrix), and a table of :data:`SRGB8_TABLE_STEPS` steps encodes the
     sRGB curve (within one level of rounding the exact curve). The gamut test is made on linear RGB, which the sRGB
-    curve maps into [0, 1] exactly when it lies in [0, 1]; the few pixels outside try all of
-    :func:`lab_to_rgb_in_gamut`'s chroma scales at once and keep the largest that fits, as it does.
+    curve maps into [0, 1] exactly when it lies in [0, 1]; the few pixels outside try
+    :func:`lab_to_rgb_in_gamut`'s chroma scales, a few at a time, and keep the largest that fits, as it does.
     """
 
     def __init__(self, pixels: int, device: torch.device | str = "cpu", steps: int = 10):
@@ -194,7 +194,6 @@ class LabToSrgb8:
         # with the linear branch, XYZ / white = max(f, delta)^3 + min(f, delta) / slope - delta / slope
         self.offsets = {False: torch.full((3,), 0.5), True: 0.5 - matrix.sum(dim=1).float() * _DELTA / _LINEAR_SLOPE}
         self.scales = torch.linspace(1.0, 0.0, steps + 1, device=device)[1:]
-        self.ranks = torch.arange(steps, 0, -1, dtype=torch.uint8, device=device).view(-1, 1)
         # lab_to_rgb_in_gamut's tolerance on a scaled colour's sRGB (1e-6), in linear RGB in table steps
         tolerance = SRGB8_TABLE_STEPS * torch.tensor([1e-6 / 12.92, ((1.055 + 1e-6) / 1.055) ** 2.4 - 1.0])
         self.limits = (0.5 - tolerance[0].item(), SRGB8_TABLE_STEPS + 0.5 + tolerance[1].item())
@@ -244,17 +243,26 @@ class LabToSrgb8:
     def _reduce_chroma(self, lightness: torch.Tensor, ab: torch.Tensor, unscaled: torch.Tensor) -> torch.Tensor:
         """Linear RGB ``(3, n)`` of out-of-gamut pixels (L ``(n,)``, ab ``(2, n)``, their ``unscaled`` linear RGB)
         with their ab scaled by the largest of ``scales`` that fits (within :func:`lab_to_rgb_in_gamut`'s
-        tolerance); unscaled where none does."""
-        scaled = self.scales.view(-1, 1, 1) * ab  # (scales, 2, n)
-        f, xyz, linear = (torch.empty(len(self.scales), 3, ab.shape[-1], device=ab.device) for _ in range(3))
-        self._to_linear(lightness, scaled, f, xyz, linear)
-        low, high = _channel_range(linear)
-        fits = (low >= self.limits[0]) & (high <= self.limits[1])  # (scales, n)
-        # the first (largest) scale that fits, counted from the end: len(scales) - first, or 0 where none fits
-        rank = (fits * self.ranks).amax(dim=0)
-        first = (len(self.scales) - rank.long()).clamp_(max=len(self.scales) - 1)
-        chosen = linear.gather(0, first.view(1, 1, -1).expand(1, 3, -1))[0]
-        return torch.where(rank > 0, chosen, unscaled)
+        tolerance); unscaled where none does. The scales are tried a few at a time, largest first, each group on the
+        pixels no earlier one has fitted."""
+        result = unscaled.clone()
+        waiting = torch.arange(ab.shape[-1], device=ab.device)
+        for scales in self.scales.split(3):
+            count = len(scales)
+            scaled = scales.view(-1, 1, 1) * ab.index_select(1, waiting)  # (scales, 2, pixels)
+            f, xyz, linear = (torch.empty(count, 3, len(waiting), device=ab.device) for _ in range(3))
+            self._to_linear(lightness.index_select(0, waiting), scaled, f, xyz, linear)
+            low, high = _channel_range(linear)
+            fits = (low >= self.limits[0]) & (high <= self.limits[1])  # (scales, pixels)
+            # the first (largest) scale that fits, counted from the group's end: count - first, 0 where none fits
+            rank = (fits * torch.arange(count, 0, -1, dtype=torch.uint8, device=ab.device).view(-1, 1)).amax(dim=0)
+            found = rank > 0
+            first = (count - rank[found].long()).view(1, 1, -1).expand(1, 3, -1)
+            result.index_copy_(1, waiting[found], linear[..., found].gather(0, first)[0])
+            waiting = waiting[~found]
+            if not len(waiting):
+                break
+        return result
 
 
 @functools.cache
