@@ -57,16 +57,22 @@ def tiny_smsanet_config(**overrides) -> SmsanetConfig:
     return SmsanetConfig(**options)
 
 
-def tiny_smsanet_backbone_config(**overrides) -> SmsanetConfig:
-    """The tiny smsanet on a tiny EfficientNet-Lite backbone (five feature maps, strides 2 to 32)."""
-    backbone = EfficientNetLiteConfig(
+def tiny_efficientnet_lite_config(**overrides) -> EfficientNetLiteConfig:
+    """A tiny EfficientNet-Lite returning five feature maps, at strides 2 to 32."""
+    options = dict(
         stem_channels=8,
         hidden_sizes=[8, 8, 16, 16, 16, 24, 24],
         depths=[1] * 7,
         head_channels=32,
         out_features=["stage1", "stage2", "stage3", "stage5", "stage7"],
     )
-    return tiny_smsanet_config(backbone_config=backbone.to_dict(), decoder_hidden_sizes=[16, 8, 8, 8], **overrides)
+    return EfficientNetLiteConfig(**{**options, **overrides})
+
+
+def tiny_smsanet_backbone_config(**overrides) -> SmsanetConfig:
+    """The tiny smsanet on the tiny EfficientNet-Lite backbone."""
+    backbone = tiny_efficientnet_lite_config().to_dict()
+    return tiny_smsanet_config(backbone_config=backbone, decoder_hidden_sizes=[16, 8, 8, 8], **overrides)
 
 
 @pytest.fixture

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from conftest import tiny_smsanet_config
+from conftest import tiny_efficientnet_lite_config, tiny_smsanet_backbone_config, tiny_smsanet_config
 from PIL import Image
 from safetensors.torch import save_file
 
@@ -36,13 +36,6 @@ def classifier() -> EfficientNetLiteForImageClassification:
     model = EfficientNetLiteForImageClassification(EfficientNetLiteConfig(num_labels=1000)).eval()
     load_imagenet_weights(model, "efficientnet-lite0")
     return model
-
-
-def tiny_backbone_config(**overrides) -> EfficientNetLiteConfig:
-    options = dict(
-        stem_channels=8, hidden_sizes=[8, 8, 16, 16, 16, 24, 24], depths=[1, 1, 1, 1, 1, 1, 1], head_channels=32
-    )
-    return EfficientNetLiteConfig(**{**options, **overrides})
 
 
 def test_wheel_weights_take_timm_names(classifier):
@@ -88,7 +81,7 @@ def test_padding_is_tensorflow_same(size, kernel, stride, expected):
 
 
 def test_backbone_returns_the_chosen_stages_at_their_strides():
-    config = tiny_backbone_config(out_features=OUT_FEATURES)
+    config = tiny_efficientnet_lite_config()
     backbone = EfficientNetLiteBackbone(config).eval()
     maps = backbone(torch.zeros(2, 3, 96, 64)).feature_maps
     assert [tuple(feature.shape[1:]) for feature in maps] == [
@@ -103,7 +96,7 @@ def test_backbone_returns_the_chosen_stages_at_their_strides():
 
 
 def test_frozen_backbone_stays_in_eval_mode():
-    backbone = EfficientNetLiteBackbone(tiny_backbone_config())
+    backbone = EfficientNetLiteBackbone(tiny_efficientnet_lite_config())
     backbone.train()
     assert backbone.training and backbone.bn1.training
     backbone.requires_grad_(False)
@@ -119,8 +112,7 @@ def test_grey_input_is_the_lightness_grey():
 
 
 def test_smsanet_on_a_backbone_saves_and_loads(tmp_path):
-    config = tiny_smsanet_config(backbone_config=tiny_backbone_config(out_features=OUT_FEATURES).to_dict(),
-                                 decoder_hidden_sizes=[16, 8, 8, 8])  # fmt: skip
+    config = tiny_smsanet_backbone_config()
     model = SmsanetForColorization(config).eval()
     assert config.stride == 32 and model.head.in_channels == 8
     model.head.weight.data.normal_()  # the head starts at zero (grey); give it something to save
