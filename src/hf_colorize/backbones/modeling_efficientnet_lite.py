@@ -53,33 +53,46 @@ class EfficientNetLiteConv2d(nn.Conv2d):
         return super().forward(features)
 
 
-class EfficientNetLiteDepthwiseSeparable(nn.Module):
+class EfficientNetLiteBlock(nn.Module):
+    """A block of the stages: its ``transform`` of the input, plus the input itself when the block keeps the shape
+    (stride 1, as many channels out as in)."""
+
+    def __init__(self, in_channels: int, out_channels: int, stride: int):
+        super().__init__()
+        self.has_skip = stride == 1 and in_channels == out_channels
+
+    def transform(self, features: torch.Tensor) -> torch.Tensor:
+        raise NotImplementedError
+
+    def forward(self, features: torch.Tensor) -> torch.Tensor:
+        hidden = self.transform(features)
+        return hidden + features if self.has_skip else hidden
+
+
+class EfficientNetLiteDepthwiseSeparable(EfficientNetLiteBlock):
     """A block with expansion 1 (timm's ``DepthwiseSeparableConv``): depthwise convolution, batch norm, ReLU6, then
-    1x1 projection and batch norm; a residual sum when the shape is kept."""
+    1x1 projection and batch norm."""
 
     def __init__(self, config: EfficientNetLiteConfig, in_channels: int, out_channels: int, kernel: int, stride: int):
-        super().__init__()
+        super().__init__(in_channels, out_channels, stride)
         eps = config.batch_norm_eps
         self.conv_dw = EfficientNetLiteConv2d(in_channels, in_channels, kernel, stride, groups=in_channels)
         self.bn1 = nn.BatchNorm2d(in_channels, eps=eps)
         self.conv_pw = EfficientNetLiteConv2d(in_channels, out_channels, 1)
         self.bn2 = nn.BatchNorm2d(out_channels, eps=eps)
-        self.has_skip = stride == 1 and in_channels == out_channels
 
-    def forward(self, features: torch.Tensor) -> torch.Tensor:
-        hidden = self.bn2(self.conv_pw(F.relu6(self.bn1(self.conv_dw(features)))))
-        return hidden + features if self.has_skip else hidden
+    def transform(self, features: torch.Tensor) -> torch.Tensor:
+        return self.bn2(self.conv_pw(F.relu6(self.bn1(self.conv_dw(features)))))
 
 
-class EfficientNetLiteInvertedResidual(nn.Module):
+class EfficientNetLiteInvertedResidual(EfficientNetLiteBlock):
     """A mobile inverted bottleneck (MBConv, timm's ``InvertedResidual``) without squeeze-and-excitation: 1x1
-    expansion, batch norm, ReLU6; depthwise convolution, batch norm, ReLU6; 1x1 projection, batch norm; a residual
-    sum when the shape is kept."""
+    expansion, batch norm, ReLU6; depthwise convolution, batch norm, ReLU6; 1x1 projection, batch norm."""
 
     def __init__(
         self, config: EfficientNetLiteConfig, in_channels: int, out_channels: int, kernel: int, stride: int, expand: int
     ):
-        super().__init__()
+        super().__init__(in_channels, out_channels, stride)
         eps, hidden = config.batch_norm_eps, in_channels * expand
         self.conv_pw = EfficientNetLiteConv2d(in_channels, hidden, 1)
         self.bn1 = nn.BatchNorm2d(hidden, eps=eps)
@@ -87,13 +100,11 @@ class EfficientNetLiteInvertedResidual(nn.Module):
         self.bn2 = nn.BatchNorm2d(hidden, eps=eps)
         self.conv_pwl = EfficientNetLiteConv2d(hidden, out_channels, 1)
         self.bn3 = nn.BatchNorm2d(out_channels, eps=eps)
-        self.has_skip = stride == 1 and in_channels == out_channels
 
-    def forward(self, features: torch.Tensor) -> torch.Tensor:
+    def transform(self, features: torch.Tensor) -> torch.Tensor:
         hidden = F.relu6(self.bn1(self.conv_pw(features)))
         hidden = F.relu6(self.bn2(self.conv_dw(hidden)))
-        hidden = self.bn3(self.conv_pwl(hidden))
-        return hidden + features if self.has_skip else hidden
+        return self.bn3(self.conv_pwl(hidden))
 
 
 def build_stage(config: EfficientNetLiteConfig, index: int, in_channels: int) -> nn.Sequential:

@@ -31,7 +31,9 @@ from typing import TYPE_CHECKING
 import numpy as np
 import torch
 import torch.nn.functional as F
+from transformers.backbone_utils import BackboneMixin
 
+from ..backbones.convert_efficientnet_lite import PretrainedBackboneError, load_imagenet_weights
 from ..evaluation import EvalImage
 from ..images import OutputWriteError
 from ..models import REGISTERED_FAMILIES, Family
@@ -254,8 +256,6 @@ def prepare_backbones(model: torch.nn.Module, args: argparse.Namespace) -> None:
     submodules); a model without one refuses them."""
     if not (args.pretrained_backbone or args.freeze_backbone):
         return
-    from transformers.backbone_utils import BackboneMixin
-
     backbones = [module for module in model.modules() if isinstance(module, BackboneMixin)]
     if not backbones:
         option = "--pretrained_backbone" if args.pretrained_backbone else "--freeze_backbone"
@@ -264,8 +264,6 @@ def prepare_backbones(model: torch.nn.Module, args: argparse.Namespace) -> None:
         )
     for backbone in backbones:
         if args.pretrained_backbone:
-            from ..backbones.convert_efficientnet_lite import PretrainedBackboneError, load_imagenet_weights
-
             try:
                 load_imagenet_weights(backbone, args.pretrained_backbone)
             except PretrainedBackboneError as error:
