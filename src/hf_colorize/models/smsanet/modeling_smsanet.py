@@ -38,7 +38,8 @@ class SmsanetModelOutput(ModelOutput):
             Features of conv10, at input resolution (of the last decoder block, at half of it, with a backbone).
         hidden_states (`tuple(torch.FloatTensor)`, *optional*):
             The output of each block conv1-conv10 (after SMSA where it refines it), when
-            `output_hidden_states=True`.
+            `output_hidden_states=True`; with a backbone, its deepest feature map (after SMSA) and each decoder
+            block's output.
     """
 
     last_hidden_state: torch.FloatTensor | None = None
