@@ -106,6 +106,17 @@ def tiny_axial_exemplar_config(**overrides) -> AxialExemplarConfig:
     return AxialExemplarConfig(**options)
 
 
+def tiny_dlsa_backbone_config(**overrides) -> DlsaConfig:
+    """The tiny dlsa with a semantic branch on the tiny EfficientNet-Lite backbone (maps at strides 4 to 32)."""
+    backbone = tiny_efficientnet_lite_config(out_features=["stage2", "stage3", "stage5", "stage7"]).to_dict()
+    return tiny_config(backbone_config=backbone, **overrides)
+
+
+def tiny_axial_exemplar_backbone_config(**overrides) -> AxialExemplarConfig:
+    """The tiny axial_exemplar on the tiny EfficientNet-Lite backbone."""
+    return tiny_axial_exemplar_config(backbone_config=tiny_efficientnet_lite_config().to_dict(), **overrides)
+
+
 def tiny_cartoon_config(**overrides) -> CartoonColtranConfig:
     options = dict(
         image_size=32,

@@ -7,11 +7,18 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from conftest import tiny_efficientnet_lite_config, tiny_smsanet_backbone_config, tiny_smsanet_config
+from conftest import (
+    tiny_config,
+    tiny_dlsa_backbone_config,
+    tiny_efficientnet_lite_config,
+    tiny_smsanet_backbone_config,
+    tiny_smsanet_config,
+)
 from PIL import Image
 from safetensors.torch import save_file
+from transformers import AutoConfig
 
-from hf_colorize import SmsanetForColorization
+from hf_colorize import AxialExemplarForColorization, DlsaForColorization, SmsanetForColorization
 from hf_colorize.backbones import (
     EfficientNetLiteBackbone,
     EfficientNetLiteConfig,
@@ -126,6 +133,28 @@ def test_smsanet_on_a_backbone_saves_and_loads(tmp_path):
     assert torch.equal(reloaded(lightness).ab, ab)
 
 
+def test_a_new_dlsa_semantic_branch_changes_nothing_until_trained(tmp_path):
+    torch.manual_seed(0)
+    plain = DlsaForColorization(tiny_config()).eval()
+    plain.save_pretrained(tmp_path / "plain")
+    grown = DlsaForColorization.from_pretrained(tmp_path / "plain", config=tiny_dlsa_backbone_config()).eval()
+    assert [projection.out_features for projection in grown.dlsa.semantic_branch.projections] == [8, 16, 32, 32]
+    inputs = torch.rand(2, 4, 64, 96) * 2 - 1
+    with torch.no_grad():
+        assert torch.equal(grown(inputs).ab, plain(inputs).ab)
+    for projection in grown.dlsa.semantic_branch.projections:  # trained: the grey picture's features now count
+        projection.weight.data.normal_()
+    with torch.no_grad():
+        assert not torch.allclose(grown(inputs).ab, plain(inputs).ab)
+
+
+def test_dlsa_semantic_branch_needs_one_map_per_stage_at_its_stride():
+    backbone = tiny_efficientnet_lite_config(out_features=["stage1", "stage2", "stage3", "stage5"]).to_dict()
+    with pytest.raises(ValueError, match="one map per stage"):
+        tiny_config(backbone_config=backbone)
+    assert tiny_dlsa_backbone_config().backbone_config.out_feature_strides() == [4, 8, 16, 32]
+
+
 def test_published_lite0_variant_builds_on_lite0():
     from transformers import AutoConfig
 
@@ -139,10 +168,10 @@ def test_published_lite0_variant_builds_on_lite0():
     }  # fmt: skip
 
 
-def backbone_run_arguments(image_folder, output_dir, *extra):
+def backbone_run_arguments(image_folder, output_dir, *extra, variant="smsanet-lite0"):
     return build_parser().parse_args(
         [
-            "--config", str(HUB_CONFIGS / "smsanet-lite0"), "--train_data_dir", str(image_folder),
+            "--config", str(HUB_CONFIGS / variant), "--train_data_dir", str(image_folder),
             "--output_dir", str(output_dir), "--resolution", "64", "--train_batch_size", "2",
             "--max_train_steps", "2", "--report_to", "none", *extra,
         ]
@@ -157,6 +186,41 @@ def test_trainer_starts_the_backbone_from_imagenet_and_keeps_it_frozen(image_fol
     for name, tensor in trained.smsanet.backbone.state_dict().items():
         assert torch.allclose(tensor.float(), imagenet[name].float()), name  # weights and batch-norm statistics
     assert trained.head.weight.abs().sum() > 0  # the decoder and head did train
+
+
+def test_trainer_trains_the_exemplar_model_on_a_frozen_imagenet_backbone(image_folder, tmp_path, classifier):
+    arguments = ("--pretrained_backbone", "efficientnet-lite0", "--freeze_backbone", "--resolution", "128")
+    # 128: the coarsest prediction (stride 16) must stay large enough for its patch discriminator
+    output = train(backbone_run_arguments(image_folder, tmp_path / "run", *arguments, variant="axial-exemplar-lite0"))
+    trained = AxialExemplarForColorization.from_pretrained(output)
+    imagenet = classifier.state_dict()
+    for name, tensor in trained.axial_exemplar.backbone.state_dict().items():
+        assert torch.allclose(tensor.float(), imagenet[name].float()), name
+    assert trained.heads[0][-1].weight.abs().sum() > 0  # the heads did train
+
+
+def test_trainer_grows_a_hint_model_a_semantic_branch_from_imagenet(image_folder, tmp_path, tiny_model_dir, classifier):
+    arguments = ["--pretrained_model_name_or_path", tiny_model_dir, "--pretrained_backbone", "efficientnet-lite0"]
+    config_dir = tmp_path / "config"
+    tiny_config(backbone_config=AutoConfig.from_pretrained(HUB_CONFIGS / "dlsa-lite0").backbone_config).save_pretrained(
+        config_dir
+    )
+    run = backbone_run_arguments(image_folder, tmp_path / "run", *arguments, "--freeze_backbone")
+    run.config = str(config_dir)
+    trained = DlsaForColorization.from_pretrained(train(run))
+    imagenet = classifier.state_dict()
+    for name, tensor in trained.dlsa.semantic_branch.backbone.state_dict().items():
+        assert torch.allclose(tensor.float(), imagenet[name].float()), name
+    start = DlsaForColorization.from_pretrained(tiny_model_dir)  # the rest started from the hint model's weights
+    moved = trained.dlsa.embeddings.projection.weight - start.dlsa.embeddings.projection.weight
+    assert moved.abs().max() < 5e-3  # two small steps, where a fresh start would differ by the init's 0.02 spread
+    assert all(projection.weight.abs().sum() > 0 for projection in trained.dlsa.semantic_branch.projections)
+
+
+def test_trainer_refuses_to_grow_a_model_of_another_family(image_folder, tmp_path, tiny_model_dir):
+    run = backbone_run_arguments(image_folder, tmp_path / "run", "--pretrained_model_name_or_path", tiny_model_dir)
+    with pytest.raises(TrainingArgumentError, match="a 'dlsa' model but --config .* a 'smsanet' one"):
+        train(run)
 
 
 def test_trainer_unfrozen_backbone_trains(image_folder, tmp_path, classifier):

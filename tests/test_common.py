@@ -7,9 +7,11 @@ import numpy as np
 import pytest
 import torch
 from conftest import (
+    tiny_axial_exemplar_backbone_config,
     tiny_axial_exemplar_config,
     tiny_cartoon_config,
     tiny_config,
+    tiny_dlsa_backbone_config,
     tiny_smsanet_backbone_config,
     tiny_smsanet_config,
 )
@@ -43,6 +45,10 @@ def cartoon_inputs(batch: int) -> dict[str, torch.Tensor]:
 
 FAMILIES: dict[str, tuple[Callable[[], PreTrainedModel], Callable[[int], dict[str, torch.Tensor]]]] = {
     "dlsa": (lambda: DlsaForColorization(tiny_config()), lambda batch: image_inputs(batch, 64, pixel_values=4)),
+    "dlsa-backbone": (
+        lambda: DlsaForColorization(tiny_dlsa_backbone_config()),
+        lambda batch: image_inputs(batch, 64, pixel_values=4),
+    ),
     "smsanet": (
         lambda: SmsanetForColorization(tiny_smsanet_config()),
         lambda batch: image_inputs(batch, 64, pixel_values=1),
@@ -53,6 +59,10 @@ FAMILIES: dict[str, tuple[Callable[[], PreTrainedModel], Callable[[int], dict[st
     ),
     "axial_exemplar": (
         lambda: AxialExemplarForColorization(tiny_axial_exemplar_config()),
+        lambda batch: image_inputs(batch, 64, pixel_values=1, reference_values=3),
+    ),
+    "axial_exemplar-backbone": (
+        lambda: AxialExemplarForColorization(tiny_axial_exemplar_backbone_config()),
         lambda batch: image_inputs(batch, 64, pixel_values=1, reference_values=3),
     ),
     "cartoon_coltran": (lambda: CartoonColtranForColorization(tiny_cartoon_config()), cartoon_inputs),

@@ -3,7 +3,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from conftest import tiny_axial_exemplar_config
+from conftest import tiny_axial_exemplar_backbone_config, tiny_axial_exemplar_config
 from transformers import AutoConfig, AutoImageProcessor, AutoModel, AutoModelForImageToImage, pipeline
 
 from hf_colorize import (
@@ -51,6 +51,35 @@ def test_forward_shapes_on_a_non_square_input_and_gradients():
     assert all(parameter.grad is not None for parameter in model.parameters())
 
 
+def test_on_a_pretrained_backbone_levels_start_at_stride_2_and_the_output_is_full_size(tmp_path):
+    config = tiny_axial_exemplar_backbone_config()
+    assert config.level_strides == [2, 4, 8, 16, 32] and config.stride == 32
+    model = AxialExemplarForColorization(config)
+    assert model.axial_exemplar.target_projections[0][0].in_channels == 8  # the backbone's stage1
+    lightness, reference, labels = random_batch(height=64, width=96)
+    output = model(lightness, reference, labels=labels)
+    assert [tuple(ab.shape) for ab in output.pyramid_ab] == [
+        (2, 2, 32 // 2**level, 48 // 2**level) for level in range(4)
+    ]
+    assert output.ab.shape == (2, 2, 64, 96) and output.loss.ndim == 0
+    output.loss.backward()
+    assert all(parameter.grad is not None for parameter in model.parameters())
+    model.eval().heads[0][-1].weight.data.normal_()  # the heads start at zero (grey); give them something to save
+    with torch.no_grad():
+        ab = model(lightness, reference).ab
+    model.save_pretrained(tmp_path)
+    reloaded = AutoModelForImageToImage.from_pretrained(tmp_path).eval()
+    assert reloaded.config.backbone_config.model_type == "efficientnet_lite"
+    with torch.no_grad():
+        assert torch.equal(reloaded(lightness, reference).ab, ab)
+
+
+def test_a_backbone_that_does_not_double_its_stride_is_refused():
+    backbone = {"model_type": "efficientnet_lite", "out_features": ["stage1", "stage2", "stage4", "stage5", "stage7"]}
+    with pytest.raises(ValueError, match="double the stride"):
+        tiny_axial_exemplar_config(backbone_config=backbone)
+
+
 def test_hidden_states_are_each_levels_fused_features():
     model = AxialExemplarForColorization(tiny_axial_exemplar_config()).eval()
     body, features = model.axial_exemplar, {}
@@ -82,7 +111,8 @@ def test_attention_weights_of_each_axis_and_level():
 def test_discriminator_judges_each_level_of_the_pyramid():
     config = tiny_axial_exemplar_config(discriminator_hidden_size=4, discriminator_layers=2)
     lightness, _, labels = random_batch(height=64, width=64)
-    images = pyramid_lab(lightness, tuple(pyramid(labels, 4)))
+    predictions = tuple(torch.zeros(2, 2, 64 // 2**level, 64 // 2**level) for level in range(4))
+    images = pyramid_lab(lightness, tuple(pyramid(labels, predictions)))
     assert [tuple(image.shape) for image in images] == [(2, 3, 64 // 2**level, 64 // 2**level) for level in range(4)]
     logits = AxialExemplarDiscriminator(config)(images)
     assert [tuple(scale.shape) for scale in logits] == [(2, 1, 16 // 2**level, 16 // 2**level) for level in range(4)]

@@ -136,3 +136,19 @@ def test_contrast_hints_fall_on_the_small_object_whose_colour_stands_out():
         return float(hint_mask[:, 40:48, 10:18].sum() / hint_mask.sum())
 
     assert share_of_hints_on_object(1.0) > 5 * share_of_hints_on_object(0.0)
+
+
+def test_without_hints_share_leaves_that_share_of_images_without_any_hint():
+    rgb = two_region_rgb()[None].repeat(400, 1, 1, 1)
+
+    def share_without_hints(rate: float) -> float:
+        torch.manual_seed(0)
+        hint_mask = hint_model_inputs(rgb, max_hints=8, without_hints_rate=rate)["pixel_values"][:, 3]
+        return float((hint_mask.flatten(1).amax(1) == 0).float().mean())
+
+    assert share_without_hints(1.0) == 1.0
+    drawn_zeros = share_without_hints(
+        0.0
+    )  # the count draws' own zeros: about 1/8 of the geometric half, 1/9 of U(0, 8)
+    assert drawn_zeros < 0.2
+    assert abs(share_without_hints(0.5) - (0.5 + 0.5 * drawn_zeros)) < 0.08  # half, plus the draws' zeros of the rest

@@ -109,5 +109,10 @@ class EfficientNetLiteConfig(BackboneConfigMixin, PretrainedConfig):
             strides.append(total)
         return strides
 
+    def out_feature_strides(self) -> list[int]:
+        """The total stride of each feature map of ``out_features``, in order."""
+        strides = dict(zip(self.stage_names, self.stage_strides()))
+        return [strides[name] for name in self.out_features]
+
 
 __all__ = ["EFFICIENTNET_LITE_VARIANTS", "EfficientNetLiteConfig"]

@@ -19,6 +19,7 @@ from transformers.backbone_utils import BackboneMixin
 from transformers.modeling_outputs import BackboneOutput, ImageClassifierOutputWithNoAttention
 
 from ..color import denormalize_lightness, lab_to_rgb
+from ..modeling_utils import init_batch_norm
 from .configuration_efficientnet_lite import EfficientNetLiteConfig
 
 
@@ -163,8 +164,7 @@ class EfficientNetLitePreTrainedModel(PreTrainedModel):
             fan_out = module.kernel_size[0] * module.kernel_size[1] * module.out_channels // module.groups
             nn.init.normal_(module.weight, 0.0, math.sqrt(2.0 / fan_out))
         elif isinstance(module, nn.BatchNorm2d):
-            nn.init.ones_(module.weight)
-            nn.init.zeros_(module.bias)
+            init_batch_norm(module)
         elif isinstance(module, nn.Linear):
             bound = 1.0 / math.sqrt(module.weight.shape[1])
             nn.init.uniform_(module.weight, -bound, bound)

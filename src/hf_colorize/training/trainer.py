@@ -84,7 +84,11 @@ def build_parser() -> argparse.ArgumentParser:
     families = training_families()
     staged = {name: list(family.stages) for name, family in families.items() if family.stages}
     model.add_argument("--model_type", choices=list(families), help="family to train")
-    model.add_argument("--config", help="folder or config.json of the variant to train from scratch")
+    model.add_argument(
+        "--config",
+        help="folder or config.json of the variant to train from scratch; with --pretrained_model_name_or_path, a "
+        "larger variant of the same family that starts from that model's weights (its new layers start fresh)",
+    )
     model.add_argument("--pretrained_model_name_or_path", help="saved model to fine-tune")
     model.add_argument(
         "--stage",
@@ -218,11 +222,11 @@ def load_family_and_model(
     """The family, its options, a model (fresh from a config, or pretrained) and its image processor."""
     from transformers import AutoConfig
 
-    if args.pretrained_model_name_or_path:
-        config = AutoConfig.from_pretrained(args.pretrained_model_name_or_path)
-    elif args.config:
+    if args.config:
         config_path = Path(args.config)
         config = AutoConfig.from_pretrained(str(config_path.parent if config_path.is_file() else config_path))
+    elif args.pretrained_model_name_or_path:
+        config = AutoConfig.from_pretrained(args.pretrained_model_name_or_path)
     else:
         config = family_classes(args.model_type).config()
     if args.model_type and config.model_type != args.model_type:
@@ -241,7 +245,15 @@ def load_family_and_model(
             f"--resolution {args.resolution} is not a multiple of the {config.model_type} model's stride {stride}"
         )
     if args.pretrained_model_name_or_path:
-        model = classes.colorization_model.from_pretrained(args.pretrained_model_name_or_path)
+        pretrained_type = AutoConfig.from_pretrained(args.pretrained_model_name_or_path).model_type
+        if pretrained_type != config.model_type:
+            raise TrainingArgumentError(
+                f"--pretrained_model_name_or_path {args.pretrained_model_name_or_path} is a {pretrained_type!r} model "
+                f"but --config {args.config} a {config.model_type!r} one"
+            )
+        model = classes.colorization_model.from_pretrained(
+            args.pretrained_model_name_or_path, config=config, dtype=torch.float32
+        )
     else:
         model = classes.colorization_model(config)
     prepare_backbones(model, args)

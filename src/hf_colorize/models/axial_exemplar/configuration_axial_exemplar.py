@@ -3,7 +3,9 @@
 from dataclasses import field
 
 from huggingface_hub.dataclasses import strict
-from transformers import PreTrainedConfig
+from transformers import AutoConfig, PreTrainedConfig
+from transformers.backbone_utils import consolidate_backbone_kwargs_to_config
+from transformers.configuration_utils import SubConfigSpec
 
 VGG19_HIDDEN_SIZES = [64, 128, 256, 512, 512]
 """Output channels of VGG-19's five convolutional blocks (Simonyan & Zisserman 2015, configuration E)."""
@@ -21,31 +23,40 @@ class AxialExemplarConfig(PreTrainedConfig):
     A VGG-19 backbone reads target and reference; their features at relu{l}_1 (and the target's relu5_3) are
     projected to ``hidden_size`` channels; at ``attention_levels`` an axial attention module (Sec. 3.2, Fig. 2) lets
     the target query the reference; a pyramid decoder climbs back to full resolution, with a prediction head giving
-    ab at each of its four levels (Sec. 3.1). The loss (Eq. 4) sums a smooth-L1 pixel loss, the colour histogram
-    loss (Eq. 3), total variation and, in training, an LSGAN term. The model cards give the choices made where the
-    paper is silent and this project's additions.
+    ab at each of its four levels (Sec. 3.1). With ``backbone_config``, a pretrained ImageNet encoder
+    (EfficientNet-Lite) takes VGG-19's place: its five feature maps (strides 2 to 32) are the levels, its deepest
+    map the bottleneck, and the finest prediction (stride 2) is upsampled bilinearly to the input. The loss (Eq. 4)
+    sums a smooth-L1 pixel loss, the colour histogram loss (Eq. 3), total variation and, in training, an LSGAN term.
+    The model cards give the choices made where the paper is silent and this project's additions.
 
     Args:
         image_size (`int`, *optional*, defaults to 224):
             Side of the square resolution the image processor resizes target and reference to (Sec. 4.1).
+        backbone_config (`dict` or `PretrainedConfig`, *optional*):
+            A pretrained encoder in VGG-19's place, in transformers' backbone convention (``load_backbone``): its
+            `out_features` are the levels, shallowest first, each at twice the stride of the one before; target and
+            reference are read by the same encoder, as the paper's VGG-19 (see the model card). `None` keeps the
+            paper's VGG-19 layout below.
         backbone_hidden_sizes (`list[int]`, *optional*, defaults to `[64, 128, 256, 512, 512]`):
-            Output channels of the backbone's five blocks. VGG-19's widths load published VGG-19 weights
-            ([`load_vgg19_weights`]); narrower ones give a backbone small enough to train from scratch.
+            Without `backbone_config`: output channels of the VGG-19 backbone's five blocks. VGG-19's widths load
+            published VGG-19 weights ([`load_vgg19_weights`]); narrower ones give a backbone small enough to train
+            from scratch.
         backbone_depths (`list[int]`, *optional*, defaults to `[2, 2, 4, 4, 4]`):
-            Convolutions in each backbone block (VGG-19's). Blocks need at least 3 convolutions where relu5_3 is
-            read (the fifth).
+            Without `backbone_config`: convolutions in each backbone block (VGG-19's). Blocks need at least 3
+            convolutions where relu5_3 is read (the fifth).
         freeze_backbone (`bool`, *optional*, defaults to `False`):
-            Keep the backbone's weights fixed in training (for published ImageNet weights); off trains it.
+            Keep the VGG-19 backbone's weights fixed in training (for published ImageNet weights); off trains it. A
+            `backbone_config` encoder is frozen by the trainer's ``--freeze_backbone``.
         hidden_size (`int`, *optional*, defaults to 256):
             h: channels of the projected features, the attention and the decoder (Sec. 4.1: 256).
         num_attention_heads (`int`, *optional*, defaults to 8):
             Heads of each axial attention layer (Sec. 4.1: 8); must divide `hidden_size`.
         attention_levels (`list[int]`, *optional*, defaults to `[3, 4, 5]`):
-            Backbone levels (1-5) whose features go through an axial attention module: the last N = 3 (Sec. 4.1,
-            "from block 3").
+            Backbone levels (1 to the number of levels, shallowest first) whose features go through an axial
+            attention module: the last N = 3 (Sec. 4.1, "from block 3").
         max_relative_position (`int`, *optional*, defaults to 56):
-            Largest relative offset with its own positional encodings (Eq. 2's span m; 56 is the side of level 3
-            at 224x224).
+            Largest relative offset with its own positional encodings (Eq. 2's span m; 56 is the side of VGG-19's
+            level 3 at 224x224, 28 that of EfficientNet-Lite's).
         prediction_head_size (`int`, *optional*, defaults to 64):
             e: channels of each prediction head's 3x3 convolution (Sec. 4.1: 64).
         num_output_channels (`int`, *optional*, defaults to 2):
@@ -85,8 +96,12 @@ class AxialExemplarConfig(PreTrainedConfig):
     """The paper the family implements (for model cards)."""
     description = "Exemplar colorizer: the picture takes the palette of a colour reference picture."
     """What the family does, in one sentence (for the Space and other front ends)."""
+    sub_configs_defaults = {
+        "backbone_config": SubConfigSpec(config_class=AutoConfig, model_type="efficientnet_lite", optional=True)
+    }
 
     image_size: int = 224
+    backbone_config: dict | PreTrainedConfig | None = None
     backbone_hidden_sizes: list[int] = field(default_factory=lambda: list(VGG19_HIDDEN_SIZES))
     backbone_depths: list[int] = field(default_factory=lambda: list(VGG19_DEPTHS))
     freeze_backbone: bool = False
@@ -108,6 +123,8 @@ class AxialExemplarConfig(PreTrainedConfig):
     discriminator_layers: int = 3
 
     def __post_init__(self, **kwargs):
+        # transformers' backbone keywords (``backbone``, ``backbone_kwargs``, ...) or a dict become the sub-config
+        self.backbone_config, kwargs = consolidate_backbone_kwargs_to_config(self.backbone_config, **kwargs)
         for name in ("backbone_hidden_sizes", "backbone_depths", "attention_levels"):
             setattr(self, name, list(getattr(self, name)))
         super().__post_init__(**kwargs)
@@ -116,13 +133,15 @@ class AxialExemplarConfig(PreTrainedConfig):
     def validate_architecture(self) -> None:
         """Refuse an inconsistent architecture or loss setting with a ``ValueError`` naming the fields at fault."""
         super().validate_architecture()
-        for name in ("backbone_hidden_sizes", "backbone_depths"):
-            if len(getattr(self, name)) != self.num_levels:
-                raise ValueError(
-                    f"{name} needs one entry per backbone block 1-{self.num_levels}, got {getattr(self, name)}"
-                )
-        if min(self.backbone_depths) < 1 or self.backbone_depths[-1] < 3:
-            raise ValueError(f"backbone_depths {self.backbone_depths}: one convolution a block, three in the fifth")
+        if self.backbone_config is None:
+            self.validate_vgg19_layout()
+        elif [stride // self.level_strides[0] for stride in self.level_strides] != [
+            2**i for i in range(self.num_levels)
+        ]:
+            raise ValueError(
+                f"backbone_config out_features {self.backbone_config.out_features} must double the stride from each "
+                f"level to the next, got strides {self.level_strides}"
+            )
         if not set(self.attention_levels) <= set(range(1, self.num_levels + 1)):
             raise ValueError(f"attention_levels {self.attention_levels} must be backbone levels 1-{self.num_levels}")
         if self.hidden_size % self.num_attention_heads:
@@ -137,12 +156,28 @@ class AxialExemplarConfig(PreTrainedConfig):
         if self.histogram_bins < 2:
             raise ValueError(f"histogram_bins must be at least 2, got {self.histogram_bins}")
 
+    def validate_vgg19_layout(self) -> None:
+        for name in ("backbone_hidden_sizes", "backbone_depths"):
+            if len(getattr(self, name)) != self.num_levels:
+                raise ValueError(
+                    f"{name} needs one entry per backbone block 1-{self.num_levels}, got {getattr(self, name)}"
+                )
+        if min(self.backbone_depths) < 1 or self.backbone_depths[-1] < 3:
+            raise ValueError(f"backbone_depths {self.backbone_depths}: one convolution a block, three in the fifth")
+
     @property
     def num_levels(self) -> int:
-        """Backbone blocks (VGG-19's five)."""
-        return len(VGG19_HIDDEN_SIZES)
+        """Feature levels: VGG-19's five blocks, or the backbone's `out_features`."""
+        return len(VGG19_HIDDEN_SIZES) if self.backbone_config is None else len(self.backbone_config.out_features)
+
+    @property
+    def level_strides(self) -> list[int]:
+        """The stride of each level: 1 to 16 for VGG-19 (four poolings), the backbone's own for `out_features`."""
+        if self.backbone_config is None:
+            return [2**level for level in range(self.num_levels)]
+        return self.backbone_config.out_feature_strides()
 
     @property
     def stride(self) -> int:
-        """Input sides must be multiples of this: four poolings between the five blocks."""
-        return 2 ** (self.num_levels - 1)
+        """Input sides must be multiples of this: the deepest level's stride."""
+        return self.level_strides[-1]

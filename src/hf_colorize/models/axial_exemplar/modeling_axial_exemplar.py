@@ -1,7 +1,8 @@
 """PyTorch axial-attention exemplar colorization.
 
 Gorriz Blanch, Khalifeh, Smeaton, O'Connor & Mrak, "Attention-based stylisation for exemplar image colourisation"
-(paper 002). Reads top to bottom: outputs -> losses -> backbone (VGG-19 and its weight loader) -> projections ->
+(paper 002). Reads top to bottom: outputs -> losses -> backbone (VGG-19 and its weight loader; or a pretrained
+transformers backbone, ``config.backbone_config``) -> projections ->
 axial attention -> decoder -> pretrained base -> AxialExemplarModel -> prediction heads ->
 AxialExemplarForColorization.
 """
@@ -15,6 +16,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 from transformers import PreTrainedModel
+from transformers.backbone_utils import load_backbone
 from transformers.modeling_layers import GradientCheckpointingLayer
 from transformers.utils import ModelOutput
 
@@ -41,11 +43,13 @@ class AxialExemplarModelOutput(ModelOutput):
     """
     Args:
         last_hidden_state (`torch.FloatTensor` of shape `(batch_size, hidden_size, height, width)`):
-            O^1, the last decoder's output, at input resolution.
+            O^1, the last decoder's output, at level 1's resolution (the input's; half of it with a
+            `backbone_config`).
         decoder_hidden_states (`tuple(torch.FloatTensor)`):
-            O^1, O^2, O^3, O^4: the decoders' outputs from full to 1/8 resolution.
+            O^1, O^2, O^3, O^4: the decoders' outputs from level 1 to level 4 (full to 1/8 resolution).
         hidden_states (`tuple(torch.FloatTensor)`, *optional*):
-            Each level's features, levels 1 to 5 (full to 1/16 resolution, `hidden_size` channels): the attention
+            Each level's features, levels 1 to 5 (full to 1/16 resolution, or 1/2 to 1/32 with a
+            `backbone_config`; `hidden_size` channels): the attention
             module's fusion of target and reference at `config.attention_levels`, the target's projected features
             elsewhere; when `output_hidden_states`.
         attentions (`tuple(torch.FloatTensor)`, *optional*):
@@ -69,10 +73,11 @@ class AxialExemplarColorizationOutput(ModelOutput):
             Eq. 4 without its adversarial term (the trainer adds it): the weighted sum over P1-P4 of the pixel,
             histogram and total variation losses, when `labels` are given.
         ab (`torch.FloatTensor` of shape `(batch_size, 2, height, width)`):
-            P1: predicted ab at input resolution, scaled by 1/110; guided-filtered by the lightness when
-            `config.chroma_filter_radius` is set.
+            P1: predicted ab at input resolution (upsampled bilinearly from stride 2 with a `backbone_config`),
+            scaled by 1/110; guided-filtered by the lightness when `config.chroma_filter_radius` is set.
         pyramid_ab (`tuple(torch.FloatTensor)`):
-            P1, P2, P3, P4: the predictions at full, 1/2, 1/4 and 1/8 resolution.
+            P1, P2, P3, P4: the predictions at levels 1-4 (full, 1/2, 1/4 and 1/8 resolution; each halved with a
+            `backbone_config`).
         pixel_loss, histogram_loss, tv_loss (`torch.FloatTensor` of shape `()`, *optional*):
             The unweighted terms, summed over the four levels, when `labels` are given.
         hidden_states (`tuple(torch.FloatTensor)`, *optional*):
@@ -125,11 +130,11 @@ def imagenet_normalize(rgb: torch.Tensor) -> torch.Tensor:
     return (rgb - mean) / std
 
 
-def backbone_rgb(lab: torch.Tensor) -> torch.Tensor:
-    """Normalised Lab (L in [-1, 1], ab scaled by 1/110; a target has no ab: grey) as ImageNet-normalised sRGB."""
+def normalized_lab_to_rgb(lab: torch.Tensor) -> torch.Tensor:
+    """Normalised Lab (L in [-1, 1], ab scaled by 1/110; a target has no ab: grey) as sRGB in [0, 1]."""
     lightness = denormalize_lightness(lab[:, :1])
     ab = denormalize_ab(lab[:, 1:]) if lab.shape[1] == 3 else torch.zeros_like(lightness).expand(-1, 2, -1, -1)
-    return imagenet_normalize(lab_to_rgb(torch.cat([lightness, ab], dim=1)))
+    return lab_to_rgb(torch.cat([lightness, ab], dim=1))
 
 
 class AxialExemplarVgg19(nn.Module):
@@ -334,9 +339,14 @@ class AxialExemplarModel(AxialExemplarPreTrainedModel):
 
     def __init__(self, config: AxialExemplarConfig):
         super().__init__(config)
-        self.backbone = AxialExemplarVgg19(config)
-        self.backbone.requires_grad_(not config.freeze_backbone)
-        sizes, hidden = config.backbone_hidden_sizes, config.hidden_size
+        if config.backbone_config is None:
+            self.backbone = AxialExemplarVgg19(config)
+            self.backbone.requires_grad_(not config.freeze_backbone)
+            sizes = config.backbone_hidden_sizes
+        else:
+            self.backbone = load_backbone(config)
+            sizes = self.backbone.channels
+        hidden = config.hidden_size
         self.target_projections = nn.ModuleList(AxialExemplarProjection(size, hidden) for size in sizes)
         self.reference_projections = nn.ModuleList(
             AxialExemplarProjection(sizes[level - 1], hidden) for level in config.attention_levels
@@ -349,8 +359,19 @@ class AxialExemplarModel(AxialExemplarPreTrainedModel):
         self.post_init()
 
     def get_input_embeddings(self) -> nn.Conv2d:
-        """The first layer that reads the input: the VGG-19 backbone's conv1_1."""
-        return self.backbone.features[0]
+        """The first layer that reads the input: the VGG-19 backbone's conv1_1, or the backbone's stem."""
+        if self.config.backbone_config is None:
+            return self.backbone.features[0]
+        return self.backbone.conv_stem
+
+    def backbone_features(self, rgb: torch.Tensor) -> tuple[list[torch.Tensor], torch.Tensor]:
+        """Each level's backbone features and the bottleneck's for sRGB ``(B, 3, H, W)`` in [0, 1]: VGG-19's
+        relu{l}_1 and relu5_3 (ImageNet-normalised input), or a pretrained backbone's feature maps and its deepest
+        map again (input scaled to [-1, 1], as EfficientNet-Lite's ImageNet weights expect)."""
+        if self.config.backbone_config is None:
+            return self.backbone(imagenet_normalize(rgb))
+        feature_maps = list(self.backbone(rgb * 2 - 1, return_dict=True).feature_maps)
+        return feature_maps, feature_maps[-1]
 
     def fused_features(
         self,
@@ -389,8 +410,8 @@ class AxialExemplarModel(AxialExemplarPreTrainedModel):
                 f"reference_values {tuple(reference_values.shape)} must match pixel_values {tuple(pixel_values.shape)} "
                 "in batch size, height and width; the image processor resizes references to the target's size"
             )
-        target_taps, bottleneck = self.backbone(backbone_rgb(pixel_values))
-        reference_taps, _ = self.backbone(backbone_rgb(reference_values))
+        target_taps, bottleneck = self.backbone_features(normalized_lab_to_rgb(pixel_values))
+        reference_taps, _ = self.backbone_features(normalized_lab_to_rgb(reference_values))
         target = [project(taps) for project, taps in zip(self.target_projections, target_taps)]
         reference = [
             project(reference_taps[level - 1])
@@ -434,12 +455,10 @@ class AxialExemplarPredictionHead(nn.Sequential):
         )
 
 
-def pyramid(ab: torch.Tensor, levels: int) -> list[torch.Tensor]:
-    """``ab`` and its successive 2x average poolings: the multi-scale truth of Sec. 3.3."""
-    scales = [ab]
-    for _ in range(levels - 1):
-        scales.append(F.avg_pool2d(scales[-1], 2))
-    return scales
+def pyramid(image: torch.Tensor, pyramid_ab: tuple[torch.Tensor, ...]) -> list[torch.Tensor]:
+    """``image`` average-pooled to the size of each level of a prediction pyramid: the multi-scale truth of
+    Sec. 3.3 (the full-size image and its successive 2x poolings when P1 is at input resolution)."""
+    return [F.adaptive_avg_pool2d(image, ab.shape[-2:]) for ab in pyramid_ab]
 
 
 class AxialExemplarForColorization(AxialExemplarPreTrainedModel):
@@ -455,9 +474,11 @@ class AxialExemplarForColorization(AxialExemplarPreTrainedModel):
         self, pyramid_ab: tuple[torch.Tensor, ...], labels: torch.Tensor, reference_ab: torch.Tensor
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
         """Eq. 4 without the adversarial term, and its three unweighted terms, each summed over the levels."""
-        config, levels = self.config, len(pyramid_ab)
+        config = self.config
         pixel = histogram = variation = pyramid_ab[0].new_zeros(())
-        for predicted, truth, reference in zip(pyramid_ab, pyramid(labels, levels), pyramid(reference_ab, levels)):
+        for predicted, truth, reference in zip(
+            pyramid_ab, pyramid(labels, pyramid_ab), pyramid(reference_ab, pyramid_ab)
+        ):
             pixel = pixel + F.smooth_l1_loss(predicted, truth)
             histogram = histogram + histogram_loss(
                 predicted, reference, config.histogram_bins, config.histogram_epsilon
@@ -501,13 +522,16 @@ class AxialExemplarForColorization(AxialExemplarPreTrainedModel):
             return_dict=True,
         )
         pyramid_ab = tuple(head(state) for head, state in zip(self.heads, outputs.decoder_hidden_states))
+        ab = pyramid_ab[0]
+        if ab.shape[-2:] != pixel_values.shape[-2:]:  # a pretrained backbone's finest level is at stride 2
+            ab = F.interpolate(ab, size=pixel_values.shape[-2:], mode="bilinear", align_corners=False)
         loss = pixel = histogram = variation = None
         if labels is not None:
-            check_labels(pyramid_ab[0], labels)
+            check_labels(ab, labels)
             loss, pixel, histogram, variation = self.colorization_losses(pyramid_ab, labels, reference_values[:, 1:])
         output = AxialExemplarColorizationOutput(
             loss=loss,
-            ab=self.filtered_ab(pyramid_ab[0], pixel_values),
+            ab=self.filtered_ab(ab, pixel_values),
             pyramid_ab=pyramid_ab,
             pixel_loss=pixel,
             histogram_loss=histogram,

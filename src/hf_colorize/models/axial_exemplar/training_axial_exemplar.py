@@ -18,7 +18,7 @@ from ...training.discriminators import PatchDiscriminator
 from ...training.pairs import DEFAULT_PROPORTIONS, Describe
 from ...training.recipes import Adversary, ReferencePairing, TrainingFamily, TrainingOptions, option
 from .configuration_axial_exemplar import AxialExemplarConfig
-from .modeling_axial_exemplar import imagenet_normalize, pyramid
+from .modeling_axial_exemplar import pyramid
 
 
 @dataclass(frozen=True)
@@ -55,13 +55,13 @@ def exemplar_model_inputs(
 
 
 def exemplar_descriptor(model: torch.nn.Module) -> Describe:
-    """The model's image descriptor: for each RGB image ``(B, 3, H, W)`` in [0, 1], its backbone's relu5_1
-    features averaged over the image (Sec. 4.1 retrieves references by VGG-19 features)."""
-    backbone = model.axial_exemplar.backbone
+    """The model's image descriptor: for each RGB image ``(B, 3, H, W)`` in [0, 1], its backbone's deepest level
+    (VGG-19's relu5_1) averaged over the image (Sec. 4.1 retrieves references by VGG-19 features)."""
+    base = model.axial_exemplar
 
     @torch.no_grad()
     def describe(rgb: torch.Tensor) -> torch.Tensor:
-        taps, _ = backbone(imagenet_normalize(rgb))
+        taps, _ = base.backbone_features(rgb)
         return taps[-1].mean(dim=(-2, -1))
 
     return describe
@@ -102,9 +102,9 @@ class AxialExemplarDiscriminator(nn.Module):
 
 
 def pyramid_lab(lightness: torch.Tensor, pyramid_ab: tuple[torch.Tensor, ...]) -> tuple[torch.Tensor, ...]:
-    """(L, ab) at each level of a prediction pyramid, the lightness average-pooled alike: what the
+    """(L, ab) at each level of a prediction pyramid, the lightness average-pooled to its size: what the
     :class:`AxialExemplarDiscriminator` judges."""
-    return tuple(torch.cat([level, ab], dim=1) for level, ab in zip(pyramid(lightness, len(pyramid_ab)), pyramid_ab))
+    return tuple(torch.cat([level, ab], dim=1) for level, ab in zip(pyramid(lightness, pyramid_ab), pyramid_ab))
 
 
 TRAINING_FAMILY = TrainingFamily(
@@ -113,7 +113,7 @@ TRAINING_FAMILY = TrainingFamily(
     adversary=Adversary(
         build=AxialExemplarDiscriminator,
         images=lambda batch, outputs: (
-            pyramid_lab(batch["pixel_values"], pyramid(batch["labels"], len(outputs.pyramid_ab))),
+            pyramid_lab(batch["pixel_values"], tuple(pyramid(batch["labels"], outputs.pyramid_ab))),
             pyramid_lab(batch["pixel_values"], outputs.pyramid_ab),
         ),
         weight=lambda config: config.adversarial_loss_weight,

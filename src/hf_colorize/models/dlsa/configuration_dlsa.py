@@ -3,7 +3,9 @@
 from dataclasses import field
 
 from huggingface_hub.dataclasses import strict
-from transformers import PreTrainedConfig
+from transformers import AutoConfig, PreTrainedConfig
+from transformers.backbone_utils import consolidate_backbone_kwargs_to_config
+from transformers.configuration_utils import SubConfigSpec
 
 
 @strict
@@ -13,8 +15,10 @@ class DlsaConfig(PreTrainedConfig):
     "Interactive image colorization method via dual local self-attention" (paper 000 in ``shared/papers``). The
     model reads the lightness and the user's hints (L, hint a, hint b, hint mask), embeds 4x4 patches (Sec. 3.1),
     runs four stages of dual local self-attention blocks (Sec. 3.2-3.4) joined by patch merging, then a 3x3 local
-    stabilizing convolution and DUpsampling to full-resolution ab (Sec. 3.1). The model cards give the choices made
-    where the paper is silent and this project's additions.
+    stabilizing convolution and DUpsampling to full-resolution ab (Sec. 3.1). With ``backbone_config``, a semantic
+    branch (this project's addition) reads the grey picture with a pretrained ImageNet encoder and adds its feature
+    maps, projected, to the tokens of the stage at the same stride. The model cards give the choices made where the
+    paper is silent and this project's additions.
 
     Args:
         image_size (`int`, *optional*, defaults to 224):
@@ -70,6 +74,11 @@ class DlsaConfig(PreTrainedConfig):
             Delta of the Huber loss (Eq. 13, delta = 1), measured in CIE ab units.
         worse_than_grey_weight (`float`, *optional*, defaults to 0.0):
             Weight of the worse-than-grey term added to the Huber loss (see the model card); 0 leaves Eq. 13 alone.
+        backbone_config (`dict` or `PretrainedConfig`, *optional*):
+            The semantic branch's pretrained encoder, in transformers' backbone convention (``load_backbone``): one
+            of its `out_features` per stage, at the stage's stride (`patch_size` times 1, 2, 4, 8). Each map goes
+            through a linear projection that starts at zero, so a new branch leaves the model's output as it was
+            until it is trained. `None` (the paper) has no semantic branch.
         layer_norm_eps (`float`, *optional*, defaults to 1e-5):
             Epsilon of the layer norms.
         initializer_range (`float`, *optional*, defaults to 0.02):
@@ -83,6 +92,9 @@ class DlsaConfig(PreTrainedConfig):
         "Point-hint colorizer: colours the picture from colour hints placed on it; with none it makes its own guess."
     )
     """What the family does, in one sentence (for the Space and other front ends)."""
+    sub_configs_defaults = {
+        "backbone_config": SubConfigSpec(config_class=AutoConfig, model_type="efficientnet_lite", optional=True)
+    }
 
     image_size: int = 224
     patch_size: int = 4
@@ -108,10 +120,13 @@ class DlsaConfig(PreTrainedConfig):
     head_filter_epsilon: float | int = 0.01
     huber_delta: float | int = 1.0
     worse_than_grey_weight: float | int = 0.0
+    backbone_config: dict | PreTrainedConfig | None = None
     layer_norm_eps: float = 1e-5
     initializer_range: float = 0.02
 
     def __post_init__(self, **kwargs):
+        # transformers' backbone keywords (``backbone``, ``backbone_kwargs``, ...) or a dict become the sub-config
+        self.backbone_config, kwargs = consolidate_backbone_kwargs_to_config(self.backbone_config, **kwargs)
         self.depths, self.num_heads = list(self.depths), list(self.num_heads)
         if self.hidden_sizes is None:
             self.hidden_sizes = [self.embed_dim * 4**stage for stage in range(len(self.depths))]
@@ -143,6 +158,12 @@ class DlsaConfig(PreTrainedConfig):
                 raise ValueError(
                     f"hidden_sizes[{stage}] exceeds the {4 * self.hidden_sizes[stage - 1]} channels merged"
                 )
+        stage_strides = [self.patch_size * 2**stage for stage in range(self.num_stages)]
+        if self.backbone_config is not None and self.backbone_config.out_feature_strides() != stage_strides:
+            raise ValueError(
+                f"backbone_config out_features {self.backbone_config.out_features} must give one map per stage at "
+                f"the stages' strides {stage_strides}, got strides {self.backbone_config.out_feature_strides()}"
+            )
         for stage, heads in enumerate(self.num_heads):
             if self.stage_channels(stage) % heads:
                 raise ValueError(

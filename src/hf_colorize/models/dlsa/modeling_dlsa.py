@@ -1,8 +1,8 @@
 """PyTorch DLSA: interactive point-hint colorization with dual local self-attention.
 
 Li, Bao & Qiang, "Interactive image colorization method via dual local self-attention" (paper 000).
-Reads top to bottom: outputs -> helpers -> embeddings -> attention -> block -> merging -> stage -> encoder
--> pretrained base -> DlsaModel -> head -> DlsaForColorization.
+Reads top to bottom: outputs -> helpers -> embeddings -> semantic branch -> attention -> block -> merging -> stage
+-> encoder -> pretrained base -> DlsaModel -> head -> DlsaForColorization.
 """
 
 from __future__ import annotations
@@ -13,9 +13,11 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 from transformers import PreTrainedModel
+from transformers.backbone_utils import load_backbone
 from transformers.modeling_layers import GradientCheckpointingLayer
 from transformers.utils import ModelOutput
 
+from ...backbones import lightness_to_backbone_pixels
 from ...filters import lightness_guided_filter
 from ...modeling_utils import (
     NO_LAYER_OUTPUTS,
@@ -188,6 +190,30 @@ class DlsaEmbeddings(nn.Module):
                 position = F.interpolate(position, size=embeddings.shape[-2:], mode="bicubic", align_corners=False)
             embeddings = embeddings + position
         return self.dropout(self.norm(embeddings.permute(0, 2, 3, 1)))
+
+
+class DlsaSemanticProjection(nn.Linear):
+    """The linear map of one backbone feature map onto a stage's channels; starts at zero (``_init_weights``), so
+    that a new semantic branch changes nothing until trained."""
+
+
+class DlsaSemanticBranch(nn.Module):
+    """This project's addition (``config.backbone_config``): a pretrained ImageNet encoder reads the grey picture,
+    and each of its feature maps, projected linearly to the channels of the stage at its stride, is added to that
+    stage's tokens."""
+
+    def __init__(self, config: DlsaConfig):
+        super().__init__()
+        self.backbone = load_backbone(config)
+        self.projections = nn.ModuleList(
+            DlsaSemanticProjection(channels, config.stage_channels(stage))
+            for stage, channels in enumerate(self.backbone.channels)
+        )
+
+    def forward(self, lightness: torch.Tensor) -> list[torch.Tensor]:
+        """``(B, h, w, C)`` tokens for each stage from the lightness ``(B, 1, H, W)`` in [-1, 1]."""
+        feature_maps = self.backbone(lightness_to_backbone_pixels(lightness), return_dict=True).feature_maps
+        return [project(features.permute(0, 2, 3, 1)) for project, features in zip(self.projections, feature_maps)]
 
 
 class DlsaSelfAttention(nn.Module):
@@ -381,7 +407,8 @@ class DlsaPatchMerging(nn.Module):
 
 
 class DlsaStage(nn.Module):
-    """Optional patch merging, then dual local self-attention blocks at one resolution."""
+    """Optional patch merging, the semantic branch's tokens when there is one, then dual local self-attention
+    blocks at one resolution."""
 
     def __init__(self, config: DlsaConfig, stage: int, drop_path_rates: list[float]):
         super().__init__()
@@ -390,10 +417,16 @@ class DlsaStage(nn.Module):
         self.blocks = nn.ModuleList([DlsaBlock(config, dim, config.num_heads[stage], rate) for rate in drop_path_rates])
 
     def forward(
-        self, tokens: torch.Tensor, brightness: torch.Tensor, layer_outputs: LayerOutputs = NO_LAYER_OUTPUTS
+        self,
+        tokens: torch.Tensor,
+        brightness: torch.Tensor,
+        semantic: torch.Tensor | None = None,
+        layer_outputs: LayerOutputs = NO_LAYER_OUTPUTS,
     ) -> torch.Tensor:
         if self.merging is not None:
             tokens = self.merging(tokens)
+        if semantic is not None:
+            tokens = tokens + semantic
         for block in self.blocks:
             tokens = block(tokens, brightness, layer_outputs)
         return tokens
@@ -414,15 +447,22 @@ class DlsaEncoder(nn.Module):
         )
 
     def forward(
-        self, tokens: torch.Tensor, lightness: torch.Tensor, layer_outputs: LayerOutputs = NO_LAYER_OUTPUTS
+        self,
+        tokens: torch.Tensor,
+        lightness: torch.Tensor,
+        semantic: list[torch.Tensor] | None = None,
+        layer_outputs: LayerOutputs = NO_LAYER_OUTPUTS,
     ) -> torch.Tensor:
-        """``tokens`` ``(B, h, w, C)`` from the embeddings; records them and each stage's output (channels first)
-        and every attention layer's weights."""
+        """``tokens`` ``(B, h, w, C)`` from the embeddings, ``semantic`` the semantic branch's tokens for each stage
+        (or ``None``); records the tokens and each stage's output (channels first) and every attention layer's
+        weights."""
         tokens = self.record_channels_first(tokens, layer_outputs)
-        for stage in self.stages:
+        semantic = semantic or [None] * len(self.stages)
+        for stage, stage_semantic in zip(self.stages, semantic):
             if stage.merging is not None:
                 lightness = F.avg_pool2d(lightness, 2)
-            tokens = self.record_channels_first(stage(tokens, lightness[:, 0], layer_outputs), layer_outputs)
+            tokens = stage(tokens, lightness[:, 0], stage_semantic, layer_outputs)
+            tokens = self.record_channels_first(tokens, layer_outputs)
         return tokens
 
     @staticmethod
@@ -449,7 +489,10 @@ class DlsaPreTrainedModel(PreTrainedModel):
 
     def _init_weights(self, module: nn.Module) -> None:
         std = self.config.initializer_range
-        if isinstance(module, (nn.Linear, nn.Conv2d)):
+        if isinstance(module, DlsaSemanticProjection):  # a new semantic branch changes nothing until trained
+            nn.init.zeros_(module.weight)
+            nn.init.zeros_(module.bias)
+        elif isinstance(module, (nn.Linear, nn.Conv2d)):
             nn.init.trunc_normal_(module.weight, std=std)
             if module.bias is not None:
                 nn.init.zeros_(module.bias)
@@ -469,6 +512,7 @@ class DlsaModel(DlsaPreTrainedModel):
         super().__init__(config)
         self.hint_propagation = DlsaHintPropagation(config) if config.hint_propagation else None
         self.embeddings = DlsaEmbeddings(config)
+        self.semantic_branch = DlsaSemanticBranch(config) if config.backbone_config is not None else None
         self.encoder = DlsaEncoder(config)
         self.layernorm = nn.LayerNorm(config.stage_channels(config.num_stages - 1), eps=config.layer_norm_eps)
         self.post_init()
@@ -497,7 +541,8 @@ class DlsaModel(DlsaPreTrainedModel):
         hint_prior = self.hint_propagation(pixel_values) if self.hint_propagation is not None else None
         tokens = self.embeddings(pixel_values if hint_prior is None else torch.cat([pixel_values, hint_prior], 1))
         patch_lightness = F.avg_pool2d(pixel_values[:, :1], self.config.patch_size)
-        tokens = self.encoder(tokens, patch_lightness, layer_outputs)
+        semantic = self.semantic_branch(pixel_values[:, :1]) if self.semantic_branch is not None else None
+        tokens = self.encoder(tokens, patch_lightness, semantic, layer_outputs)
         last_hidden_state = self.layernorm(tokens).permute(0, 3, 1, 2)
         output = DlsaModelOutput(
             last_hidden_state=last_hidden_state,

@@ -29,6 +29,12 @@ class DlsaTrainingOptions(TrainingOptions):
     argument_group: ClassVar[str] = "dlsa (point hints)"
 
     max_hints: int = option(128, "hints per image: for half the images ~ U(0, max), for the other half geometric")
+    without_hints: float = option(
+        0.0,
+        "share of images given no hint at all before the count is drawn (teaches the picture's own colours, what "
+        "a semantic branch adds)",
+        metavar="RATE",
+    )
     counterfactual_hints: float = option(
         0.0,
         "share of images with hints whose colours are first turned in hue around their first hint, "
@@ -43,14 +49,17 @@ class DlsaTrainingOptions(TrainingOptions):
     )
 
     def __post_init__(self) -> None:
-        for name in ("counterfactual_hints", "contrast_hints"):
+        for name in ("without_hints", "counterfactual_hints", "contrast_hints"):
             if not 0 <= getattr(self, name) <= 1:
                 raise ValueError(f"--{name} is a share of the images, from 0 to 1; got {getattr(self, name)}")
 
 
-def sample_hint_count(max_hints: int) -> int:
-    """Hints for one training image: for half the images uniform over 0..max_hints (iColoriT), for the other half
-    geometric with p = 1/8 from 0 (Zhang et al. 2017), so the few hints users give are learned as often as many."""
+def sample_hint_count(max_hints: int, without_hints_rate: float = 0.0) -> int:
+    """Hints for one training image: none with probability ``without_hints_rate``; else for half the images uniform
+    over 0..max_hints (iColoriT), for the other half geometric with p = 1/8 from 0 (Zhang et al. 2017), so the few
+    hints users give are learned as often as many."""
+    if without_hints_rate > 0 and torch.rand(()) < without_hints_rate:
+        return 0
     if torch.rand(()) < 0.5:
         return int(torch.randint(0, max_hints + 1, (1,)))
     return min(max_hints, int(torch.empty(()).geometric_(1 / 8)) - 1)
@@ -103,10 +112,12 @@ def hint_model_inputs(
     spatial_sigma: float = 0.5,
     range_sigma: float = 0.3,
     contrast_rate: float = 0.0,
+    without_hints_rate: float = 0.0,
 ) -> dict[str, torch.Tensor]:
     """``pixel_values`` (L, hint ab, hint mask) and ``labels`` for a point-hint family, hints from the truth.
 
-    With probability ``contrast_rate`` an image's hint positions are drawn where its colour stands out from its
+    With probability ``without_hints_rate`` an image gets no hint (:func:`sample_hint_count`). With probability
+    ``contrast_rate`` an image's hint positions are drawn where its colour stands out from its
     surroundings (:func:`sample_contrast_hint_positions`) instead of uniformly.
 
     With probability ``counterfactual_rate`` an image with hints is first recoloured around its first hint
@@ -119,7 +130,7 @@ def hint_model_inputs(
     lightness, ab = lab_targets(rgb)
     hint_channels, labels = [], []
     for image_lightness, image_ab in zip(lightness, ab):
-        count = sample_hint_count(max_hints)
+        count = sample_hint_count(max_hints, without_hints_rate)
         if contrast_rate > 0 and count and torch.rand(()) < contrast_rate:
             positions = sample_contrast_hint_positions(image_ab, count)
         else:
@@ -143,6 +154,7 @@ def dlsa_inputs(
         config.propagation_spatial_sigma,
         config.propagation_range_sigma,
         options.contrast_hints,
+        options.without_hints,
     )
 
 
