@@ -95,23 +95,31 @@ TIGER = "photos/test/bsds500-108004.jpg"
 HARBOUR = "photos/test/bsds500-118015.jpg"
 FISHING_BOAT = "illustrations/test/gcompris-svg-fifteen__fishing_boat_scene.png"
 NO_HINT_CASES = (Case(FRUITS), Case(TIGER), Case(FISHING_BOAT))
+ONE_HINT_CASES = (
+    Case(
+        "photos/test/opencv-orange.jpg",
+        (PointHint(5, 5, "#00ff00"),),
+        note="issue 20's failure case: with the first bundled dlsa-tiny this hint painted the orange green",
+    ),
+    Case(FRUITS, (PointHint(318, 170),), note="on the blue cloth"),
+    Case("photos/test/opencv-building.jpg", (PointHint(80, 420),), note="on the tree"),
+)
+REFERENCE_CASES = (
+    Case(TIGER, reference="photos/test/bsds500-108036.jpg"),
+    Case(HARBOUR, reference="photos/test/bsds500-140088.jpg"),
+    Case(FISHING_BOAT, reference="illustrations/test/gcompris-svg-ballcatch__beach1.png"),
+)
 
 SCENARIOS = (
     Scenario("dlsa-tiny-no-hints", "dlsa-tiny, no hints: the model's own guess", "dlsa-tiny", NO_HINT_CASES),
+    Scenario("dlsa-tiny-one-hint", "dlsa-tiny, one hint", "dlsa-tiny", ONE_HINT_CASES),
     Scenario(
-        "dlsa-tiny-one-hint",
-        "dlsa-tiny, one hint",
-        "dlsa-tiny",
-        (
-            Case(
-                "photos/test/opencv-orange.jpg",
-                (PointHint(5, 5, "#00ff00"),),
-                note="issue 20's failure case: with the first bundled dlsa-tiny this hint painted the orange green",
-            ),
-            Case(FRUITS, (PointHint(318, 170),), note="on the blue cloth"),
-            Case("photos/test/opencv-building.jpg", (PointHint(80, 420),), note="on the tree"),
-        ),
+        "dlsa-lite0-no-hints",
+        "dlsa-lite0, no hints: the model's own guess (ImageNet-pretrained semantic branch)",
+        "dlsa-lite0",
+        NO_HINT_CASES,
     ),
+    Scenario("dlsa-lite0-one-hint", "dlsa-lite0, one hint", "dlsa-lite0", ONE_HINT_CASES),
     Scenario(
         "dlsa-tiny-five-hints",
         "dlsa-tiny, five hints on different objects",
@@ -151,11 +159,13 @@ SCENARIOS = (
         "axial-exemplar-small-reference",
         "axial-exemplar-small, a reference from another picture",
         "axial-exemplar-small",
-        (
-            Case(TIGER, reference="photos/test/bsds500-108036.jpg"),
-            Case(HARBOUR, reference="photos/test/bsds500-140088.jpg"),
-            Case(FISHING_BOAT, reference="illustrations/test/gcompris-svg-ballcatch__beach1.png"),
-        ),
+        REFERENCE_CASES,
+    ),
+    Scenario(
+        "axial-exemplar-lite0-reference",
+        "axial-exemplar-lite0, a reference from another picture (ImageNet-pretrained features)",
+        "axial-exemplar-lite0",
+        REFERENCE_CASES,
     ),
     Scenario(
         "cartoon-coltran-small-samples",

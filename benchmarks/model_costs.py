@@ -29,11 +29,13 @@ RESULTS = Path(__file__).parent / "results"
 VARIANTS = [
     "dlsa-tiny",
     "dlsa-small",
+    "dlsa-lite0",
     "smsanet-base",
     "smsanet-small",
     "smsanet-lite0",
     "axial-exemplar-base",
     "axial-exemplar-small",
+    "axial-exemplar-lite0",
     "cartoon-coltran-base",
     "cartoon-coltran-small",
 ]
