@@ -23,6 +23,7 @@ from hf_colorize.models.axial_exemplar.modeling_axial_exemplar import (
     relative_index,
     soft_ab_histogram,
     total_variation_loss,
+    warp_reference_ab,
 )
 from hf_colorize.models.axial_exemplar.training_axial_exemplar import AxialExemplarDiscriminator, pyramid_lab
 
@@ -72,6 +73,34 @@ def test_on_a_pretrained_backbone_levels_start_at_stride_2_and_the_output_is_ful
     assert reloaded.config.backbone_config.model_type == "efficientnet_lite"
     with torch.no_grad():
         assert torch.equal(reloaded(lightness, reference).ab, ab)
+
+
+def test_the_correspondence_moves_each_reference_colour_to_its_best_match():
+    generator = torch.Generator().manual_seed(0)
+    reference_features = torch.nn.functional.normalize(torch.randn(1, 16, 4, 4, generator=generator), dim=1)
+    target_features = reference_features.flip(-1)  # the target is the reference mirrored
+    reference_ab = torch.rand(1, 2, 8, 8, generator=generator) * 2 - 1
+    warped = warp_reference_ab(target_features, reference_features, reference_ab, temperature=1e-3)
+    pooled = torch.nn.functional.avg_pool2d(reference_ab, 2)
+    assert torch.allclose(warped, pooled.flip(-1), atol=1e-4)
+    averaged = warp_reference_ab(target_features, reference_features, reference_ab, temperature=1e3)
+    assert torch.allclose(averaged, pooled.mean(dim=(-2, -1), keepdim=True).expand_as(pooled), atol=1e-3)
+
+
+def test_with_a_correspondence_the_untrained_heads_return_the_warped_reference_colours():
+    config = tiny_axial_exemplar_backbone_config(correspondence_levels=[3, 4])
+    model = AxialExemplarForColorization(config).eval()
+    lightness, reference, labels = random_batch(height=64, width=96)
+    with torch.no_grad():
+        output = model(lightness, reference, labels=labels)
+        warped = model.axial_exemplar(lightness, reference).warped_ab
+    assert warped.shape == (2, 2, 8, 12)  # level 3's grid (stride 8)
+    assert warped.abs().sum() > 0 and output.loss.ndim == 0
+    for ab in output.pyramid_ab:  # the heads start at zero: every level is the warp, resized
+        expected = torch.nn.functional.interpolate(warped, size=ab.shape[-2:], mode="bilinear", align_corners=False)
+        assert torch.allclose(ab, expected, atol=1e-6)
+    with pytest.raises(ValueError, match=r"correspondence_levels \[6\] must be backbone levels 1-5"):
+        tiny_axial_exemplar_backbone_config(correspondence_levels=[6])
 
 
 def test_a_backbone_that_does_not_double_its_stride_is_refused():

@@ -57,6 +57,15 @@ class AxialExemplarConfig(PreTrainedConfig):
         max_relative_position (`int`, *optional*, defaults to 56):
             Largest relative offset with its own positional encodings (Eq. 2's span m; 56 is the side of VGG-19's
             level 3 at 224x224, 28 that of EfficientNet-Lite's).
+        correspondence_levels (`list[int]`, *optional*, defaults to `[]`):
+            Backbone levels whose features match each target position to the reference's positions before anything
+            is learned (this project's addition, after He et al. 2018's deep exemplar colorization): the features of
+            both pictures' lightness at these levels, resized to the first one's grid, each centred over the image
+            and unit-normalised per position, give cosine similarities; the reference's ab, pooled to that grid and
+            averaged with their softmax weights, is each head's starting point, and the heads predict the residual.
+            Empty (the paper) leaves the heads to predict ab themselves.
+        correspondence_temperature (`float`, *optional*, defaults to 0.01):
+            Temperature of that softmax over cosine similarities: small values take the best match's colour.
         prediction_head_size (`int`, *optional*, defaults to 64):
             e: channels of each prediction head's 3x3 convolution (Sec. 4.1: 64).
         num_output_channels (`int`, *optional*, defaults to 2):
@@ -109,6 +118,8 @@ class AxialExemplarConfig(PreTrainedConfig):
     num_attention_heads: int = 8
     attention_levels: list[int] = field(default_factory=lambda: [3, 4, 5])
     max_relative_position: int = 56
+    correspondence_levels: list[int] = field(default_factory=list)
+    correspondence_temperature: float | int = 0.01
     prediction_head_size: int = 64
     num_output_channels: int = 2
     chroma_filter_radius: int = 0
@@ -125,7 +136,7 @@ class AxialExemplarConfig(PreTrainedConfig):
     def __post_init__(self, **kwargs):
         # transformers' backbone keywords (``backbone``, ``backbone_kwargs``, ...) or a dict become the sub-config
         self.backbone_config, kwargs = consolidate_backbone_kwargs_to_config(self.backbone_config, **kwargs)
-        for name in ("backbone_hidden_sizes", "backbone_depths", "attention_levels"):
+        for name in ("backbone_hidden_sizes", "backbone_depths", "attention_levels", "correspondence_levels"):
             setattr(self, name, list(getattr(self, name)))
         super().__post_init__(**kwargs)
         self.validate_architecture()  # a ValueError now; strict's own run after __init__ wraps it in its error type
@@ -142,8 +153,11 @@ class AxialExemplarConfig(PreTrainedConfig):
                 f"backbone_config out_features {self.backbone_config.out_features} must double the stride from each "
                 f"level to the next, got strides {self.level_strides}"
             )
-        if not set(self.attention_levels) <= set(range(1, self.num_levels + 1)):
-            raise ValueError(f"attention_levels {self.attention_levels} must be backbone levels 1-{self.num_levels}")
+        for name in ("attention_levels", "correspondence_levels"):
+            if not set(getattr(self, name)) <= set(range(1, self.num_levels + 1)):
+                raise ValueError(f"{name} {getattr(self, name)} must be backbone levels 1-{self.num_levels}")
+        if self.correspondence_temperature <= 0:
+            raise ValueError(f"correspondence_temperature must be positive, got {self.correspondence_temperature}")
         if self.hidden_size % self.num_attention_heads:
             raise ValueError(
                 f"hidden_size {self.hidden_size} is not a multiple of num_attention_heads {self.num_attention_heads}"

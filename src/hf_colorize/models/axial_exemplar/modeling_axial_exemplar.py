@@ -57,12 +57,16 @@ class AxialExemplarModelOutput(ModelOutput):
             height-axis attention, `(batch_size * width, heads, height, height)` (in each column of the level's
             grid, each target position's weights over the reference's positions), then its width-axis attention,
             `(batch_size * height, heads, width, width)` (in each row, over the fused features' positions).
+        warped_ab (`torch.FloatTensor` of shape `(batch_size, 2, height, width)`, *optional*):
+            The reference's ab warped onto the target by the feature correspondence, at the grid of the first of
+            `config.correspondence_levels`, when that is set (see [`warp_reference_ab`]).
     """
 
     last_hidden_state: torch.FloatTensor | None = None
     decoder_hidden_states: tuple[torch.FloatTensor, ...] | None = None
     hidden_states: tuple[torch.FloatTensor, ...] | None = None
     attentions: tuple[torch.FloatTensor, ...] | None = None
+    warped_ab: torch.FloatTensor | None = None
 
 
 @dataclass
@@ -198,6 +202,32 @@ def load_vgg19_from_hub(
     from safetensors.torch import load_file
 
     return backbone.load_vgg19_state_dict(load_file(hf_hub_download(repo_id, filename)))
+
+
+def correspondence_features(taps: list[torch.Tensor], levels: list[int]) -> torch.Tensor:
+    """The features of ``levels`` (1-based) resized to the first level's grid, each centred over the image and
+    unit-normalised per position, concatenated and normalised again: ``(B, C, h, w)`` in float32."""
+    size = taps[levels[0] - 1].shape[-2:]
+    parts = []
+    for level in levels:
+        features = taps[level - 1].float()
+        if features.shape[-2:] != size:
+            features = F.interpolate(features, size=size, mode="bilinear", align_corners=False)
+        parts.append(F.normalize(features - features.mean(dim=(-2, -1), keepdim=True), dim=1))
+    return F.normalize(torch.cat(parts, dim=1), dim=1)
+
+
+def warp_reference_ab(
+    target_features: torch.Tensor, reference_features: torch.Tensor, reference_ab: torch.Tensor, temperature: float
+) -> torch.Tensor:
+    """The reference's ab ``(B, 2, H, W)``, average-pooled to the features' grid, moved onto the target: each target
+    position takes the mean of the reference's colours weighted by the softmax of its cosine similarity to every
+    reference position over ``temperature`` (He et al. 2018's correspondence): ``(B, 2, h, w)``."""
+    batch, _, height, width = target_features.shape
+    similarity = target_features.flatten(2).transpose(1, 2) @ reference_features.flatten(2)  # (B, h*w, h'*w')
+    pooled_ab = F.adaptive_avg_pool2d(reference_ab.float(), reference_features.shape[-2:]).flatten(2)
+    warped = (similarity / temperature).softmax(dim=-1) @ pooled_ab.transpose(1, 2)  # (B, h*w, 2)
+    return warped.transpose(1, 2).reshape(batch, 2, height, width)
 
 
 class AxialExemplarProjection(nn.Sequential):
@@ -412,6 +442,9 @@ class AxialExemplarModel(AxialExemplarPreTrainedModel):
             )
         target_taps, bottleneck = self.backbone_features(normalized_lab_to_rgb(pixel_values))
         reference_taps, _ = self.backbone_features(normalized_lab_to_rgb(reference_values))
+        warped_ab = (
+            self.warped_reference_ab(target_taps, reference_values) if self.config.correspondence_levels else None
+        )
         target = [project(taps) for project, taps in zip(self.target_projections, target_taps)]
         reference = [
             project(reference_taps[level - 1])
@@ -430,8 +463,24 @@ class AxialExemplarModel(AxialExemplarPreTrainedModel):
             decoder_hidden_states=tuple(reversed(states)),
             hidden_states=layer_outputs.hidden_states,
             attentions=layer_outputs.attentions,
+            warped_ab=warped_ab,
         )
         return output if config_default(return_dict, self.config, "return_dict") else output.to_tuple()
+
+    def warped_reference_ab(self, target_taps: list[torch.Tensor], reference_values: torch.Tensor) -> torch.Tensor:
+        """The reference's ab warped onto the target (:func:`warp_reference_ab`), matched on the features of both
+        pictures' lightness at ``config.correspondence_levels`` (grey against grey: a frozen ImageNet encoder sees
+        a colour picture and its grey version differently). In float32, outside autocast: with a temperature of
+        0.01, bf16 similarities would round the softmax's logits by a whole unit."""
+        levels = self.config.correspondence_levels
+        grey_reference_taps, _ = self.backbone_features(normalized_lab_to_rgb(reference_values[:, :1]))
+        with torch.autocast(device_type=reference_values.device.type, enabled=False):
+            return warp_reference_ab(
+                correspondence_features(target_taps, levels),
+                correspondence_features(grey_reference_taps, levels),
+                reference_values[:, 1:],
+                self.config.correspondence_temperature,
+            )
 
 
 class AxialExemplarAbRegression(nn.Conv2d):
@@ -453,6 +502,11 @@ class AxialExemplarPredictionHead(nn.Sequential):
             nn.ReLU(),
             AxialExemplarAbRegression(config),
         )
+
+
+def resized(image: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
+    """``image`` resized bilinearly to the height and width of ``like``."""
+    return F.interpolate(image, size=like.shape[-2:], mode="bilinear", align_corners=False)
 
 
 def pyramid(image: torch.Tensor, pyramid_ab: tuple[torch.Tensor, ...]) -> list[torch.Tensor]:
@@ -522,9 +576,11 @@ class AxialExemplarForColorization(AxialExemplarPreTrainedModel):
             return_dict=True,
         )
         pyramid_ab = tuple(head(state) for head, state in zip(self.heads, outputs.decoder_hidden_states))
+        if outputs.warped_ab is not None:  # the heads predict the residual on the warped reference colours
+            pyramid_ab = tuple(ab + resized(outputs.warped_ab.to(ab.dtype), ab) for ab in pyramid_ab)
         ab = pyramid_ab[0]
         if ab.shape[-2:] != pixel_values.shape[-2:]:  # a pretrained backbone's finest level is at stride 2
-            ab = F.interpolate(ab, size=pixel_values.shape[-2:], mode="bilinear", align_corners=False)
+            ab = resized(ab, pixel_values)
         loss = pixel = histogram = variation = None
         if labels is not None:
             check_labels(ab, labels)
