@@ -33,10 +33,11 @@ from transformers import pipeline
 venv = Path(sys.prefix)
 assert Path(hf_colorize.__file__).is_relative_to(venv), hf_colorize.__file__  # the wheel's, not the clone's
 image = Image.open({str(EXAMPLE)!r}).resize((96, 90))
-requests = {{"axial-exemplar-small": {{"reference": {str(REFERENCE)!r}}}, "cartoon-coltran-small": {{"seed": 0}}}}
+requests = {{"axial_exemplar": {{"reference": {str(REFERENCE)!r}}}, "cartoon_coltran": {{"seed": 0}}}}
 for name, folder in hf_colorize.BUNDLED_MODELS.items():
     assert Path(folder).is_relative_to(venv), folder
-    colorized = pipeline("image-colorization", model=folder)(image, **requests.get(name, {{}}))
+    pipe = pipeline("image-colorization", model=folder)
+    colorized = pipe(image, **requests.get(pipe.model.config.model_type, {{}}))
     assert colorized.size == image.size and colorized.mode == "RGB", name
     print("pipeline", name, "ok")
 print("bundled models:", len(hf_colorize.BUNDLED_MODELS))
