@@ -222,11 +222,13 @@ def load_family_and_model(
     """The family, its options, a model (fresh from a config, or pretrained) and its image processor."""
     from transformers import AutoConfig
 
+    pretrained = args.pretrained_model_name_or_path
+    pretrained_config = AutoConfig.from_pretrained(pretrained) if pretrained else None
     if args.config:
         config_path = Path(args.config)
         config = AutoConfig.from_pretrained(str(config_path.parent if config_path.is_file() else config_path))
-    elif args.pretrained_model_name_or_path:
-        config = AutoConfig.from_pretrained(args.pretrained_model_name_or_path)
+    elif pretrained_config is not None:
+        config = pretrained_config
     else:
         config = family_classes(args.model_type).config()
     if args.model_type and config.model_type != args.model_type:
@@ -244,16 +246,13 @@ def load_family_and_model(
         raise TrainingArgumentError(
             f"--resolution {args.resolution} is not a multiple of the {config.model_type} model's stride {stride}"
         )
-    if args.pretrained_model_name_or_path:
-        pretrained_type = AutoConfig.from_pretrained(args.pretrained_model_name_or_path).model_type
-        if pretrained_type != config.model_type:
-            raise TrainingArgumentError(
-                f"--pretrained_model_name_or_path {args.pretrained_model_name_or_path} is a {pretrained_type!r} model "
-                f"but --config {args.config} a {config.model_type!r} one"
-            )
-        model = classes.colorization_model.from_pretrained(
-            args.pretrained_model_name_or_path, config=config, dtype=torch.float32
+    if pretrained_config is not None and pretrained_config.model_type != config.model_type:
+        raise TrainingArgumentError(
+            f"--pretrained_model_name_or_path {pretrained} is a {pretrained_config.model_type!r} model but --config "
+            f"{args.config} a {config.model_type!r} one"
         )
+    if pretrained:
+        model = classes.colorization_model.from_pretrained(pretrained, config=config, dtype=torch.float32)
     else:
         model = classes.colorization_model(config)
     prepare_backbones(model, args)
