@@ -4,8 +4,9 @@ and head kept at their base widths when the network is scaled)."""
 
 from __future__ import annotations
 
-from transformers import PretrainedConfig
+from transformers import AutoConfig, PretrainedConfig
 from transformers.backbone_utils import BackboneConfigMixin
+from transformers.configuration_utils import SubConfigSpec
 
 LITE0 = {
     "hidden_sizes": [16, 24, 40, 80, 112, 192, 320],
@@ -115,4 +116,10 @@ class EfficientNetLiteConfig(BackboneConfigMixin, PretrainedConfig):
         return [strides[name] for name in self.out_features]
 
 
-__all__ = ["EFFICIENTNET_LITE_VARIANTS", "EfficientNetLiteConfig"]
+def backbone_sub_configs() -> dict[str, SubConfigSpec]:
+    """``sub_configs_defaults`` of a family config with an optional pretrained encoder: ``backbone_config``, an
+    EfficientNet-Lite config by default, built through ``AutoConfig`` from its ``model_type``."""
+    return {"backbone_config": SubConfigSpec(config_class=AutoConfig, model_type="efficientnet_lite", optional=True)}
+
+
+__all__ = ["EFFICIENTNET_LITE_VARIANTS", "EfficientNetLiteConfig", "backbone_sub_configs"]

@@ -3,9 +3,10 @@
 from dataclasses import field
 
 from huggingface_hub.dataclasses import strict
-from transformers import AutoConfig, PreTrainedConfig
+from transformers import PreTrainedConfig
 from transformers.backbone_utils import consolidate_backbone_kwargs_to_config
-from transformers.configuration_utils import SubConfigSpec
+
+from ...backbones.configuration_efficientnet_lite import backbone_sub_configs
 
 VGG19_HIDDEN_SIZES = [64, 128, 256, 512, 512]
 """Output channels of VGG-19's five convolutional blocks (Simonyan & Zisserman 2015, configuration E)."""
@@ -105,9 +106,7 @@ class AxialExemplarConfig(PreTrainedConfig):
     """The paper the family implements (for model cards)."""
     description = "Exemplar colorizer: the picture takes the palette of a colour reference picture."
     """What the family does, in one sentence (for the Space and other front ends)."""
-    sub_configs_defaults = {
-        "backbone_config": SubConfigSpec(config_class=AutoConfig, model_type="efficientnet_lite", optional=True)
-    }
+    sub_configs_defaults = backbone_sub_configs()
 
     image_size: int = 224
     backbone_config: dict | PreTrainedConfig | None = None

@@ -3,9 +3,10 @@
 from dataclasses import field
 
 from huggingface_hub.dataclasses import strict
-from transformers import AutoConfig, PreTrainedConfig
+from transformers import PreTrainedConfig
 from transformers.backbone_utils import consolidate_backbone_kwargs_to_config
-from transformers.configuration_utils import SubConfigSpec
+
+from ...backbones.configuration_efficientnet_lite import backbone_sub_configs
 
 NUM_BLOCKS = 10
 """Zhang et al.'s conv1-conv10: seven encoder blocks, then three upsampling blocks."""
@@ -84,9 +85,7 @@ class SmsanetConfig(PreTrainedConfig):
     """The paper the family implements (for model cards)."""
     description = "Automatic colorizer: colours the picture from its lightness alone."
     """What the family does, in one sentence (for the Space and other front ends)."""
-    sub_configs_defaults = {
-        "backbone_config": SubConfigSpec(config_class=AutoConfig, model_type="efficientnet_lite", optional=True)
-    }
+    sub_configs_defaults = backbone_sub_configs()
 
     image_size: int = 224
     num_channels: int = 1
