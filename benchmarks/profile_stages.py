@@ -9,14 +9,17 @@ quality 95), the median wall time of each stage of one call on ``--threads`` thr
 - lightness: the decoded picture reduced to its full-resolution CIE L (``images.load_lightness``);
 - resize to the model: that L resized to the model's resolution and scaled (``model_lightness``);
 - model: the model call alone on the prepared inputs;
-- ab upsampling: the predicted ab resized to the picture's width, then its rows enlarged band by band, as
-  ``join_lightness`` does;
-- Lab to RGB: the rest of ``join_lightness`` (``color.LabToSrgb8`` per band and the bands pasted into the output
-  PIL image), that is the whole join minus the upsampling;
+- ab upsampling: the predicted ab resized to the picture's width, as ``join_lightness`` does (its rows are enlarged
+  inside the next stage's loop);
+- Lab to RGB: ``color_kernels.lab_to_srgb8``, the compiled loop that enlarges the ab rows and converts every pixel
+  to 8-bit sRGB;
+- to PIL: the 8-bit array made the output PIL image (``Image.fromarray``, a copy into PIL's own memory);
 - encode: the output written as PNG (``images.save_image``), as the CLI writes it;
 and the whole pipeline call on the decoded picture. Then the CLI end to end: ``hf-colorize IN.png -o OUT.png`` on a
-1024x768 grey PNG, from process start to the written file, against ``python -c "import transformers"`` and
-``python -c "import hf_colorize"`` (fresh processes, median of ``--runs``). Writes ``OUTPUT.json`` and ``OUTPUT.md``
+1024x768 grey PNG, from process start to the written file, against ``python -c "import transformers"`` (which
+imports neither torch nor any model code), the modules any transformers model and pipeline needs (torch,
+``transformers.modeling_utils``, ``transformers.pipelines``) and ``python -c "import hf_colorize"`` (fresh processes,
+median of ``--runs``). Writes ``OUTPUT.json`` and ``OUTPUT.md``
 with the load average (``os.getloadavg``) before and after.
 """
 
@@ -30,26 +33,27 @@ import tempfile
 import time
 from pathlib import Path
 
+import numpy as np
 import torch
 from model_costs import RESULTS, cpu_name
 from PIL import Image
 from speed import median_seconds, request, test_images
 
 from hf_colorize.color import denormalize_ab
-from hf_colorize.image_processing import enlarge_rows, join_lightness, resize_channels
-from hf_colorize.images import load_lightness, row_bands, save_image
+from hf_colorize.color_kernels import lab_to_srgb8
+from hf_colorize.image_processing import join_lightness, resize_channels
+from hf_colorize.images import load_lightness, save_image
 from hf_colorize.pipeline import load_colorization_pipeline
 
 SIZES = {"1024x768": (1024, 768), "4000x3000": (4000, 3000)}
-STAGES = ("decode", "lightness", "resize to model", "model", "ab upsampling", "Lab to RGB", "encode")
+STAGES = ("decode", "lightness", "resize to model", "model", "ab upsampling", "Lab to RGB", "to PIL", "encode")
+TRANSFORMERS_MODEL_STACK = "import torch, transformers.modeling_utils, transformers.pipelines"
 CLI = Path(sys.executable).with_name("hf-colorize")
 
 
-def upsample_ab(ab: torch.Tensor, height: int, width: int) -> None:
-    """The ab upsampling of ``join_lightness`` alone: columns once, then rows band by band."""
-    columns = denormalize_ab(resize_channels(ab, min(ab.shape[-2], height), width))
-    for rows in row_bands(height, width):
-        enlarge_rows(columns, height, rows)
+def ab_columns(ab: torch.Tensor, height: int, width: int) -> np.ndarray:
+    """The ab upsampling of ``join_lightness`` outside its compiled loop: the columns resized to the width."""
+    return denormalize_ab(resize_channels(ab, min(ab.shape[-2], height), width)).contiguous().numpy()
 
 
 def profile(pipe, size: tuple[int, int], runs: int, folder: Path) -> dict[str, float]:
@@ -66,18 +70,20 @@ def profile(pipe, size: tuple[int, int], runs: int, folder: Path) -> dict[str, f
         ab = pipe.model(**inputs).ab[0].float()
     output = join_lightness(ab, lightness)
     height, width = lightness.shape[-2:]
+    columns, plane = ab_columns(ab, height, width), lightness[0].numpy()
+    srgb8 = lab_to_srgb8(plane, columns)
     seconds = {
         "decode": median_seconds(lambda: Image.open(jpeg).load(), runs),
         "lightness": median_seconds(lambda: load_lightness(image), runs),
         "resize to model": median_seconds(lambda: processor.model_lightness(lightness), runs),
-        "ab upsampling": median_seconds(lambda: upsample_ab(ab, height, width), runs),
-        "join": median_seconds(lambda: join_lightness(ab, lightness), runs),
+        "ab upsampling": median_seconds(lambda: ab_columns(ab, height, width), runs),
+        "Lab to RGB": median_seconds(lambda: lab_to_srgb8(plane, columns), runs),
+        "to PIL": median_seconds(lambda: Image.fromarray(srgb8, "RGB"), runs),
         "encode": median_seconds(lambda: save_image(output, folder / "output.png"), runs),
         "pipeline call": median_seconds(lambda: pipe(image, **options), runs),
     }
     with torch.inference_mode():
         seconds["model"] = median_seconds(lambda: pipe.model(**inputs), runs)
-    seconds["Lab to RGB"] = seconds.pop("join") - seconds["ab upsampling"]
     return {name: 1000 * value for name, value in seconds.items()}
 
 
@@ -97,6 +103,7 @@ def cli_end_to_end(runs: int, folder: Path) -> dict[str, float]:
     python = [sys.executable, "-c"]
     return {
         "import_transformers_s": process_seconds([*python, "import transformers"], runs),
+        "import_model_stack_s": process_seconds([*python, TRANSFORMERS_MODEL_STACK], runs),
         "import_hf_colorize_s": process_seconds([*python, "import hf_colorize"], runs),
         "cli_s": process_seconds([str(CLI), str(picture), "-o", str(folder / "cli-output.png")], runs),
     }
@@ -110,8 +117,10 @@ def markdown(results: dict) -> str:
         "",
         f"CPU: {results['cpu']}, {results['threads']} threads, eager fp32, batch 1; median ms of {results['runs']} "
         f"runs; a photo of `photos/test` enlarged. Load average (1 min) {load['before'][0]:.2f} before the run, "
-        f"{load['after'][0]:.2f} after. *Lab to RGB* is the join minus its ab upsampling; *pipeline call* is the "
-        "whole call on the decoded picture (decode and encode are the CLI's). Method: `benchmarks/profile_stages.py`.",
+        f"{load['after'][0]:.2f} after. *ab upsampling* resizes the predicted ab to the picture's width; *Lab to RGB* "
+        "is the compiled loop that enlarges its rows and converts every pixel; *to PIL* copies the result into the "
+        "output image; *pipeline call* is the whole call on the decoded picture (decode and encode are the CLI's). "
+        "Method: `benchmarks/profile_stages.py`.",
         "",
         "| model | input | " + " | ".join(STAGES) + " | pipeline call | call / model |",
         "|---|---|" + "---|" * (len(STAGES) + 2),
@@ -130,7 +139,10 @@ def markdown(results: dict) -> str:
         f"`hf-colorize IN.png -o OUT.png` on a 1024x768 grey PNG with the default model, from process start to the "
         f'written file: **{cli["cli_s"]:.2f} s**. `python -c "import hf_colorize"` takes '
         f"{cli['import_hf_colorize_s']:.2f} s ({100 * import_share:.0f} % of the CLI's time); "
-        f'`python -c "import transformers"` {cli["import_transformers_s"]:.2f} s.',
+        f'`python -c "import transformers"` {cli["import_transformers_s"]:.2f} s, but it imports neither torch nor '
+        f'any model code; `python -c "{TRANSFORMERS_MODEL_STACK}"`, what any transformers model and pipeline '
+        f"loads, {cli['import_model_stack_s']:.2f} s, so the package itself adds "
+        f"{cli['import_hf_colorize_s'] - cli['import_model_stack_s']:.2f} s.",
         "",
     ]
     return "\n".join(lines)

@@ -50,7 +50,7 @@ from pathlib import Path
 
 import torch
 from evaluate_exemplar import model_method as exemplar_method
-from evaluate_exemplar import own_reference_scores
+from evaluate_exemplar import reference_scores
 from evaluate_quality import CORPUS, RESULTS, takes_hints
 from evaluate_quality import model_method as hint_or_automatic_method
 from model_costs import cpu_name
@@ -118,7 +118,7 @@ def quality_psnr(model: torch.nn.Module) -> float:
     """Mean PSNR on ``photos/test`` with the quality benchmarks' protocols."""
     images = [load_eval_image(path) for path in sorted((CORPUS / QUALITY_FOLDER).iterdir()) if path.is_file()]
     if model.config.model_type == "axial_exemplar":
-        return own_reference_scores(exemplar_method(model), images)["psnr"]
+        return reference_scores(exemplar_method(model), images, images)["psnr"]  # its own reference
     count = QUALITY_HINTS if takes_hints(model) else 0
     outputs = hint_or_automatic_method(model)(images, count)
     return statistics.mean(psnr(output, image.target_rgb) for output, image in zip(outputs, images))

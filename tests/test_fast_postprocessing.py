@@ -1,8 +1,9 @@
-"""The fast colour paths (8-bit lightness tables, ``LabToSrgb8``) against the straightforward math they replace.
+"""The compiled colour loops (:mod:`hf_colorize.color_kernels`) against the straightforward math they replace.
 
-The references below are the plain float32 conversions the pipeline used before: every pixel divided by 255 and
-converted to Lab whole, and ab resized over the whole image, converted back with the sRGB curve and gamut-mapped by
-trying each chroma scale on every outside pixel. The fast paths must stay within one 8-bit level of them.
+The references below are plain whole-tensor conversions: every pixel divided by 255 and converted to Lab whole, and
+ab resized over the whole image, converted back with the sRGB curve and gamut-mapped by trying each chroma scale on
+every outside pixel, in float64 (in float32, a colour whose chroma scale only just fits can be decided either way by
+rounding: the scale then jumps by 0.1 and the colour by tens of levels). The loops must stay within one 8-bit level.
 """
 
 from pathlib import Path
@@ -13,7 +14,8 @@ import torch
 from PIL import Image
 
 from hf_colorize import images
-from hf_colorize.color import LabToSrgb8, denormalize_ab, lab_to_rgb, rgb_to_lab, srgb8_to_lightness
+from hf_colorize.color import denormalize_ab, lab_to_rgb, rgb_to_lab
+from hf_colorize.color_kernels import lab_to_srgb8, srgb8_to_lightness
 from hf_colorize.image_processing import join_lightness, resize_channels
 from hf_colorize.images import load_lightness, load_rgb, to_pil
 from hf_colorize.pipeline import load_colorization_pipeline
@@ -24,6 +26,7 @@ EXAMPLE = Path(__file__).parent.parent / "examples" / "images" / "fruits-grey.jp
 def reference_in_gamut(lightness: torch.Tensor, ab: torch.Tensor, steps: int = 10) -> torch.Tensor:
     """Lab to sRGB in [0, 1], an out-of-gamut pixel's ab scaled by the largest of 0.9, 0.8, ... 0 that fits (within
     1e-6), every scale tried on every such pixel."""
+    lightness, ab = lightness.double(), ab.double()
     rgb = lab_to_rgb(torch.cat([lightness, ab]), clip=False)
     fits = ((rgb >= 0) & (rgb <= 1)).all(dim=0)
     for scale in torch.linspace(1.0, 0.0, steps + 1)[1:]:
@@ -31,7 +34,7 @@ def reference_in_gamut(lightness: torch.Tensor, ab: torch.Tensor, steps: int = 1
         candidate_fits = ((candidate >= -1e-6) & (candidate <= 1 + 1e-6)).all(dim=0)
         rgb = torch.where(~fits & candidate_fits, candidate, rgb)
         fits = fits | candidate_fits
-    return rgb.clamp(0, 1)
+    return rgb.clamp(0, 1).float()
 
 
 def reference_join(ab: torch.Tensor, lightness: torch.Tensor) -> np.ndarray:
@@ -55,13 +58,15 @@ def photo(pipe) -> Image.Image:
 def test_8bit_lightness_matches_the_float_conversion():
     rgb8 = torch.randint(0, 256, (97, 131, 3), dtype=torch.uint8, generator=torch.Generator().manual_seed(0))
     rgb8[0, :3] = torch.tensor([[0, 0, 0], [255, 255, 255], [1, 2, 3]], dtype=torch.uint8)
-    expected = rgb_to_lab(rgb8.permute(2, 0, 1).float() / 255)[0]
-    torch.testing.assert_close(srgb8_to_lightness(rgb8), expected, rtol=0, atol=1e-4)
+    expected = rgb_to_lab(rgb8.permute(2, 0, 1).double() / 255)[0].float()
+    torch.testing.assert_close(torch.from_numpy(srgb8_to_lightness(rgb8.numpy())), expected, rtol=0, atol=1e-4)
     greys = torch.arange(256, dtype=torch.uint8).view(16, 16, 1)
-    expected_greys = rgb_to_lab(greys.permute(2, 0, 1).expand(3, 16, 16).float() / 255)[0]
-    torch.testing.assert_close(srgb8_to_lightness(greys), expected_greys, rtol=0, atol=1e-4)
+    expected_greys = rgb_to_lab(greys.permute(2, 0, 1).expand(3, 16, 16).double() / 255)[0].float()
+    torch.testing.assert_close(torch.from_numpy(srgb8_to_lightness(greys.numpy())), expected_greys, rtol=0, atol=1e-4)
+    strided = np.asarray(Image.fromarray(rgb8.numpy()).convert("RGBA"))[..., :3]  # alpha dropped, not copied
+    torch.testing.assert_close(torch.from_numpy(srgb8_to_lightness(strided)), expected, rtol=0, atol=1e-4)
     with pytest.raises(ValueError, match="uint8"):
-        srgb8_to_lightness(rgb8.float())
+        srgb8_to_lightness(rgb8.float().numpy())
 
 
 def test_8bit_inputs_read_the_same_lightness_as_float_ones(photo):
@@ -81,14 +86,14 @@ def test_lab_to_srgb8_within_one_level_of_the_float_conversion(pipe, photo, satu
     expected = reference_in_gamut(lightness, full_ab)
     outside = ((lab_to_rgb(torch.cat([lightness, full_ab]), clip=False) - 0.5).abs() > 0.5).any(dim=0)
     assert outside.float().mean() > (0.01 if saturation > 1 else 0)  # the gamut mapping is exercised
-    converted = LabToSrgb8(lightness[0].numel())(lightness, full_ab)
+    converted = torch.from_numpy(lab_to_srgb8(lightness[0].numpy(), full_ab.numpy())).permute(2, 0, 1)
     difference = (converted.int() - expected.mul(255).round().int()).abs()
     assert difference.max() <= 1, f"{int((difference > 1).sum())} pixels differ by more than one level"
 
 
 def test_pipeline_output_within_one_level_of_the_straightforward_pipeline(pipe, photo, monkeypatch):
     """The whole call on a colour photo against the float path: L by rgb_to_lab, the model, the whole-image join."""
-    monkeypatch.setattr(images, "BAND_PIXELS", 50_000)  # several bands, the last one shorter
+    monkeypatch.setattr(images, "BAND_PIXELS", 50_000)  # the lightness read in several bands, the last one shorter
     output = np.asarray(pipe(photo), dtype=int)
     lightness = rgb_to_lab(load_rgb(photo))[:1]
     with torch.inference_mode():

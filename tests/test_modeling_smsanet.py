@@ -7,7 +7,12 @@ from conftest import TINY_SIZE, tiny_smsanet_config
 from transformers import AutoConfig, AutoImageProcessor, AutoModel, AutoModelForImageToImage, pipeline
 
 from hf_colorize import SmsanetConfig, SmsanetForColorization, SmsanetImageProcessor, SmsanetModel
-from hf_colorize.models.smsanet.modeling_smsanet import SmsanetMultiScaleAttention
+from hf_colorize.models.smsanet.modeling_smsanet import (
+    SmsanetMultiScaleAttention,
+    annealed_mean,
+    color_bin_centres,
+    soft_encoded_cross_entropy,
+)
 from hf_colorize.profiling import count_macs, count_parameters
 from hf_colorize.rebalancing import rebalancing_weights
 from hf_colorize.saliency import spectral_residual_saliency
@@ -133,6 +138,60 @@ def test_chroma_gain_scales_the_output_and_not_the_loss():
     assert gained.ab.abs().max() <= 1 and (plain.ab.abs() > 1 / 1.5).any()  # the clip was needed
 
 
+def test_classification_head_scores_ab_bins_at_a_quarter_resolution():
+    config = tiny_smsanet_config(color_bin_size=20)
+    assert config.num_color_bins == 11 and torch.allclose(
+        color_bin_centres(config)[[0, -1]] * 110, torch.tensor([-100.0, 100.0])
+    )
+    model = SmsanetForColorization(config)
+    lightness, labels = random_batch()
+    output = model(lightness, labels=labels)
+    assert output.color_logits.shape == (2, 121, 16, 12)
+    assert torch.equal(output.color_logits, torch.zeros_like(output.color_logits))  # starts uniform: grey
+    regression_only = SmsanetForColorization(tiny_smsanet_config())
+    regression_only.load_state_dict(model.state_dict(), strict=False)
+    expected = regression_only(lightness, labels=labels).loss + torch.log(torch.tensor(121.0))  # uniform scores
+    torch.testing.assert_close(output.loss, expected)
+    output.loss.backward()
+    assert model.classification_head.weight.grad.abs().sum() > 0
+
+
+def test_soft_encoded_cross_entropy_is_smallest_at_the_true_colour():
+    config = tiny_smsanet_config(color_bin_size=10, annealed_mean_temperature=1.0)
+    labels = torch.tensor([23.0, -47.0]).view(1, 2, 1, 1).expand(1, 2, 4, 4) / 110
+    logits = torch.zeros(1, config.num_color_bins**2, 4, 4, requires_grad=True)
+    optimizer = torch.optim.Adam([logits], lr=0.5)
+    for _ in range(200):
+        optimizer.zero_grad()
+        soft_encoded_cross_entropy(logits, labels, config).backward()
+        optimizer.step()
+    # the four bins around (23, -47) take the bilinear weights, so the plain mean (T = 1) gives the colour back
+    torch.testing.assert_close(
+        annealed_mean(logits, config)[0, :, 0, 0] * 110, torch.tensor([23.0, -47.0]), atol=0.2, rtol=0
+    )
+    config.annealed_mean_temperature = 0.01  # nearly the mode: the nearest bin centre
+    torch.testing.assert_close(
+        annealed_mean(logits, config)[0, :, 0, 0] * 110, torch.tensor([25.0, -45.0]), atol=0.2, rtol=0
+    )
+
+
+def test_classification_mix_blends_the_two_heads():
+    config = tiny_smsanet_config(color_bin_size=20)
+    model = SmsanetForColorization(config).eval()
+    torch.nn.init.normal_(model.classification_head.weight, std=1.0)
+    torch.nn.init.normal_(model.head.weight, std=1.0)
+    lightness, _ = random_batch()
+    regression = model(lightness).ab
+    model.config.classification_mix = 1.0
+    classified = model(lightness)
+    upsampled = torch.nn.functional.interpolate(
+        annealed_mean(classified.color_logits, config), size=(64, 48), mode="bilinear", align_corners=False
+    )
+    torch.testing.assert_close(classified.ab, upsampled)
+    model.config.classification_mix = 0.25
+    torch.testing.assert_close(model(lightness).ab, 0.75 * regression + 0.25 * upsampled)
+
+
 def test_inputs_are_checked():
     model = SmsanetForColorization(tiny_smsanet_config())
     with pytest.raises(ValueError, match="not a multiple of the model's stride 8"):
@@ -152,6 +211,12 @@ def test_config_validation():
         SmsanetConfig(rebalancing_uniform_mix=1.5)
     with pytest.raises(ValueError, match="chroma_gain must be positive"):
         SmsanetConfig(chroma_gain=0)
+    with pytest.raises(ValueError, match="classification_mix needs a classification head"):
+        SmsanetConfig(classification_mix=0.5)
+    with pytest.raises(ValueError, match="classification_mix must be in"):
+        SmsanetConfig(color_bin_size=10, classification_mix=1.5)
+    with pytest.raises(ValueError, match="annealed_mean_temperature must be positive"):
+        SmsanetConfig(annealed_mean_temperature=0)
     assert SmsanetConfig().stride == 8
     assert SmsanetConfig(attention_blocks=[]).attention_blocks == []
 

@@ -15,8 +15,9 @@ from transformers.feature_extraction_utils import BatchFeature
 from transformers.image_processing_utils import BaseImageProcessor
 from transformers.image_utils import ChannelDimension
 
-from .color import LabToSrgb8, denormalize_ab, normalize_lightness
-from .images import ImageLike, InvalidImageError, load_lightness, row_bands
+from .color import denormalize_ab, normalize_lightness
+from .color_kernels import lab_to_srgb8
+from .images import ImageLike, InvalidImageError, load_lightness
 
 ImageInput = ImageLike | torch.Tensor
 """One image as the processors take it: a path, a PIL image or a numpy array (:mod:`hf_colorize.images`), or a torch
@@ -103,37 +104,17 @@ def resize_channels(image: torch.Tensor, height: int, width: int) -> torch.Tenso
     return F.interpolate(image[None], size=(height, width), mode="bilinear", antialias=True, align_corners=False)[0]
 
 
-def enlarge_rows(image: torch.Tensor, height: int, rows: slice) -> torch.Tensor:
-    """The rows ``rows`` of ``(C, h, W)`` channels enlarged bilinearly to ``height >= h`` rows (half-pixel centres, as
-    ``F.interpolate(..., align_corners=False)``), computed for those rows alone: each row blends two source rows."""
-    source_height = image.shape[-2]
-    centres = (torch.arange(rows.start, rows.stop, dtype=torch.float64) + 0.5) * (source_height / height) - 0.5
-    centres = centres.clamp(min=0)
-    above = centres.floor().long()
-    below = (above + 1).clamp(max=source_height - 1)
-    weight = (centres - above).to(image.dtype).view(-1, 1)
-    return torch.lerp(image.index_select(1, above), image.index_select(1, below), weight)
-
-
 def join_lightness(ab: torch.Tensor, lightness: torch.Tensor) -> Image.Image:
     """Predicted ab ``(2, h, w)`` resized to the lightness ``(1, H, W)`` and joined with it as an RGB image,
     out-of-gamut colours losing chroma rather than lightness.
 
-    It goes band by band of rows (:func:`~hf_colorize.images.row_bands`), so a large image costs its lightness and its
-    8-bit output, not float copies of the whole image; each band's rows are computed as a whole-image resize computes
-    them, so the output does not depend on the band size. The conversion is :class:`~hf_colorize.color.LabToSrgb8`.
+    The ab is resized to the image's width here (at most ``h`` rows); the compiled loop of
+    :func:`~hf_colorize.color_kernels.lab_to_srgb8` enlarges its rows as it converts, so no float copy of the whole
+    image is made.
     """
     height, width = lightness.shape[-2:]
-    ab = denormalize_ab(resize_channels(ab.to(lightness.device), min(ab.shape[-2], height), width))  # h rows at most
-    output = Image.new("RGB", (width, height))
-    bands = list(row_bands(height, width))
-    to_srgb8 = LabToSrgb8(max(len(range(height)[rows]) for rows in bands) * width, lightness.device)
-    for rows in bands:
-        planes = to_srgb8(lightness[:, rows], enlarge_rows(ab, height, rows)).cpu().numpy()
-        size = planes.shape[:0:-1]
-        band = Image.merge("RGB", [Image.frombuffer("L", size, plane, "raw", "L", 0, 1) for plane in planes])
-        output.paste(band, (0, rows.start))
-    return output
+    ab = denormalize_ab(resize_channels(ab.float().cpu(), min(ab.shape[-2], height), width))  # h rows at most
+    return Image.fromarray(lab_to_srgb8(lightness[0].float().cpu().numpy(), ab.contiguous().numpy()), "RGB")
 
 
 class ProcessorConfigError(ValueError):

@@ -13,7 +13,8 @@ import numpy as np
 import torch
 from PIL import ExifTags, Image, ImageOps, UnidentifiedImageError
 
-from .color import rgb_to_lab, srgb8_to_lightness
+from .color import rgb_to_lab
+from .color_kernels import srgb8_to_lightness
 
 ImageLike = str | os.PathLike | Image.Image | np.ndarray
 
@@ -226,15 +227,15 @@ def load_lightness(image: ImageLike) -> torch.Tensor:
     """Read any supported input and reduce it to its CIE lightness, ``(1, H, W)`` in [0, 100].
 
     It is converted band by band (:func:`row_bands`), so a large image costs its decoded pixels and its lightness
-    (4 bytes a pixel), not float RGB and Lab copies of the whole image. 8-bit pixels take tables
-    (:func:`~hf_colorize.color.srgb8_to_lightness`).
+    (4 bytes a pixel), not float RGB and Lab copies of the whole image. 8-bit pixels take a compiled loop
+    (:func:`~hf_colorize.color_kernels.srgb8_to_lightness`).
     """
     height, width, read_rows = _open(image)
     lightness = torch.empty(1, height, width)
     for rows in row_bands(height, width):
         band = read_rows(rows)
         if band.dtype == np.uint8:
-            srgb8_to_lightness(torch.from_numpy(np.require(band, requirements="W")), out=lightness[0, rows])
+            srgb8_to_lightness(band, out=lightness[0, rows].numpy())
         else:
             lightness[:, rows] = rgb_to_lab(torch.from_numpy(band).permute(2, 0, 1))[:1]
     return lightness

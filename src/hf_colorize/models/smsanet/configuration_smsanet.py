@@ -7,6 +7,7 @@ from transformers import PreTrainedConfig
 from transformers.backbone_utils import consolidate_backbone_kwargs_to_config
 
 from ...backbones.configuration_efficientnet_lite import backbone_sub_configs
+from ...color import AB_SCALE as AB_RANGE
 
 NUM_BLOCKS = 10
 """Zhang et al.'s conv1-conv10: seven encoder blocks, then three upsampling blocks."""
@@ -69,6 +70,21 @@ class SmsanetConfig(PreTrainedConfig):
         chroma_gain (`float`, *optional*, defaults to 1.0):
             Factor on the predicted ab at the output (see the model card); 1 leaves the head's output as it is, larger
             values give more saturated colours. The loss ignores it.
+        color_bin_size (`int`, *optional*, defaults to 0):
+            0 keeps the paper's regression alone. A positive side, in CIE ab units, adds Zhang et al. 2016's
+            classification: a second head predicts, at a quarter of the input resolution as they do, a distribution
+            over a grid of ab bins of this side covering [-110, 110]^2, trained by cross-entropy against the truth
+            soft-encoded onto its four nearest bin centres (bilinear weights, in place of their five-neighbour
+            Gaussian).
+        classification_loss_weight (`float`, *optional*, defaults to 1.0):
+            Weight of that cross-entropy in the total loss.
+        annealed_mean_temperature (`float`, *optional*, defaults to 0.38):
+            T of Zhang et al. 2016's annealed mean (Eq. 5): the classification's colour is the mean of the bin
+            centres under the distribution sharpened by 1/T. Their 0.38; lower is more vivid, 1 is the plain mean.
+        classification_mix (`float`, *optional*, defaults to 0.0):
+            Share of the classification's annealed mean in the output ab, the rest being the regression's: 0 is
+            regression alone, 1 classification alone (this project's addition; the model card gives the measured
+            curve). Only the output uses it; the loss trains both heads.
         backbone_config (`dict` or `PretrainedConfig`, *optional*):
             A pretrained encoder in place of conv1-conv7 (see the model card), in transformers' backbone convention
             (``load_backbone``); its `out_features` are the shortcuts, shallowest first, ending with the deepest
@@ -104,6 +120,10 @@ class SmsanetConfig(PreTrainedConfig):
     use_color_rebalancing: bool = False
     rebalancing_uniform_mix: float | int = 0.5
     chroma_gain: float | int = 1.0
+    color_bin_size: int = 0
+    classification_loss_weight: float | int = 1.0
+    annealed_mean_temperature: float | int = 0.38
+    classification_mix: float | int = 0.0
     backbone_config: dict | PreTrainedConfig | None = None
     decoder_hidden_sizes: list[int] = field(default_factory=lambda: [128, 96, 64, 32])
     decoder_depth: int = 2
@@ -131,6 +151,14 @@ class SmsanetConfig(PreTrainedConfig):
             raise ValueError(f"rebalancing_uniform_mix must be in (0, 1], got {self.rebalancing_uniform_mix}")
         if self.chroma_gain <= 0:
             raise ValueError(f"chroma_gain must be positive, got {self.chroma_gain}")
+        if self.color_bin_size < 0:
+            raise ValueError(f"color_bin_size must be 0 (regression alone) or a bin side, got {self.color_bin_size}")
+        if self.annealed_mean_temperature <= 0:
+            raise ValueError(f"annealed_mean_temperature must be positive, got {self.annealed_mean_temperature}")
+        if not 0 <= self.classification_mix <= 1:
+            raise ValueError(f"classification_mix must be in [0, 1], got {self.classification_mix}")
+        if self.classification_mix > 0 and not self.color_bin_size:
+            raise ValueError("classification_mix needs a classification head: set color_bin_size")
         if min(self.attention_scales) < 1:
             raise ValueError(f"attention_scales {self.attention_scales} must be patch sides of at least 1")
         if (
@@ -154,6 +182,11 @@ class SmsanetConfig(PreTrainedConfig):
     def head_channels(self) -> int:
         """Channels of the features the regression head reads: conv10's, or the last decoder block's."""
         return self.decoder_hidden_sizes[-1] if self.backbone_config is not None else self.block_channels(NUM_BLOCKS)
+
+    @property
+    def num_color_bins(self) -> int:
+        """Bins along a and along b of the classification grid (0 without one)."""
+        return -(-2 * round(AB_RANGE) // self.color_bin_size) if self.color_bin_size else 0
 
     def block_channels(self, number: int) -> int:
         """Output channels of block ``number`` (1-10, as Zhang et al.'s conv1-conv10)."""

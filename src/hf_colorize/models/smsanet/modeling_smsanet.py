@@ -54,13 +54,18 @@ class SmsanetColorizationOutput(ModelOutput):
             Huber loss (Eq. 5) plus, when `config.use_salient_loss`, `config.salient_loss_weight` times the salient
             loss (Eqs. 6-7), both in CIE ab units, when `labels` are given.
         ab (`torch.FloatTensor` of shape `(batch_size, 2, height, width)`):
-            Predicted ab at input resolution, scaled by 1/110 (times `config.chroma_gain`, clipped to [-1, 1]).
+            Predicted ab at input resolution, scaled by 1/110: the regression's, mixed with the classification's
+            annealed mean by `config.classification_mix`, times `config.chroma_gain`, clipped to [-1, 1].
+        color_logits (`torch.FloatTensor` of shape `(batch_size, bins, height / 4, width / 4)`, *optional*):
+            With `config.color_bin_size`: the classification head's scores over the `config.num_color_bins ** 2`
+            ab bins (a-major).
         hidden_states (`tuple(torch.FloatTensor)`, *optional*):
             Block outputs, when `output_hidden_states=True`.
     """
 
     loss: torch.FloatTensor | None = None
     ab: torch.FloatTensor | None = None
+    color_logits: torch.FloatTensor | None = None
     hidden_states: tuple[torch.FloatTensor, ...] | None = None
 
 
@@ -89,6 +94,42 @@ def salient_loss(ab: torch.Tensor, labels: torch.Tensor, saliency: torch.Tensor)
     """Eq. 6 with one saliency map ``S`` for truth and prediction (they share L, which cancels): the mean over
     pixels and ab channels of ``S * |ab_true - ab_predicted|``, in CIE ab units."""
     return (saliency * (ab - labels).abs()).mean() * AB_SCALE
+
+
+def color_bin_centres(config: SmsanetConfig) -> torch.Tensor:
+    """The centres of the classification grid along a (and b), scaled by 1/110."""
+    size = config.color_bin_size
+    return (torch.arange(config.num_color_bins) * size + size / 2 - AB_SCALE) / AB_SCALE
+
+
+def soft_encoded_cross_entropy(logits: torch.Tensor, labels: torch.Tensor, config: SmsanetConfig) -> torch.Tensor:
+    """Cross-entropy of the bin scores against the true ab (scaled by 1/110, averaged to the scores' resolution),
+    each pixel soft-encoded onto its four nearest bin centres with bilinear weights (Zhang et al. 2016, Eq. 2)."""
+    true_ab = F.adaptive_avg_pool2d(labels, logits.shape[-2:])
+    bins = config.num_color_bins
+    position = ((true_ab * AB_SCALE + AB_SCALE) / config.color_bin_size - 0.5).clamp(0, bins - 1)
+    low = position.floor().clamp(max=bins - 2)
+    fraction = position - low
+    log_probs = F.log_softmax(logits.float(), dim=1)
+    loss = 0
+    for a_step in (0, 1):
+        for b_step in (0, 1):
+            a_weight = fraction[:, 0] if a_step else 1 - fraction[:, 0]
+            b_weight = fraction[:, 1] if b_step else 1 - fraction[:, 1]
+            index = ((low[:, 0] + a_step) * bins + low[:, 1] + b_step).long()
+            loss = loss - a_weight * b_weight * log_probs.gather(1, index[:, None])[:, 0]
+    return loss.mean()
+
+
+def annealed_mean(logits: torch.Tensor, config: SmsanetConfig) -> torch.Tensor:
+    """Zhang et al. 2016's annealed mean (Eq. 5): the mean bin centre under ``softmax(logits / T)``, scaled ab."""
+    probs = F.softmax(logits.float() / config.annealed_mean_temperature, dim=1)
+    bins = config.num_color_bins
+    probs = probs.unflatten(1, (bins, bins))
+    centres = color_bin_centres(config).to(probs.device)
+    a = torch.einsum("nabhw,a->nhw", probs, centres)
+    b = torch.einsum("nabhw,b->nhw", probs, centres)
+    return torch.stack([a, b], dim=1)
 
 
 class SmsanetChannelAttention(nn.Module):
@@ -302,7 +343,7 @@ class SmsanetPreTrainedModel(PreTrainedModel):
         return zero_image_inputs(self.config.image_size, self.device, pixel_values=self.config.num_channels)
 
     def _init_weights(self, module: nn.Module) -> None:
-        if isinstance(module, SmsanetRegressionHead):  # the model starts from grey, ab = 0, in tanh's linear range
+        if isinstance(module, (SmsanetRegressionHead, SmsanetClassificationHead)):  # start from grey, ab = 0
             nn.init.zeros_(module.weight)
             nn.init.zeros_(module.bias)
         elif isinstance(module, (nn.Conv2d, nn.ConvTranspose2d, nn.Linear)):
@@ -376,6 +417,18 @@ class SmsanetRegressionHead(nn.Conv2d):
         return torch.tanh(super().forward(features))
 
 
+class SmsanetClassificationHead(nn.Conv2d):
+    """Zhang et al. 2016's classification: the last features averaged to a quarter of the input resolution, then a
+    1x1 convolution scoring every ab bin (``config.color_bin_size``)."""
+
+    def __init__(self, config: SmsanetConfig):
+        super().__init__(config.head_channels, config.num_color_bins**2, kernel_size=1)
+
+    def forward(self, features: torch.Tensor, input_size: torch.Size) -> torch.Tensor:
+        quarter = (input_size[0] // 4, input_size[1] // 4)
+        return super().forward(F.adaptive_avg_pool2d(features, quarter))
+
+
 class SmsanetForColorization(SmsanetPreTrainedModel):
     """SMSANet with its regression head: predicts ab for a grey image.
 
@@ -392,6 +445,7 @@ class SmsanetForColorization(SmsanetPreTrainedModel):
         super().__init__(config)
         self.smsanet = SmsanetModel(config)
         self.head = SmsanetRegressionHead(config)
+        self.classification_head = SmsanetClassificationHead(config) if config.color_bin_size else None
         self.saliency_fn = saliency_fn or spectral_residual_saliency
         self.post_init()
 
@@ -412,6 +466,16 @@ class SmsanetForColorization(SmsanetPreTrainedModel):
         if self.config.use_salient_loss:
             loss = loss + self.config.salient_loss_weight * salient_loss(ab, labels, self.saliency(pixel_values))
         return loss
+
+    def mixed_ab(self, ab: torch.Tensor, color_logits: torch.Tensor | None) -> torch.Tensor:
+        """The regression's ab, with ``config.classification_mix`` of it replaced by the classification's annealed
+        mean (upsampled bilinearly to the regression's size)."""
+        mix = self.config.classification_mix
+        if color_logits is None or mix == 0:
+            return ab
+        classified = annealed_mean(color_logits, self.config).to(ab.dtype)
+        classified = F.interpolate(classified, size=ab.shape[-2:], mode="bilinear", align_corners=False)
+        return torch.lerp(ab, classified, mix)
 
     def gained_ab(self, ab: torch.Tensor) -> torch.Tensor:
         """The head's ab times ``config.chroma_gain``, clipped to [-1, 1] (this project's addition, see the config)."""
@@ -438,8 +502,21 @@ class SmsanetForColorization(SmsanetPreTrainedModel):
         ab = self.head(outputs.last_hidden_state)
         if ab.shape[-2:] != pixel_values.shape[-2:]:  # a backbone's decoder stops at stride 2
             ab = F.interpolate(ab, size=pixel_values.shape[-2:], mode="bilinear", align_corners=False)
-        loss = self.colorization_loss(pixel_values, ab, labels) if labels is not None else None
-        output = SmsanetColorizationOutput(loss=loss, ab=self.gained_ab(ab), hidden_states=outputs.hidden_states)
+        color_logits = None
+        if self.classification_head is not None:
+            color_logits = self.classification_head(outputs.last_hidden_state, pixel_values.shape[-2:])
+        loss = None
+        if labels is not None:
+            loss = self.colorization_loss(pixel_values, ab, labels)
+            if color_logits is not None:
+                cross_entropy = soft_encoded_cross_entropy(color_logits, labels, self.config)
+                loss = loss + self.config.classification_loss_weight * cross_entropy
+        output = SmsanetColorizationOutput(
+            loss=loss,
+            ab=self.gained_ab(self.mixed_ab(ab, color_logits)),
+            color_logits=color_logits,
+            hidden_states=outputs.hidden_states,
+        )
         return output if config_default(return_dict, self.config, "return_dict") else output.to_tuple()
 
 
