@@ -192,6 +192,24 @@ def test_classification_mix_blends_the_two_heads():
     torch.testing.assert_close(model(lightness).ab, 0.75 * regression + 0.25 * upsampled)
 
 
+def test_confidence_power_keeps_chroma_where_the_classification_is_sure():
+    config = tiny_smsanet_config(color_bin_size=20)
+    model = SmsanetForColorization(config).eval()
+    torch.nn.init.normal_(model.head.weight, std=1.0)
+    lightness, _ = random_batch()
+    plain = model(lightness).ab
+    assert torch.equal(model(lightness).ab, plain)  # zero scores: uniform, confidence 0, but the power is 0
+    model.config.confidence_power = 1.0
+    assert model(lightness).ab.abs().max() < 1e-6  # a uniform guess gives grey
+    with torch.no_grad():
+        model.classification_head.bias[7] = 50.0  # one bin certain everywhere: confidence 1
+    torch.testing.assert_close(model(lightness).ab, plain)
+    with torch.no_grad():
+        model.classification_head.bias[7] = 1.0  # unsure: between the two
+    gated = model(lightness).ab
+    assert (gated.abs() < plain.abs()).float().mean() > 0.9 and (gated * plain >= 0).all()
+
+
 def test_inputs_are_checked():
     model = SmsanetForColorization(tiny_smsanet_config())
     with pytest.raises(ValueError, match="not a multiple of the model's stride 8"):
@@ -215,6 +233,8 @@ def test_config_validation():
         SmsanetConfig(classification_mix=0.5)
     with pytest.raises(ValueError, match="classification_mix must be in"):
         SmsanetConfig(color_bin_size=10, classification_mix=1.5)
+    with pytest.raises(ValueError, match="confidence_power needs a classification head"):
+        SmsanetConfig(confidence_power=1)
     with pytest.raises(ValueError, match="annealed_mean_temperature must be positive"):
         SmsanetConfig(annealed_mean_temperature=0)
     assert SmsanetConfig().stride == 8

@@ -85,6 +85,12 @@ class SmsanetConfig(PreTrainedConfig):
             Share of the classification's annealed mean in the output ab, the rest being the regression's: 0 is
             regression alone, 1 classification alone (this project's addition; the model card gives the measured
             curve). Only the output uses it; the loss trains both heads.
+        confidence_power (`float`, *optional*, defaults to 0.0):
+            Confidence-gated chroma (this project's addition): the output ab is multiplied by the classification's
+            per-pixel confidence, one minus the entropy of its distribution over the log of the bin count (0 for a
+            uniform guess, 1 for a single bin), to this power, before `chroma_gain`. 0 leaves the ab as it is; with
+            1, `chroma_gain` near 1 / the typical confidence keeps the overall colourfulness while confident pixels
+            keep more chroma than unsure ones. The model card gives the measured settings.
         backbone_config (`dict` or `PretrainedConfig`, *optional*):
             A pretrained encoder in place of conv1-conv7 (see the model card), in transformers' backbone convention
             (``load_backbone``); its `out_features` are the shortcuts, shallowest first, ending with the deepest
@@ -124,6 +130,7 @@ class SmsanetConfig(PreTrainedConfig):
     classification_loss_weight: float | int = 1.0
     annealed_mean_temperature: float | int = 0.38
     classification_mix: float | int = 0.0
+    confidence_power: float | int = 0.0
     backbone_config: dict | PreTrainedConfig | None = None
     decoder_hidden_sizes: list[int] = field(default_factory=lambda: [128, 96, 64, 32])
     decoder_depth: int = 2
@@ -157,8 +164,11 @@ class SmsanetConfig(PreTrainedConfig):
             raise ValueError(f"annealed_mean_temperature must be positive, got {self.annealed_mean_temperature}")
         if not 0 <= self.classification_mix <= 1:
             raise ValueError(f"classification_mix must be in [0, 1], got {self.classification_mix}")
-        if self.classification_mix > 0 and not self.color_bin_size:
-            raise ValueError("classification_mix needs a classification head: set color_bin_size")
+        for name in ("classification_mix", "confidence_power"):
+            if getattr(self, name) > 0 and not self.color_bin_size:
+                raise ValueError(f"{name} needs a classification head: set color_bin_size")
+        if self.confidence_power < 0:
+            raise ValueError(f"confidence_power must be at least 0, got {self.confidence_power}")
         if min(self.attention_scales) < 1:
             raise ValueError(f"attention_scales {self.attention_scales} must be patch sides of at least 1")
         if (

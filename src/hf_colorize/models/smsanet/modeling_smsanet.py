@@ -7,6 +7,7 @@ and decoder -> pretrained base -> SmsanetModel -> head -> SmsanetForColorization
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import torch
@@ -55,7 +56,8 @@ class SmsanetColorizationOutput(ModelOutput):
             loss (Eqs. 6-7), both in CIE ab units, when `labels` are given.
         ab (`torch.FloatTensor` of shape `(batch_size, 2, height, width)`):
             Predicted ab at input resolution, scaled by 1/110: the regression's, mixed with the classification's
-            annealed mean by `config.classification_mix`, times `config.chroma_gain`, clipped to [-1, 1].
+            annealed mean by `config.classification_mix`, times the classification's confidence to
+            `config.confidence_power`, times `config.chroma_gain`, clipped to [-1, 1].
         color_logits (`torch.FloatTensor` of shape `(batch_size, bins, height / 4, width / 4)`, *optional*):
             With `config.color_bin_size`: the classification head's scores over the `config.num_color_bins ** 2`
             ab bins (a-major).
@@ -130,6 +132,18 @@ def annealed_mean(logits: torch.Tensor, config: SmsanetConfig) -> torch.Tensor:
     a = torch.einsum("nabhw,a->nhw", probs, centres)
     b = torch.einsum("nabhw,b->nhw", probs, centres)
     return torch.stack([a, b], dim=1)
+
+
+def classification_confidence(logits: torch.Tensor) -> torch.Tensor:
+    """``(B, 1, h, w)``: one minus the entropy of ``softmax(logits)`` over the log of the bin count, in [0, 1]."""
+    log_probs = F.log_softmax(logits.float(), dim=1)
+    entropy = -(log_probs.exp() * log_probs).sum(dim=1, keepdim=True)
+    return 1 - entropy / math.log(logits.shape[1])
+
+
+def upsample_to(maps: torch.Tensor, reference: torch.Tensor) -> torch.Tensor:
+    """``maps`` resized bilinearly to the height and width of ``reference``, in its dtype."""
+    return F.interpolate(maps, size=reference.shape[-2:], mode="bilinear", align_corners=False).to(reference.dtype)
 
 
 class SmsanetChannelAttention(nn.Module):
@@ -469,13 +483,17 @@ class SmsanetForColorization(SmsanetPreTrainedModel):
 
     def mixed_ab(self, ab: torch.Tensor, color_logits: torch.Tensor | None) -> torch.Tensor:
         """The regression's ab, with ``config.classification_mix`` of it replaced by the classification's annealed
-        mean (upsampled bilinearly to the regression's size)."""
-        mix = self.config.classification_mix
-        if color_logits is None or mix == 0:
+        mean, times the classification's confidence to ``config.confidence_power`` (both upsampled bilinearly to the
+        regression's size)."""
+        mix, power = self.config.classification_mix, self.config.confidence_power
+        if color_logits is None:
             return ab
-        classified = annealed_mean(color_logits, self.config).to(ab.dtype)
-        classified = F.interpolate(classified, size=ab.shape[-2:], mode="bilinear", align_corners=False)
-        return torch.lerp(ab, classified, mix)
+        if mix > 0:
+            classified = upsample_to(annealed_mean(color_logits, self.config), ab)
+            ab = torch.lerp(ab, classified, mix)
+        if power > 0:
+            ab = ab * upsample_to(classification_confidence(color_logits), ab).pow(power)
+        return ab
 
     def gained_ab(self, ab: torch.Tensor) -> torch.Tensor:
         """The head's ab times ``config.chroma_gain``, clipped to [-1, 1] (this project's addition, see the config)."""
@@ -501,7 +519,7 @@ class SmsanetForColorization(SmsanetPreTrainedModel):
         outputs = self.smsanet(pixel_values, output_hidden_states=output_hidden_states, return_dict=True)
         ab = self.head(outputs.last_hidden_state)
         if ab.shape[-2:] != pixel_values.shape[-2:]:  # a backbone's decoder stops at stride 2
-            ab = F.interpolate(ab, size=pixel_values.shape[-2:], mode="bilinear", align_corners=False)
+            ab = upsample_to(ab, pixel_values)
         color_logits = None
         if self.classification_head is not None:
             color_logits = self.classification_head(outputs.last_hidden_state, pixel_values.shape[-2:])

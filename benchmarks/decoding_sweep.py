@@ -1,14 +1,16 @@
-"""Calibrate an automatic model's ``chroma_gain`` on held-out training pictures (never on the test folders).
+"""Calibrate an automatic model's output settings on held-out training pictures (never on the test folders).
 
-    python benchmarks/chroma_gain_sweep.py MODEL --images runs/split-photos/validation runs/split-illus/validation
-                                           [--gains 1.0 1.2 1.4 1.6 1.8 2.0]
+    python benchmarks/decoding_sweep.py MODEL --images runs/split-photos/validation runs/split-illus/validation
+        [--settings chroma_gain=1.0 chroma_gain=1.4 classification_mix=0.5,annealed_mean_temperature=0.38 ...]
 
 A regression trained with an L1-like loss predicts a middle colour where several are plausible, so its output is
-paler than the truth; ``chroma_gain`` scales the predicted ab at the output (see ``SmsanetConfig``). For each gain
-this prints, under the benchmark protocol (224 centre crops, true L kept): PSNR, its gain over grey, the share of
-pictures more than 1 dB below grey, and the colourfulness as a share of the truth's (pictures that are grey already
-are left out). Writes
-``benchmarks/results/chroma_gain_<model>.{json,md}``.
+paler than the truth. Several config fields change only how the output is decoded, not the loss or the weights:
+``chroma_gain`` scales the predicted ab, and with a classification head ``classification_mix`` and
+``annealed_mean_temperature`` blend in its annealed mean (see ``SmsanetConfig``). Each ``--settings`` entry is one
+row: comma-separated ``field=value`` pairs set on the model's config (the default sweeps ``chroma_gain`` from 1 to 2).
+For each row this prints, under the benchmark protocol (224 centre crops, true L kept): PSNR, its gain over grey,
+the share of pictures more than 1 dB below grey, and the colourfulness as a share of the truth's (pictures that
+are grey already are left out). Writes ``benchmarks/results/decoding_<model>.{json,md}``.
 """
 
 from __future__ import annotations
@@ -46,16 +48,26 @@ def coloured(images: list) -> list:
     return [image for image in images if math.isfinite(psnr(grey_prediction(image), image.target_rgb))]
 
 
-def sweep(model: torch.nn.Module, images: list, gains: list[float]) -> dict[str, dict[str, float]]:
+def parse_setting(text: str) -> dict[str, float]:
+    """``"field=value,field=value"`` as a dict of config fields and numbers."""
+    pairs = [item.split("=", 1) for item in text.split(",")]
+    if any(len(pair) != 2 for pair in pairs):
+        raise argparse.ArgumentTypeError(f"expected field=value[,field=value...], got {text!r}")
+    return {field: float(value) for field, value in pairs}
+
+
+def sweep(model: torch.nn.Module, images: list, settings: list[dict[str, float]]) -> dict[str, dict[str, float]]:
     targets = [image.target_rgb for image in images]
     grey = [psnr(grey_prediction(image), target) for image, target in zip(images, targets)]
     truth_colour = statistics.mean(colorfulness(target) for target in targets)
     rows = {"grey": {"psnr": statistics.mean(grey)}}
-    for gain in gains:
-        model.config.chroma_gain = gain
+    for setting in settings:
+        for field, value in setting.items():
+            setattr(model.config, field, value)
+        model.config.validate_architecture()
         outputs = colorize(model, images)
         scores = [psnr(output, target) for output, target in zip(outputs, targets)]
-        rows[f"gain {gain:g}"] = {
+        rows[", ".join(f"{field} {value:g}" for field, value in setting.items())] = {
             "psnr": statistics.mean(scores),
             "over_grey": statistics.mean(scores) - statistics.mean(grey),
             "share_below": sum(s - g < -BELOW_GREY_DB for s, g in zip(scores, grey)) / len(scores),
@@ -66,9 +78,9 @@ def sweep(model: torch.nn.Module, images: list, gains: list[float]) -> dict[str,
 
 def markdown(name: str, rows: dict, count: int) -> str:
     lines = [
-        f"# chroma_gain sweep of {name} on {count} held-out training pictures",
+        f"# Output settings of {name} on {count} held-out training pictures",
         "",
-        "| gain | PSNR (dB) | over grey (dB) | more than 1 dB below grey | colourfulness / truth's |",
+        "| setting | PSNR (dB) | over grey (dB) | more than 1 dB below grey | colourfulness / truth's |",
         "|---|---|---|---|---|",
     ]
     for label, row in rows.items():
@@ -76,7 +88,7 @@ def markdown(name: str, rows: dict, count: int) -> str:
             lines.append(f"| grey | {row['psnr']:.2f} | - | - | 0 % |")
             continue
         lines.append(
-            f"| {label.split()[1]} | {row['psnr']:.2f} | {row['over_grey']:+.2f} | {100 * row['share_below']:.0f} % | "
+            f"| {label} | {row['psnr']:.2f} | {row['over_grey']:+.2f} | {100 * row['share_below']:.0f} % | "
             f"{100 * row['colourfulness']:.0f} % |"
         )
     return "\n".join(lines) + "\n"
@@ -86,7 +98,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("model", help="model folder, Hub id or bundled model name")
     parser.add_argument("--images", nargs="+", required=True, help="held-out image folders (not the test folders)")
-    parser.add_argument("--gains", type=float, nargs="+", default=[1.0, 1.2, 1.4, 1.6, 1.8, 2.0])
+    parser.add_argument(
+        "--settings",
+        type=parse_setting,
+        nargs="+",
+        default=[{"chroma_gain": gain} for gain in (1.0, 1.2, 1.4, 1.6, 1.8, 2.0)],
+        help="rows of comma-separated field=value config settings",
+    )
     parser.add_argument("--output", help="output path without extension")
     parser.add_argument("--num_threads", type=int, default=2)
     args = parser.parse_args()
@@ -99,8 +117,8 @@ def main() -> None:
     model, name = load_model(args.model)
     images = coloured([load_eval_image(path) for path in paths])
     with torch.no_grad():
-        rows = sweep(model, images, args.gains)
-    output = Path(args.output or RESULTS / f"chroma_gain_{name.split()[0]}")
+        rows = sweep(model, images, args.settings)
+    output = Path(args.output or RESULTS / f"decoding_{name.split()[0]}")
     output.with_suffix(".json").write_text(json.dumps({"images": len(images), "rows": rows}, indent=2) + "\n")
     output.with_suffix(".md").write_text(markdown(name, rows, len(images)))
     print(markdown(name, rows, len(images)))
