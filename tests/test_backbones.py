@@ -232,6 +232,25 @@ def test_trainer_unfrozen_backbone_trains(image_folder, tmp_path, classifier):
     assert not torch.allclose(backbone.bn1.running_mean, classifier.bn1.running_mean)
 
 
+def test_train_only_trains_the_named_submodules_alone(image_folder, tmp_path):
+    start = train(backbone_run_arguments(image_folder, tmp_path / "start", "--learning_rate", "1e-2"))
+    arguments = ("--pretrained_model_name_or_path", str(start), "--train_only", "classification_head")
+    run = backbone_run_arguments(image_folder, tmp_path / "run", *arguments, "--learning_rate", "1e-2")
+    before = SmsanetForColorization.from_pretrained(start).state_dict()
+    trained = SmsanetForColorization.from_pretrained(train(run))
+    for name, tensor in trained.state_dict().items():
+        if name.startswith("classification_head."):
+            continue
+        assert torch.allclose(tensor.float(), before[name].float()), name  # weights and batch-norm statistics
+    assert not torch.allclose(trained.classification_head.weight, before["classification_head.weight"].float())
+    run.output_dir = str(tmp_path / "wrong")
+    run.train_only = ["classifier_head"]
+    with pytest.raises(
+        TrainingArgumentError, match="--train_only classifier_head: no such submodule.*classification_head"
+    ):
+        train(run)
+
+
 def test_backbone_options_need_a_backbone(image_folder, tmp_path):
     config_dir = tmp_path / "config"
     tiny_smsanet_config().save_pretrained(config_dir)

@@ -109,6 +109,13 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="train everything but the backbone, which keeps its weights and batch-norm statistics",
     )
+    model.add_argument(
+        "--train_only",
+        nargs="+",
+        metavar="SUBMODULE",
+        help="train only these submodules (parameter-name prefixes such as classification_head); everything else "
+        "keeps its weights and batch-norm statistics",
+    )
     data = parser.add_argument_group("data")
     data.add_argument("--train_data_dir", nargs="+", help="image folder(s), loaded as imagefolder datasets")
     data.add_argument("--dataset_name", help="Hub dataset (or local dataset folder) to train on instead of a folder")
@@ -256,6 +263,8 @@ def load_family_and_model(
     else:
         model = classes.colorization_model(config)
     prepare_backbones(model, args)
+    if args.train_only:
+        train_only(model, args.train_only)
     if args.gradient_checkpointing:
         model.activation_checkpointing_enable()  # transformers 5's name for gradient_checkpointing_enable
     processor = classes.image_processor(size={"height": config.image_size, "width": config.image_size})
@@ -282,6 +291,36 @@ def prepare_backbones(model: torch.nn.Module, args: argparse.Namespace) -> None:
         if args.freeze_backbone:
             backbone.requires_grad_(False)
             backbone.eval()
+
+
+def is_within(name: str, submodule: str) -> bool:
+    """Whether parameter ``name`` belongs to ``submodule`` (a dotted prefix of whole names)."""
+    return name == submodule or name.startswith(submodule + ".")
+
+
+def train_only(model: torch.nn.Module, submodules: list[str]) -> None:
+    """``--train_only``: freeze every parameter outside ``submodules``; a batch norm left without trainable parameters
+    normalises with its running statistics in training too, so they stay as loaded."""
+    names = [name for name, _ in model.named_parameters()]
+    unknown = [submodule for submodule in submodules if not any(is_within(name, submodule) for name in names)]
+    if unknown:
+        tops = sorted({name.split(".")[0] for name in names})
+        raise TrainingArgumentError(
+            f"--train_only {' '.join(unknown)}: no such submodule with parameters in the {model.config.model_type} "
+            f"model (its top-level ones: {', '.join(tops)})"
+        )
+    for name, parameter in model.named_parameters():
+        parameter.requires_grad_(any(is_within(name, submodule) for submodule in submodules))
+    for module in model.modules():
+        if isinstance(module, torch.nn.modules.batchnorm._BatchNorm) and not any(
+            parameter.requires_grad for parameter in module.parameters()
+        ):
+            module.register_forward_pre_hook(use_running_statistics)
+
+
+def use_running_statistics(module: torch.nn.Module, inputs: tuple) -> None:
+    """Forward pre-hook of a frozen batch norm: normalise with the running statistics, and leave them as they are."""
+    module.training = False
 
 
 def resolve_resume(args: argparse.Namespace, output_dir: Path) -> Path | None:
