@@ -100,3 +100,12 @@ def test_pipeline_output_within_one_level_of_the_straightforward_pipeline(pipe, 
         ab = pipe.model(pixel_values=pipe.image_processor.encode(lightness)[None]).ab[0]
     assert np.abs(output - reference_join(ab, lightness)).max() <= 1
     assert np.abs(np.asarray(join_lightness(ab, lightness), dtype=int) - output).max() <= 1
+
+
+def test_lab_to_srgb8_names_shapes_that_do_not_fit():
+    lightness, ab = np.zeros((4, 6), np.float32), np.zeros((2, 3, 6), np.float32)
+    assert lab_to_srgb8(lightness, ab).shape == (4, 6, 3)
+    with pytest.raises(ValueError, match=r"expects ab \(2, h <= 4, 6\).*got ab \(2, 3, 5\)"):
+        lab_to_srgb8(lightness, np.zeros((2, 3, 5), np.float32))
+    with pytest.raises(ValueError, match="rows 2-6 of 5"):
+        lab_to_srgb8(lightness, ab, first_row=2, height=5)

@@ -160,16 +160,25 @@ def row_blend(source_height: int, height: int) -> tuple[np.ndarray, np.ndarray, 
     return above, below, (centres - above).astype(np.float32)
 
 
-def lab_to_srgb8(lightness: np.ndarray, ab: np.ndarray) -> np.ndarray:
-    """8-bit sRGB ``(H, W, 3)`` of CIE L ``(H, W)`` and CIE ab ``(2, h, W)`` with ``h <= H`` rows, enlarged to ``H``
-    rows bilinearly (half-pixel centres). A colour outside the sRGB gamut keeps its L: its ab shrinks by the largest of
-    0.9, 0.8, ... 0 that fits. Within one level of :func:`~hf_colorize.color.lab_to_rgb_in_gamut`."""
-    height, width = lightness.shape
-    if ab.shape[0] != 2 or ab.shape[2] != width or not 0 < ab.shape[1] <= height:
-        raise ValueError(f"lab_to_srgb8 expects ab (2, h <= {height}, {width}), got {ab.shape}")
+def lab_to_srgb8(lightness: np.ndarray, ab: np.ndarray, first_row: int = 0, height: int | None = None) -> np.ndarray:
+    """8-bit sRGB ``(rows, W, 3)`` of CIE L ``(rows, W)`` and CIE ab ``(2, h, W)``, the ab's ``h`` rows enlarged
+    bilinearly (half-pixel centres) to the ``height`` rows of the whole image (default: ``rows``), of which the L is
+    the band starting at ``first_row``. A colour outside the sRGB gamut keeps its L: its ab shrinks by the largest of
+    0.9, 0.8, ... 0 that fits. Within one level of :func:`~hf_colorize.color.lab_to_rgb_in_gamut`.
+
+    Raises:
+        ValueError: the shapes do not fit together.
+    """
+    rows, width = lightness.shape
+    height = rows if height is None else height
+    if ab.shape[0] != 2 or ab.shape[2] != width or not 0 < ab.shape[1] <= height or first_row + rows > height:
+        raise ValueError(
+            f"lab_to_srgb8 expects ab (2, h <= {height}, {width}) and rows {first_row}-{first_row + rows} of "
+            f"{height}, got ab {ab.shape}"
+        )
     # torch's allocator hands out large blocks that the loops' threads fill several times faster than numpy's
-    out = torch.empty((height, width, 3), dtype=torch.uint8).numpy()
-    above, below, weights = row_blend(ab.shape[1], height)
+    out = torch.empty((rows, width, 3), dtype=torch.uint8).numpy()
+    above, below, weights = (part[first_row : first_row + rows] for part in row_blend(ab.shape[1], height))
     with _LOCK:
         _use_torch_threads()
         matrix, table = xyz_to_srgb8_steps().numpy(), srgb8_table().numpy()

@@ -17,7 +17,7 @@ from transformers.image_utils import ChannelDimension
 
 from .color import denormalize_ab, normalize_lightness
 from .color_kernels import lab_to_srgb8
-from .images import ImageLike, InvalidImageError, load_lightness
+from .images import ImageLike, InvalidImageError, load_lightness, row_bands
 
 ImageInput = ImageLike | torch.Tensor
 """One image as the processors take it: a path, a PIL image or a numpy array (:mod:`hf_colorize.images`), or a torch
@@ -109,12 +109,18 @@ def join_lightness(ab: torch.Tensor, lightness: torch.Tensor) -> Image.Image:
     out-of-gamut colours losing chroma rather than lightness.
 
     The ab is resized to the image's width here (at most ``h`` rows); the compiled loop of
-    :func:`~hf_colorize.color_kernels.lab_to_srgb8` enlarges its rows as it converts, so no float copy of the whole
-    image is made.
+    :func:`~hf_colorize.color_kernels.lab_to_srgb8` enlarges its rows as it converts, band by band of rows
+    (:func:`~hf_colorize.images.row_bands`), each band pasted into the output: a large image costs its lightness and
+    its output, no float copy of the whole image and no second 8-bit one.
     """
     height, width = lightness.shape[-2:]
-    ab = denormalize_ab(resize_channels(ab.float().cpu(), min(ab.shape[-2], height), width))  # h rows at most
-    return Image.fromarray(lab_to_srgb8(lightness[0].float().cpu().numpy(), ab.contiguous().numpy()), "RGB")
+    ab = denormalize_ab(resize_channels(ab.float().cpu(), min(ab.shape[-2], height), width)).contiguous().numpy()
+    plane = lightness[0].float().cpu().numpy()
+    output = Image.new("RGB", (width, height))
+    for rows in row_bands(height, width):
+        band = lab_to_srgb8(plane[rows], ab, rows.start, height)
+        output.paste(Image.fromarray(band, "RGB"), (0, rows.start))
+    return output
 
 
 class ProcessorConfigError(ValueError):
