@@ -233,9 +233,14 @@ def test_trainer_unfrozen_backbone_trains(image_folder, tmp_path, classifier):
 
 
 def test_train_only_trains_the_named_submodules_alone(image_folder, tmp_path):
-    start = train(backbone_run_arguments(image_folder, tmp_path / "start", "--learning_rate", "1e-2"))
+    config_dir = tmp_path / "config"  # smsanet-lite0 with a classification head
+    AutoConfig.from_pretrained(HUB_CONFIGS / "smsanet-lite0", color_bin_size=20).save_pretrained(config_dir)
+    start_run = backbone_run_arguments(image_folder, tmp_path / "start", "--learning_rate", "1e-2")
+    start_run.config = str(config_dir)
+    start = train(start_run)
     arguments = ("--pretrained_model_name_or_path", str(start), "--train_only", "classification_head")
     run = backbone_run_arguments(image_folder, tmp_path / "run", *arguments, "--learning_rate", "1e-2")
+    run.config = str(config_dir)
     before = SmsanetForColorization.from_pretrained(start).state_dict()
     trained = SmsanetForColorization.from_pretrained(train(run))
     for name, tensor in trained.state_dict().items():
