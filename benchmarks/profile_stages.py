@@ -33,15 +33,13 @@ import tempfile
 import time
 from pathlib import Path
 
-import numpy as np
 import torch
 from model_costs import RESULTS, cpu_name
 from PIL import Image
 from speed import median_seconds, request, test_images
 
-from hf_colorize.color import denormalize_ab
 from hf_colorize.color_kernels import lab_to_srgb8
-from hf_colorize.image_processing import join_lightness, resize_channels
+from hf_colorize.image_processing import ab_columns, join_lightness
 from hf_colorize.images import load_lightness, save_image
 from hf_colorize.pipeline import load_colorization_pipeline
 
@@ -49,11 +47,6 @@ SIZES = {"1024x768": (1024, 768), "4000x3000": (4000, 3000)}
 STAGES = ("decode", "lightness", "resize to model", "model", "ab upsampling", "Lab to RGB", "to PIL", "encode")
 TRANSFORMERS_MODEL_STACK = "import torch, transformers.modeling_utils, transformers.pipelines"
 CLI = Path(sys.executable).with_name("hf-colorize")
-
-
-def ab_columns(ab: torch.Tensor, height: int, width: int) -> np.ndarray:
-    """The ab upsampling of ``join_lightness`` outside its compiled loop: the columns resized to the width."""
-    return denormalize_ab(resize_channels(ab, min(ab.shape[-2], height), width)).contiguous().numpy()
 
 
 def profile(pipe, size: tuple[int, int], runs: int, folder: Path) -> dict[str, float]:

@@ -26,9 +26,10 @@ _XYZ_TO_RGB = torch.linalg.inv(_RGB_TO_XYZ)
 _D65_WHITE = torch.tensor([0.95047, 1.0, 1.08883], dtype=torch.float64)
 
 # CIE 1976 constants: f(t) = t^(1/3) above (6/29)^3, a line below it.
-_DELTA = 6.0 / 29.0
-_EPSILON = _DELTA**3
-_LINEAR_SLOPE = 1.0 / (3.0 * _DELTA**2)
+CIE_DELTA = 6.0 / 29.0
+"""Where the CIE curve f(t) turns from a cube root (above delta^3) into a line."""
+_EPSILON = CIE_DELTA**3
+_LINEAR_SLOPE = 1.0 / (3.0 * CIE_DELTA**2)
 
 L_SCALE = 50.0
 AB_SCALE = 110.0
@@ -69,13 +70,17 @@ def srgb8_luminance_table() -> torch.Tensor:
     return (_RGB_TO_XYZ[1].float() / _D65_WHITE[1].float()).view(3, 1) * linear
 
 
+def cie_f(xyz: torch.Tensor) -> torch.Tensor:
+    """The CIE 1976 curve f of XYZ relative to the white point: the cube root above delta^3, a line below."""
+    return torch.where(xyz > _EPSILON, xyz.clamp(min=_EPSILON) ** (1.0 / 3.0), xyz * _LINEAR_SLOPE + 4.0 / 29.0)
+
+
 def rgb_to_lab(rgb: torch.Tensor) -> torch.Tensor:
     """Convert sRGB in [0, 1], shape ``(..., 3, H, W)``, to CIE Lab (L in [0, 100], ab roughly [-110, 110])."""
     if rgb.shape[-3] != 3:
         raise ValueError(f"rgb_to_lab expects 3 channels at dim -3, got shape {tuple(rgb.shape)}")
     xyz = _apply_matrix(_RGB_TO_XYZ, srgb_to_linear(rgb)) / _white(rgb)
-    f = torch.where(xyz > _EPSILON, xyz.clamp(min=_EPSILON) ** (1.0 / 3.0), xyz * _LINEAR_SLOPE + 4.0 / 29.0)
-    fx, fy, fz = f.unbind(dim=-3)
+    fx, fy, fz = cie_f(xyz).unbind(dim=-3)
     lightness = 116.0 * fy - 16.0
     a = 500.0 * (fx - fy)
     b = 200.0 * (fy - fz)
@@ -89,7 +94,7 @@ def lab_to_rgb(lab: torch.Tensor, clip: bool = True) -> torch.Tensor:
     lightness, a, b = lab.unbind(dim=-3)
     fy = (lightness + 16.0) / 116.0
     f = torch.stack([fy + a / 500.0, fy, fy - b / 200.0], dim=-3)
-    xyz = torch.where(f > _DELTA, f**3, (f - 4.0 / 29.0) / _LINEAR_SLOPE) * _white(lab)
+    xyz = torch.where(f > CIE_DELTA, f**3, (f - 4.0 / 29.0) / _LINEAR_SLOPE) * _white(lab)
     rgb = linear_to_srgb(_apply_matrix(_XYZ_TO_RGB, xyz))  # out of gamut stays outside [0, 1] until clipped
     return rgb.clamp(0.0, 1.0) if clip else rgb
 

@@ -12,7 +12,8 @@ compiled code on disk, so only the first call after installing pays the compilat
   out-of-gamut colours lose chroma, not lightness (:func:`~hf_colorize.color.lab_to_rgb_in_gamut`'s scales), and
   the sRGB curve is a table of :data:`~hf_colorize.color.SRGB8_TABLE_STEPS` steps of linear RGB.
 
-Both follow the float32 formulas of :mod:`hf_colorize.color` and stay within one 8-bit level of them (tested).
+Both follow the formulas of :mod:`hf_colorize.color`, the colour conversion in float64, and stay within one 8-bit
+level of that module's whole-image conversion in float64 (tested).
 """
 
 from __future__ import annotations
@@ -24,7 +25,15 @@ import numba
 import numpy as np
 import torch
 
-from .color import SRGB8_TABLE_STEPS, rgb_to_lab, srgb8_luminance_table, srgb8_table, xyz_to_srgb8_steps
+from .color import (
+    CIE_DELTA,
+    SRGB8_TABLE_STEPS,
+    cie_f,
+    rgb_to_lab,
+    srgb8_luminance_table,
+    srgb8_table,
+    xyz_to_srgb8_steps,
+)
 
 LIGHTNESS_TABLE_STEPS = 1 << 16
 """Steps of Y in [0, 1] of the lightness table. Linear interpolation between them is within 1e-5 of the exact L (the
@@ -33,8 +42,8 @@ cube root bends most at the CIE curve's joint, Y = 0.0089, where the error is ab
 CHROMA_SCALES = np.linspace(1.0, 0.0, 11)[1:]
 """The factors an out-of-gamut colour's ab tries, largest first (those of ``lab_to_rgb_in_gamut``)."""
 
-_DELTA = 6.0 / 29.0
-_LINEAR_BRANCH_SLOPE = 3.0 * _DELTA**2
+_LINEAR_BRANCH_SLOPE = 3.0 * CIE_DELTA**2
+"""Slope of the inverse CIE curve's line below delta."""
 _LOCK = threading.Lock()  # numba's default thread pool runs one parallel loop at a time
 
 
@@ -42,10 +51,8 @@ _LOCK = threading.Lock()  # numba's default thread pool runs one parallel loop a
 def _lightness_table() -> np.ndarray:
     """``(LIGHTNESS_TABLE_STEPS + 2,)`` float32: CIE L at each step of Y in [0, 1], computed in float64 (one entry
     past 1 so that Y = 1 interpolates inside the table)."""
-    luminance = np.arange(LIGHTNESS_TABLE_STEPS + 2, dtype=np.float64) / LIGHTNESS_TABLE_STEPS
-    epsilon = (6.0 / 29.0) ** 3
-    f = np.where(luminance > epsilon, np.cbrt(luminance), luminance / (3 * (6.0 / 29.0) ** 2) + 4.0 / 29.0)
-    return (116.0 * f - 16.0).astype(np.float32)
+    luminance = torch.arange(LIGHTNESS_TABLE_STEPS + 2, dtype=torch.float64) / LIGHTNESS_TABLE_STEPS
+    return (116.0 * cie_f(luminance) - 16.0).float().numpy()
 
 
 @functools.cache
@@ -98,8 +105,8 @@ def srgb8_to_lightness(pixels: np.ndarray, out: np.ndarray | None = None) -> np.
 def _cie_inverse(f):  # pragma: no cover (compiled)
     """The inverse of the CIE curve f (XYZ relative to white): t^3 above delta, a line below, written without a
     branch, ``max(f, delta)^3 + 3 delta^2 (min(f, delta) - delta)``, so that the loop vectorises."""
-    high = max(f, _DELTA)
-    return high * high * high + (min(f, _DELTA) - _DELTA) * _LINEAR_BRANCH_SLOPE
+    high = max(f, CIE_DELTA)
+    return high * high * high + (min(f, CIE_DELTA) - CIE_DELTA) * _LINEAR_BRANCH_SLOPE
 
 
 @numba.njit(inline="always")
@@ -114,6 +121,14 @@ def _linear_steps(lightness, a, b, matrix):  # pragma: no cover (compiled)
     green = matrix[1, 0] * x + matrix[1, 1] * y + matrix[1, 2] * z + half
     blue = matrix[2, 0] * x + matrix[2, 1] * y + matrix[2, 2] * z + half
     return red, green, blue
+
+
+@numba.njit(inline="always")
+def _enlarged_ab(ab, first, second, weight, column):  # pragma: no cover (compiled)
+    """The ab of one output pixel: its column of the source rows ``first`` and ``second``, blended by ``weight``."""
+    a = ab[0, first, column] + weight * (ab[0, second, column] - ab[0, first, column])
+    b = ab[1, first, column] + weight * (ab[1, second, column] - ab[1, first, column])
+    return a, b
 
 
 @numba.njit(inline="always")
@@ -135,15 +150,13 @@ def _lab_to_srgb8_rows(lightness, ab, above, below, weights, matrix, table, scal
         first, second, weight = above[row], below[row], weights[row]
         linear = np.empty((3, width))
         for column in range(width):  # vectorised: no branch
-            a = ab[0, first, column] + weight * (ab[0, second, column] - ab[0, first, column])
-            b = ab[1, first, column] + weight * (ab[1, second, column] - ab[1, first, column])
+            a, b = _enlarged_ab(ab, first, second, weight, column)
             red, green, blue = _linear_steps(lightness[row, column], a, b, matrix)
             linear[0, column], linear[1, column], linear[2, column] = red, green, blue
         for column in range(width):
             red, green, blue = linear[0, column], linear[1, column], linear[2, column]
             if min(red, green, blue) < low or max(red, green, blue) > high:
-                a = ab[0, first, column] + weight * (ab[0, second, column] - ab[0, first, column])
-                b = ab[1, first, column] + weight * (ab[1, second, column] - ab[1, first, column])
+                a, b = _enlarged_ab(ab, first, second, weight, column)
                 red, green, blue = _reduced_chroma(lightness[row, column], a, b, matrix, scales, limits)
                 red, green, blue = min(max(red, low), high), min(max(green, low), high), min(max(blue, low), high)
             out[row, column, 0] = table[int(red)]
@@ -151,10 +164,12 @@ def _lab_to_srgb8_rows(lightness, ab, above, below, weights, matrix, table, scal
             out[row, column, 2] = table[int(blue)]
 
 
-def row_blend(source_height: int, height: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """For each of ``height`` output rows, the two of ``source_height`` rows it blends and the second's weight:
-    bilinear enlargement with half-pixel centres, as ``F.interpolate(..., align_corners=False)``."""
-    centres = np.maximum((np.arange(height, dtype=np.float64) + 0.5) * (source_height / height) - 0.5, 0.0)
+def row_blend(source_height: int, height: int, rows: range) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """For each of the output ``rows`` of an image ``height`` rows tall, the two of ``source_height`` rows it blends
+    and the second's weight: bilinear enlargement with half-pixel centres, as ``F.interpolate(...,
+    align_corners=False)``."""
+    output_rows = np.arange(rows.start, rows.stop, dtype=np.float64)
+    centres = np.maximum((output_rows + 0.5) * (source_height / height) - 0.5, 0.0)
     above = np.floor(centres).astype(np.int64)
     below = np.minimum(above + 1, source_height - 1)
     return above, below, (centres - above).astype(np.float32)
@@ -178,7 +193,7 @@ def lab_to_srgb8(lightness: np.ndarray, ab: np.ndarray, first_row: int = 0, heig
         )
     # torch's allocator hands out large blocks that the loops' threads fill several times faster than numpy's
     out = torch.empty((rows, width, 3), dtype=torch.uint8).numpy()
-    above, below, weights = (part[first_row : first_row + rows] for part in row_blend(ab.shape[1], height))
+    above, below, weights = row_blend(ab.shape[1], height, range(first_row, first_row + rows))
     with _LOCK:
         _use_torch_threads()
         matrix, table = xyz_to_srgb8_steps().numpy(), srgb8_table().numpy()

@@ -104,21 +104,27 @@ def resize_channels(image: torch.Tensor, height: int, width: int) -> torch.Tenso
     return F.interpolate(image[None], size=(height, width), mode="bilinear", antialias=True, align_corners=False)[0]
 
 
+def ab_columns(ab: torch.Tensor, height: int, width: int) -> np.ndarray:
+    """Predicted ab ``(2, h, w)`` as CIE ab resized to an image's ``width`` and at most ``h`` of its ``height`` rows:
+    what :func:`~hf_colorize.color_kernels.lab_to_srgb8` enlarges row by row."""
+    return denormalize_ab(resize_channels(ab.float().cpu(), min(ab.shape[-2], height), width)).contiguous().numpy()
+
+
 def join_lightness(ab: torch.Tensor, lightness: torch.Tensor) -> Image.Image:
     """Predicted ab ``(2, h, w)`` resized to the lightness ``(1, H, W)`` and joined with it as an RGB image,
     out-of-gamut colours losing chroma rather than lightness.
 
-    The ab is resized to the image's width here (at most ``h`` rows); the compiled loop of
+    The ab is resized to the image's width here (:func:`ab_columns`); the compiled loop of
     :func:`~hf_colorize.color_kernels.lab_to_srgb8` enlarges its rows as it converts, band by band of rows
     (:func:`~hf_colorize.images.row_bands`), each band pasted into the output: a large image costs its lightness and
     its output, no float copy of the whole image and no second 8-bit one.
     """
     height, width = lightness.shape[-2:]
-    ab = denormalize_ab(resize_channels(ab.float().cpu(), min(ab.shape[-2], height), width)).contiguous().numpy()
+    columns = ab_columns(ab, height, width)
     plane = lightness[0].float().cpu().numpy()
     output = Image.new("RGB", (width, height))
     for rows in row_bands(height, width):
-        band = lab_to_srgb8(plane[rows], ab, rows.start, height)
+        band = lab_to_srgb8(plane[rows], columns, rows.start, height)
         output.paste(Image.fromarray(band, "RGB"), (0, rows.start))
     return output
 
