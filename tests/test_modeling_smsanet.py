@@ -7,6 +7,7 @@ from conftest import TINY_SIZE, tiny_smsanet_config
 from transformers import AutoConfig, AutoImageProcessor, AutoModel, AutoModelForImageToImage, pipeline
 
 from hf_colorize import SmsanetConfig, SmsanetForColorization, SmsanetImageProcessor, SmsanetModel
+from hf_colorize.modeling_utils import worse_than_grey_loss
 from hf_colorize.models.smsanet.modeling_smsanet import (
     SmsanetMultiScaleAttention,
     annealed_mean,
@@ -72,6 +73,18 @@ def test_salient_loss_can_be_switched_off_and_weighted():
         total = model(lightness, labels=labels).loss
         assert torch.allclose(total, huber_only.loss + weight * salient_term)
         assert total > huber_only.loss
+
+
+def test_worse_than_grey_term_is_added_with_its_weight():
+    torch.manual_seed(0)
+    model = SmsanetForColorization(tiny_smsanet_config(use_salient_loss=False)).eval()
+    torch.nn.init.normal_(model.head.weight, std=0.1)
+    lightness, labels = random_batch()
+    plain = model(lightness, labels=labels)
+    term = worse_than_grey_loss(plain.ab, labels)
+    assert term > 0  # random colours are worse than grey on random labels
+    model.config.worse_than_grey_weight = 0.4
+    assert torch.allclose(model(lightness, labels=labels).loss, plain.loss + 0.4 * term)
 
 
 def test_color_rebalancing_can_be_switched_on():
@@ -229,6 +242,8 @@ def test_config_validation():
         SmsanetConfig(rebalancing_uniform_mix=1.5)
     with pytest.raises(ValueError, match="chroma_gain must be positive"):
         SmsanetConfig(chroma_gain=0)
+    with pytest.raises(ValueError, match="worse_than_grey_weight must be >= 0"):
+        SmsanetConfig(worse_than_grey_weight=-1)
     with pytest.raises(ValueError, match="classification_mix needs a classification head"):
         SmsanetConfig(classification_mix=0.5)
     with pytest.raises(ValueError, match="classification_mix must be in"):

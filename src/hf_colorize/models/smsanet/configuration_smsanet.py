@@ -67,6 +67,10 @@ class SmsanetConfig(PreTrainedConfig):
         rebalancing_uniform_mix (`float`, *optional*, defaults to 0.5):
             Zhang et al.'s lambda in (0, 1]: the share of the uniform distribution mixed into the colour
             distribution before inverting it; 1 weighs every pixel alike.
+        worse_than_grey_weight (`float`, *optional*, defaults to 0.0):
+            Weight of the worse-than-grey term (`hf_colorize.modeling_utils.worse_than_grey_loss`, this project's,
+            as in `dlsa`): per image, how far the prediction's RMS ab error exceeds that of leaving it grey. 0 leaves
+            Eq. 7 alone.
         chroma_gain (`float`, *optional*, defaults to 1.0):
             Factor on the predicted ab at the output (see the model card); 1 leaves the head's output as it is, larger
             values give more saturated colours. The loss ignores it.
@@ -125,6 +129,7 @@ class SmsanetConfig(PreTrainedConfig):
     salient_loss_weight: float | int = 1.0
     use_color_rebalancing: bool = False
     rebalancing_uniform_mix: float | int = 0.5
+    worse_than_grey_weight: float | int = 0.0
     chroma_gain: float | int = 1.0
     color_bin_size: int = 0
     classification_loss_weight: float | int = 1.0
@@ -156,6 +161,8 @@ class SmsanetConfig(PreTrainedConfig):
             raise ValueError(f"attention_blocks {self.attention_blocks} must be block numbers 1-{NUM_BLOCKS}")
         if not 0 < self.rebalancing_uniform_mix <= 1:
             raise ValueError(f"rebalancing_uniform_mix must be in (0, 1], got {self.rebalancing_uniform_mix}")
+        if self.worse_than_grey_weight < 0:
+            raise ValueError(f"worse_than_grey_weight must be >= 0, got {self.worse_than_grey_weight}")
         if self.chroma_gain <= 0:
             raise ValueError(f"chroma_gain must be positive, got {self.chroma_gain}")
         if self.color_bin_size < 0:

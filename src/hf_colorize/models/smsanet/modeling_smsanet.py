@@ -20,7 +20,14 @@ from transformers.utils import ModelOutput
 
 from ...backbones import lightness_to_backbone_pixels
 from ...color import AB_SCALE
-from ...modeling_utils import ab_huber_loss, check_pixel_values, config_default, init_batch_norm, zero_image_inputs
+from ...modeling_utils import (
+    ab_huber_loss,
+    check_pixel_values,
+    config_default,
+    init_batch_norm,
+    worse_than_grey_loss,
+    zero_image_inputs,
+)
 from ...saliency import SaliencyFn, spectral_residual_saliency
 from .configuration_smsanet import NUM_BLOCKS, NUM_DOWNSAMPLINGS, SmsanetConfig
 
@@ -474,11 +481,14 @@ class SmsanetForColorization(SmsanetPreTrainedModel):
 
     def colorization_loss(self, pixel_values: torch.Tensor, ab: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
         """Huber loss (Eq. 5), colour-rebalanced when ``config.use_color_rebalancing``, plus the weighted salient
-        loss (Eq. 7) when ``config.use_salient_loss``."""
+        loss (Eq. 7) when ``config.use_salient_loss``, plus the weighted worse-than-grey term when
+        ``config.worse_than_grey_weight`` is positive."""
         rebalancing_mix = self.config.rebalancing_uniform_mix if self.config.use_color_rebalancing else None
         loss = ab_huber_loss(ab, labels, self.config.huber_delta, rebalancing_mix)  # Eq. 5
         if self.config.use_salient_loss:
             loss = loss + self.config.salient_loss_weight * salient_loss(ab, labels, self.saliency(pixel_values))
+        if self.config.worse_than_grey_weight > 0:
+            loss = loss + self.config.worse_than_grey_weight * worse_than_grey_loss(ab, labels)
         return loss
 
     def mixed_ab(self, ab: torch.Tensor, color_logits: torch.Tensor | None) -> torch.Tensor:
