@@ -58,11 +58,16 @@ def test_attention_follows_the_configured_blocks():
     assert not any(isinstance(module, SmsanetMultiScaleAttention) for module in baseline.modules())
 
 
-def test_salient_loss_can_be_switched_off_and_weighted():
+def huber_only_model_and_batch() -> tuple[SmsanetForColorization, torch.Tensor, torch.Tensor]:
+    """A tiny model without the salient loss, its head moved away from the all-grey start, and a random batch."""
     torch.manual_seed(0)
     model = SmsanetForColorization(tiny_smsanet_config(use_salient_loss=False)).eval()
-    torch.nn.init.normal_(model.head.weight, std=0.1)  # away from the all-grey start
-    lightness, labels = random_batch()
+    torch.nn.init.normal_(model.head.weight, std=0.1)
+    return model, *random_batch()
+
+
+def test_salient_loss_can_be_switched_off_and_weighted():
+    model, lightness, labels = huber_only_model_and_batch()
     huber_only = model(lightness, labels=labels)
     assert torch.allclose(huber_only.loss, huber(huber_only.ab, labels))
 
@@ -76,10 +81,7 @@ def test_salient_loss_can_be_switched_off_and_weighted():
 
 
 def test_worse_than_grey_term_is_added_with_its_weight():
-    torch.manual_seed(0)
-    model = SmsanetForColorization(tiny_smsanet_config(use_salient_loss=False)).eval()
-    torch.nn.init.normal_(model.head.weight, std=0.1)
-    lightness, labels = random_batch()
+    model, lightness, labels = huber_only_model_and_batch()
     plain = model(lightness, labels=labels)
     term = worse_than_grey_loss(plain.ab, labels)
     assert term > 0  # random colours are worse than grey on random labels
@@ -88,10 +90,7 @@ def test_worse_than_grey_term_is_added_with_its_weight():
 
 
 def test_color_rebalancing_can_be_switched_on():
-    torch.manual_seed(0)
-    model = SmsanetForColorization(tiny_smsanet_config(use_salient_loss=False)).eval()
-    torch.nn.init.normal_(model.head.weight, std=0.1)
-    lightness, labels = random_batch()
+    model, lightness, labels = huber_only_model_and_batch()
     plain = model(lightness, labels=labels)
     model.config.use_color_rebalancing = True
     rebalanced = model(lightness, labels=labels).loss
