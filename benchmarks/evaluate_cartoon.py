@@ -1,7 +1,7 @@
 """The two-stage cartoon colorizer, measured on ``illustrations/test`` (paper 003's Tables I and III).
 
     python benchmarks/evaluate_cartoon.py [--model cartoon-coltran-small] [--samples 8] [--features inception.pt]
-                                          [--corpus ../shared/corpus] [--output benchmarks/results/cartoon]
+                                          [--every 1] [--corpus ../shared/corpus] [--output benchmarks/results/cartoon]
 
 On 224x224 centre crops (the protocol of ``evaluate_quality.py``), each given to the model at its own resolution
 as the pipeline does (resized to ``image_size``, ab resized back, the true L kept):
@@ -12,7 +12,11 @@ as the pipeline does (resized to ``image_size``, ab resized back, the true L kep
    test set's (``--features``: a TorchScript feature extractor, e.g. Inception-v3 for the real FID; by default
    colour statistics, which need no download), the best-of-N PSNR, the mean pairwise ab distance between an
    image's samples (diversity) and colourfulness, next to the grey baseline;
-3. the cost of sampling: model calls and CPU seconds per 64x64 sample (batch 1, 2 threads).
+3. the cost of sampling: model calls and CPU seconds per 64x64 sample (batch 1, 2 threads);
+4. stage 1's likelihood of each image's own 3-bit colours, teacher-forced (ColTran's measure): bits per pixel of
+   the autoregressive prediction P_c and of the auxiliary one P~_c (Eq. 7); 9 bits is a uniform guess.
+``--samples 0`` skips 2 and 3 (sampling takes about 4 s per sample); ``--every N`` scores every Nth picture only, for
+quick comparisons between models (report the whole folder).
 Writes ``OUTPUT.json`` and ``OUTPUT.md``.
 """
 
@@ -20,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import itertools
+import math
 import statistics
 import time
 from pathlib import Path
@@ -135,6 +140,18 @@ def sampling_scores(
     }
 
 
+def likelihood_scores(model: torch.nn.Module, images: list[EvalImage]) -> dict[str, float]:
+    """Stage 1's mean bits per pixel of each image's own 3-bit colours on its grid, teacher-forced: the
+    autoregressive prediction (P_c) and the auxiliary one from the lightness alone (P~_c)."""
+    color, auxiliary = [], []
+    for image in tqdm(images, desc="likelihood"):
+        with torch.no_grad():
+            outputs = model(model_lightness(model, image)[None], color_labels=own_colors(model, image))
+        color.append(outputs.color_loss.item() / math.log(2))
+        auxiliary.append(outputs.auxiliary_loss.item() / math.log(2))
+    return {"bits_per_pixel": statistics.mean(color), "auxiliary_bits_per_pixel": statistics.mean(auxiliary)}
+
+
 def sampling_cost(model: torch.nn.Module, runs: int = 3) -> dict[str, float]:
     """Model calls and median CPU seconds for one 64x64 sample and its upgrading (batch 1)."""
     pixel_values = torch.zeros(1, 1, model.config.image_size, model.config.image_size)
@@ -147,20 +164,12 @@ def sampling_cost(model: torch.nn.Module, runs: int = 3) -> dict[str, float]:
     return {"model_calls": calls, "seconds_per_sample": statistics.median(timings)}
 
 
-def markdown(results: dict) -> str:
-    upgrading, sampling, cost = results["upgrading"], results["sampling"], results["cost"]
-    lines = [
-        f"# Cartoon colorization: `{results['model']}` on `{FOLDER}` ({results['count']} images)",
-        "",
-        results["protocol"],
-        "",
-        "## The upgrading network alone, fed each image's own 3-bit colours (paper 003, Table I)",
-        "",
-        markdown_table(upgrading, ["psnr", "ssim"], ["PSNR (dB)", "SSIM"]),
-        "",
-        "The paper (512x512 anime faces): before upgrading {1} dB / {0}, interpolation {3} dB / {2}, after "
-        "{5} dB / {4} (PSNR / SSIM).".format(*itertools.chain(*PAPER_TABLE_I.values())),
-        "",
+def sampling_lines(results: dict) -> list[str]:
+    """Section 2 and the cost line, when the run sampled."""
+    if "sampling" not in results:
+        return []
+    sampling, cost = results["sampling"], results["cost"]
+    return [
         f"## Both stages, {results['samples']} samples per image",
         "",
         markdown_table(
@@ -180,6 +189,30 @@ def markdown(results: dict) -> str:
         f"{results['coarse_size']}x{results['coarse_size']} sample "
         f"with its upgrading to {results['image_size']}x{results['image_size']} ({cost['cpu']}, 2 threads, fp32, "
         "batch 1).",
+        "",
+    ]
+
+
+def markdown(results: dict) -> str:
+    likelihood = results["likelihood"]
+    lines = [
+        f"# Cartoon colorization: `{results['model']}` on `{FOLDER}` ({results['count']} images)",
+        "",
+        results["protocol"],
+        "",
+        "## The upgrading network alone, fed each image's own 3-bit colours (paper 003, Table I)",
+        "",
+        markdown_table(results["upgrading"], ["psnr", "ssim"], ["PSNR (dB)", "SSIM"]),
+        "",
+        "The paper (512x512 anime faces): before upgrading {1} dB / {0}, interpolation {3} dB / {2}, after "
+        "{5} dB / {4} (PSNR / SSIM).".format(*itertools.chain(*PAPER_TABLE_I.values())),
+        "",
+        *sampling_lines(results),
+        "## Stage 1's likelihood of the true 3-bit colours (teacher-forced)",
+        "",
+        f"{likelihood['bits_per_pixel']:.3f} bits per pixel (autoregressive, P_c), "
+        f"{likelihood['auxiliary_bits_per_pixel']:.3f} (auxiliary, from the lightness alone, P~_c); a uniform "
+        f"guess over the {2 ** (3 * results['color_bits'])} colours takes {3 * results['color_bits']}.",
     ]
     return "\n".join(lines) + "\n"
 
@@ -187,7 +220,8 @@ def markdown(results: dict) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", default="cartoon-coltran-small", help="bundled model name, folder or Hub id")
-    parser.add_argument("--samples", type=int, default=8, help="colourings per test image")
+    parser.add_argument("--samples", type=int, default=8, help="colourings per test image (0: no sampling)")
+    parser.add_argument("--every", type=int, default=1, help="score every Nth test picture only (quick comparisons)")
     parser.add_argument("--features", help="TorchScript feature extractor (e.g. Inception-v3) for the real FID")
     parser.add_argument("--corpus", default=str(CORPUS))
     parser.add_argument("--output", default=str(RESULTS / "cartoon"), help="output path without extension")
@@ -196,7 +230,7 @@ def main() -> None:
     model, name = load_model(args.model, "cartoon_coltran")
     extractor = torchscript_features(args.features) if args.features else colour_statistics_features
     features = f"FID, `{Path(args.features).name}` features" if args.features else f"FCD: {COLOUR_FEATURES_NAME}"
-    paths = sorted(path for path in (Path(args.corpus) / FOLDER).iterdir() if path.is_file())
+    paths = sorted(path for path in (Path(args.corpus) / FOLDER).iterdir() if path.is_file())[:: args.every]
     images = [load_eval_image(path) for path in paths]
     real_features = extract_features([image.target_rgb for image in images], extractor)
     results = {
@@ -211,11 +245,14 @@ def main() -> None:
         "features": features,
         "image_size": model.config.image_size,
         "coarse_size": model.config.coarse_size,
+        "color_bits": model.config.color_bits,
         "ground_truth_colorfulness": statistics.mean(colorfulness(image.target_rgb) for image in images),
         "upgrading": upgrading_scores(model, images),
-        "sampling": sampling_scores(model, images, args.samples, extractor, real_features),
-        "cost": {**sampling_cost(model), "cpu": cpu_name()},
+        "likelihood": likelihood_scores(model, images),
     }
+    if args.samples:
+        results["sampling"] = sampling_scores(model, images, args.samples, extractor, real_features)
+        results["cost"] = {**sampling_cost(model), "cpu": cpu_name()}
     write_results(args.output, results, markdown(results))
     write_card_tables(args.output, name, markdown(results))
 

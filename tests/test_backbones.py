@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 import torch
 from conftest import (
+    tiny_cartoon_config,
     tiny_config,
     tiny_dlsa_backbone_config,
     tiny_efficientnet_lite_config,
@@ -18,7 +19,12 @@ from PIL import Image
 from safetensors.torch import save_file
 from transformers import AutoConfig
 
-from hf_colorize import AxialExemplarForColorization, DlsaForColorization, SmsanetForColorization
+from hf_colorize import (
+    AxialExemplarForColorization,
+    CartoonColtranForColorization,
+    DlsaForColorization,
+    SmsanetForColorization,
+)
 from hf_colorize.backbones import (
     EfficientNetLiteBackbone,
     EfficientNetLiteConfig,
@@ -146,6 +152,30 @@ def test_a_new_dlsa_semantic_branch_changes_nothing_until_trained(tmp_path):
         projection.weight.data.normal_()
     with torch.no_grad():
         assert not torch.allclose(grown(inputs).ab, plain(inputs).ab)
+
+
+def test_a_new_cartoon_semantic_branch_changes_nothing_until_trained(tmp_path):
+    """Stage 1's semantic branch: every backbone map, whatever its stride, lands on the coarse grid; a branch grown on
+    a trained model leaves its logits and samples as they were until its projections move."""
+    torch.manual_seed(0)
+    plain = CartoonColtranForColorization(tiny_cartoon_config()).eval()
+    plain.save_pretrained(tmp_path / "plain")
+    config = tiny_cartoon_config(backbone_config=tiny_efficientnet_lite_config().to_dict())
+    grown = CartoonColtranForColorization.from_pretrained(tmp_path / "plain", config=config).eval()
+    assert [projection.out_features for projection in grown.cartoon_coltran.semantic_branch.projections] == [16] * 5
+    grey = torch.rand(2, 1, 32, 32) * 2 - 1
+    colors = torch.randint(0, 512, (2, 8, 8))
+
+    def logits_and_sample(model):
+        with torch.no_grad():
+            sample = model.generate(grey, generator=torch.Generator().manual_seed(3)).coarse_colors
+            return model(grey, color_labels=colors).logits, sample
+
+    (plain_logits, plain_sample), (grown_logits, grown_sample) = logits_and_sample(plain), logits_and_sample(grown)
+    assert torch.equal(grown_logits, plain_logits) and torch.equal(grown_sample, plain_sample)
+    for projection in grown.cartoon_coltran.semantic_branch.projections:  # trained: the picture's features count
+        projection.weight.data.normal_()
+    assert not torch.allclose(logits_and_sample(grown)[0], plain_logits)
 
 
 def test_dlsa_semantic_branch_needs_one_map_per_stage_at_its_stride():

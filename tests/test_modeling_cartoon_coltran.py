@@ -56,7 +56,7 @@ def test_cached_decoding_gives_the_parallel_logits():
     grey, colors = grey_and_colors()
     with torch.no_grad():
         parallel = model.cartoon_coltran(grey, colors).logits
-        context = model.cartoon_coltran.encoder(model.cartoon_coltran.coarse_lightness(grey))
+        context = model.cartoon_coltran.encode(grey)
     stepped = torch.zeros_like(parallel)
 
     def teacher(row, column, logits):

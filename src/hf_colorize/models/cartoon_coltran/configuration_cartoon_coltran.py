@@ -4,6 +4,9 @@ from dataclasses import field
 
 from huggingface_hub.dataclasses import strict
 from transformers import PreTrainedConfig
+from transformers.backbone_utils import consolidate_backbone_kwargs_to_config
+
+from ...backbones.configuration_efficientnet_lite import backbone_sub_configs
 
 
 @strict
@@ -54,6 +57,12 @@ class CartoonColtranConfig(PreTrainedConfig):
             Weight of the GAN term of Eq. 10 (1 in the paper).
         num_output_channels (`int`, *optional*, defaults to 2):
             Predicted channels (a and b).
+        backbone_config (`dict` or `PretrainedConfig`, *optional*):
+            This project's addition to stage 1 (not in paper 003): a pretrained ImageNet encoder, in transformers'
+            backbone convention (``load_backbone``), reads the grey picture at its full input size. Each of its
+            `out_features` maps is projected linearly to `hidden_size`, starting at zero, resized bilinearly to the
+            coarse grid and added to the grayscale encoder's embedded pixels, so that the colour transformer knows
+            what it colours. `None` (the paper) has no such branch.
     """
 
     model_type = "cartoon_coltran"
@@ -61,6 +70,7 @@ class CartoonColtranConfig(PreTrainedConfig):
     """The paper the family implements (for model cards)."""
     description = "Diverse cartoon colorizer: several different colorizations of a drawing."
     """What the family does, in one sentence (for the Space and other front ends)."""
+    sub_configs_defaults = backbone_sub_configs()
 
     image_size: int = 256
     coarse_size: int = 64
@@ -79,8 +89,11 @@ class CartoonColtranConfig(PreTrainedConfig):
     mse_loss_weight: float | int = 10.0
     adversarial_loss_weight: float | int = 1.0
     num_output_channels: int = 2
+    backbone_config: dict | PreTrainedConfig | None = None
 
     def __post_init__(self, **kwargs):
+        # transformers' backbone keywords (``backbone``, ``backbone_kwargs``, ...) or a dict become the sub-config
+        self.backbone_config, kwargs = consolidate_backbone_kwargs_to_config(self.backbone_config, **kwargs)
         self.upgrader_hidden_sizes = list(self.upgrader_hidden_sizes)
         super().__post_init__(**kwargs)
         self.validate_architecture()  # a ValueError now; strict's own run after __init__ wraps it in its error type

@@ -19,6 +19,7 @@ from transformers import PreTrainedModel
 from transformers.modeling_layers import GradientCheckpointingLayer
 from transformers.utils import ModelOutput
 
+from ...backbones.semantic_branch import SemanticBranch, SemanticProjection
 from ...color import normalize_ab, rgb_to_lab
 from ...modeling_utils import (
     NO_LAYER_OUTPUTS,
@@ -289,14 +290,22 @@ class CartoonColtranEncoder(nn.Module):
         )
         self.norm = nn.LayerNorm(config.hidden_size)
 
-    def forward(self, lightness: torch.Tensor, layer_outputs: LayerOutputs = NO_LAYER_OUTPUTS) -> torch.Tensor:
-        """``(B, 1, h, w)`` lightness in [-1, 1] to the context ``(B, h, w, D)``; records the embedded pixels, each
-        layer's output and its attention weights."""
+    def forward(
+        self,
+        lightness: torch.Tensor,
+        semantic: torch.Tensor | None = None,
+        layer_outputs: LayerOutputs = NO_LAYER_OUTPUTS,
+    ) -> torch.Tensor:
+        """``(B, 1, h, w)`` lightness in [-1, 1] to the context ``(B, h, w, D)``, with the semantic branch's
+        ``(B, h, w, D)`` added to the embedded pixels when given; records the embedded pixels, each layer's output
+        and its attention weights."""
         height, width = lightness.shape[-2:]
         hidden = self.embedding(lightness.permute(0, 2, 3, 1))
         hidden = hidden + self.positions(
             torch.arange(height, device=hidden.device), torch.arange(width, device=hidden.device)
         )
+        if semantic is not None:
+            hidden = hidden + semantic
         layer_outputs.record_hidden_state(hidden)
         for layer in self.layers:
             hidden = layer(hidden, layer_outputs=layer_outputs)
@@ -440,8 +449,9 @@ class CartoonColtranPreTrainedModel(PreTrainedModel):
         return zero_image_inputs(self.config.image_size, self.device, pixel_values=1)
 
     def _init_weights(self, module: nn.Module) -> None:
-        if isinstance(module, (CartoonColtranModulation, CartoonColtranUpgradingOutput)):
-            nn.init.zeros_(module.weight)  # conditioning starts as identity, the upgrader as interpolation
+        if isinstance(module, (CartoonColtranModulation, CartoonColtranUpgradingOutput, SemanticProjection)):
+            # conditioning starts as identity, the upgrader as interpolation, a new semantic branch changes nothing
+            nn.init.zeros_(module.weight)
             nn.init.zeros_(module.bias)
         elif isinstance(module, (nn.Linear, nn.Embedding)):
             nn.init.normal_(module.weight, std=0.02)
@@ -466,6 +476,11 @@ class CartoonColtranModel(CartoonColtranPreTrainedModel):
     def __init__(self, config: CartoonColtranConfig):
         super().__init__(config)
         self.encoder = CartoonColtranEncoder(config)
+        self.semantic_branch = (
+            SemanticBranch(config, [config.hidden_size] * len(config.backbone_config.out_features))
+            if config.backbone_config is not None
+            else None
+        )
         self.color_embedding = nn.Embedding(config.num_colors, config.hidden_size)
         self.positions = CartoonColtranPositions(config)
         self.outer_decoder = CartoonColtranOuterDecoder(config)
@@ -479,9 +494,19 @@ class CartoonColtranModel(CartoonColtranPreTrainedModel):
         """The first layer that reads the input: the grayscale encoder's embedding of the grey pixels."""
         return self.encoder.embedding
 
-    def coarse_lightness(self, pixel_values: torch.Tensor) -> torch.Tensor:
-        """The lightness at stage 1's ``coarse_size`` (area average; unchanged at that size)."""
-        return F.adaptive_avg_pool2d(pixel_values, self.config.coarse_size)
+    def encode(self, pixel_values: torch.Tensor, layer_outputs: LayerOutputs = NO_LAYER_OUTPUTS) -> torch.Tensor:
+        """The context ``(B, coarse_size, coarse_size, D)``: the grayscale encoder on the lightness averaged down to
+        the coarse grid (unchanged at that size), with the semantic branch's maps, when there is one, resized
+        bilinearly to the grid and summed into its embedded pixels."""
+        size = self.config.coarse_size
+        semantic = None
+        if self.semantic_branch is not None:
+            maps = (features.permute(0, 3, 1, 2) for features in self.semantic_branch(pixel_values))
+            resized = (
+                F.interpolate(features, size=(size, size), mode="bilinear", align_corners=False) for features in maps
+            )
+            semantic = sum(resized).permute(0, 2, 3, 1)
+        return self.encoder(F.adaptive_avg_pool2d(pixel_values, size), semantic, layer_outputs)
 
     def forward(
         self,
@@ -502,7 +527,7 @@ class CartoonColtranModel(CartoonColtranPreTrainedModel):
             config's setting.
         """
         layer_outputs = LayerOutputs.requested(self.config, output_attentions, output_hidden_states)
-        context = self.encoder(self.coarse_lightness(pixel_values), layer_outputs)
+        context = self.encode(pixel_values, layer_outputs)
         summary = context.mean(dim=(1, 2))
         size = self.config.coarse_size
         if color_labels.shape != (pixel_values.shape[0], size, size):
@@ -567,7 +592,7 @@ class CartoonColtranModel(CartoonColtranPreTrainedModel):
         the encoder's layer outputs and attention weights."""
         if temperature <= 0:
             raise ValueError(f"temperature must be positive, got {temperature}")
-        context = self.encoder(self.coarse_lightness(pixel_values), layer_outputs)
+        context = self.encode(pixel_values, layer_outputs)
         context = context.repeat_interleave(num_samples, dim=0)
 
         def draw(row: int, column: int, logits: torch.Tensor) -> torch.Tensor:

@@ -1,7 +1,7 @@
 """PyTorch DLSA: interactive point-hint colorization with dual local self-attention.
 
 Li, Bao & Qiang, "Interactive image colorization method via dual local self-attention" (paper 000).
-Reads top to bottom: outputs -> helpers -> embeddings -> semantic branch -> attention -> block -> merging -> stage
+Reads top to bottom: outputs -> helpers -> embeddings -> attention -> block -> merging -> stage
 -> encoder -> pretrained base -> DlsaModel -> head -> DlsaForColorization.
 """
 
@@ -13,11 +13,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 from transformers import PreTrainedModel
-from transformers.backbone_utils import load_backbone
 from transformers.modeling_layers import GradientCheckpointingLayer
 from transformers.utils import ModelOutput
 
-from ...backbones import lightness_to_backbone_pixels
+from ...backbones.semantic_branch import SemanticBranch, SemanticProjection
 from ...filters import lightness_guided_filter
 from ...modeling_utils import (
     NO_LAYER_OUTPUTS,
@@ -190,30 +189,6 @@ class DlsaEmbeddings(nn.Module):
                 position = F.interpolate(position, size=embeddings.shape[-2:], mode="bicubic", align_corners=False)
             embeddings = embeddings + position
         return self.dropout(self.norm(embeddings.permute(0, 2, 3, 1)))
-
-
-class DlsaSemanticProjection(nn.Linear):
-    """The linear map of one backbone feature map onto a stage's channels; starts at zero (``_init_weights``), so
-    that a new semantic branch changes nothing until trained."""
-
-
-class DlsaSemanticBranch(nn.Module):
-    """This project's addition (``config.backbone_config``): a pretrained ImageNet encoder reads the grey picture,
-    and each of its feature maps, projected linearly to the channels of the stage at its stride, is added to that
-    stage's tokens."""
-
-    def __init__(self, config: DlsaConfig):
-        super().__init__()
-        self.backbone = load_backbone(config)
-        self.projections = nn.ModuleList(
-            DlsaSemanticProjection(channels, config.stage_channels(stage))
-            for stage, channels in enumerate(self.backbone.channels)
-        )
-
-    def forward(self, lightness: torch.Tensor) -> list[torch.Tensor]:
-        """``(B, h, w, C)`` tokens for each stage from the lightness ``(B, 1, H, W)`` in [-1, 1]."""
-        feature_maps = self.backbone(lightness_to_backbone_pixels(lightness), return_dict=True).feature_maps
-        return [project(features.permute(0, 2, 3, 1)) for project, features in zip(self.projections, feature_maps)]
 
 
 class DlsaSelfAttention(nn.Module):
@@ -489,7 +464,7 @@ class DlsaPreTrainedModel(PreTrainedModel):
 
     def _init_weights(self, module: nn.Module) -> None:
         std = self.config.initializer_range
-        if isinstance(module, DlsaSemanticProjection):  # a new semantic branch changes nothing until trained
+        if isinstance(module, SemanticProjection):  # a new semantic branch changes nothing until trained
             nn.init.zeros_(module.weight)
             nn.init.zeros_(module.bias)
         elif isinstance(module, (nn.Linear, nn.Conv2d)):
@@ -512,7 +487,13 @@ class DlsaModel(DlsaPreTrainedModel):
         super().__init__(config)
         self.hint_propagation = DlsaHintPropagation(config) if config.hint_propagation else None
         self.embeddings = DlsaEmbeddings(config)
-        self.semantic_branch = DlsaSemanticBranch(config) if config.backbone_config is not None else None
+        # this project's addition: ImageNet features, projected to the channels of the stage at their stride, are
+        # added to that stage's tokens
+        self.semantic_branch = (
+            SemanticBranch(config, [config.stage_channels(stage) for stage in range(config.num_stages)])
+            if config.backbone_config is not None
+            else None
+        )
         self.encoder = DlsaEncoder(config)
         self.layernorm = nn.LayerNorm(config.stage_channels(config.num_stages - 1), eps=config.layer_norm_eps)
         self.post_init()
