@@ -13,7 +13,8 @@ quality 95), the median wall time of each stage of one call on ``--threads`` thr
   inside the next stage's loop);
 - Lab to RGB: ``color_kernels.lab_to_srgb8``, the compiled loop that enlarges the ab rows and converts every pixel
   to 8-bit sRGB;
-- to PIL: the 8-bit array made the output PIL image (``Image.fromarray``, a copy into PIL's own memory);
+- to PIL: the three 8-bit planes merged into the output PIL image (``Image.merge`` of the planes, which
+  ``Image.fromarray`` wraps without a copy);
 - encode: the output written as PNG (``images.save_image``), as the CLI writes it;
 and the whole pipeline call on the decoded picture. Then the CLI end to end: ``hf-colorize IN.png -o OUT.png`` on a
 1024x768 grey PNG, from process start to the written file, against ``python -c "import transformers"`` (which
@@ -71,7 +72,7 @@ def profile(pipe, size: tuple[int, int], runs: int, folder: Path) -> dict[str, f
         "resize to model": median_seconds(lambda: processor.model_lightness(lightness), runs),
         "ab upsampling": median_seconds(lambda: ab_columns(ab, height, width), runs),
         "Lab to RGB": median_seconds(lambda: lab_to_srgb8(plane, columns), runs),
-        "to PIL": median_seconds(lambda: Image.fromarray(srgb8, "RGB"), runs),
+        "to PIL": median_seconds(lambda: Image.merge("RGB", [Image.fromarray(plane) for plane in srgb8]), runs),
         "encode": median_seconds(lambda: save_image(output, folder / "output.png"), runs),
         "pipeline call": median_seconds(lambda: pipe(image, **options), runs),
     }

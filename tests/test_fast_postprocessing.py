@@ -86,7 +86,7 @@ def test_lab_to_srgb8_within_one_level_of_the_float_conversion(pipe, photo, satu
     expected = reference_in_gamut(lightness, full_ab)
     outside = ((lab_to_rgb(torch.cat([lightness, full_ab]), clip=False) - 0.5).abs() > 0.5).any(dim=0)
     assert outside.float().mean() > (0.01 if saturation > 1 else 0)  # the gamut mapping is exercised
-    converted = torch.from_numpy(lab_to_srgb8(lightness[0].numpy(), full_ab.numpy())).permute(2, 0, 1)
+    converted = torch.from_numpy(lab_to_srgb8(lightness[0].numpy(), full_ab.numpy()))
     difference = (converted.int() - expected.mul(255).round().int()).abs()
     assert difference.max() <= 1, f"{int((difference > 1).sum())} pixels differ by more than one level"
 
@@ -104,8 +104,25 @@ def test_pipeline_output_within_one_level_of_the_straightforward_pipeline(pipe, 
 
 def test_lab_to_srgb8_names_shapes_that_do_not_fit():
     lightness, ab = np.zeros((4, 6), np.float32), np.zeros((2, 3, 6), np.float32)
-    assert lab_to_srgb8(lightness, ab).shape == (4, 6, 3)
+    assert lab_to_srgb8(lightness, ab).shape == (3, 4, 6)
     with pytest.raises(ValueError, match=r"expects ab \(2, h <= 4, 6\).*got ab \(2, 3, 5\)"):
         lab_to_srgb8(lightness, np.zeros((2, 3, 5), np.float32))
     with pytest.raises(ValueError, match="rows 2-6 of 5"):
         lab_to_srgb8(lightness, ab, first_row=2, height=5)
+
+
+def test_pil_keeps_freed_image_memory_unless_the_user_chose(monkeypatch):
+    """A pipeline lets PIL reuse a freed output's memory blocks (a 12-megapixel output is 3 of them), but leaves a
+    ``PILLOW_BLOCKS_MAX`` the user set alone."""
+    before = Image.core.get_blocks_max()
+    try:
+        Image.core.set_blocks_max(0)
+        monkeypatch.delenv("PILLOW_BLOCKS_MAX", raising=False)
+        images.keep_freed_image_blocks()
+        assert Image.core.get_blocks_max() == images.PIL_BLOCKS_KEPT >= 3
+        Image.core.set_blocks_max(0)
+        monkeypatch.setenv("PILLOW_BLOCKS_MAX", "0")
+        images.keep_freed_image_blocks()
+        assert Image.core.get_blocks_max() == 0
+    finally:
+        Image.core.set_blocks_max(before)

@@ -42,8 +42,10 @@ cube root bends most at the CIE curve's joint, Y = 0.0089, where the error is ab
 CHROMA_SCALES = np.linspace(1.0, 0.0, 11)[1:]
 """The factors an out-of-gamut colour's ab tries, largest first (those of ``lab_to_rgb_in_gamut``)."""
 
-_LINEAR_BRANCH_SLOPE = 3.0 * CIE_DELTA**2
-"""Slope of the inverse CIE curve's line below delta."""
+GAMUT_MARGIN_STEPS = 1.0 / 16.0
+"""Linear-RGB table steps around the gamut's limits where :func:`lab_to_srgb8` redoes a pixel in float64: float32
+puts a colour within about 0.01 of a step of where float64 does, so only there can the two disagree on whether it
+fits, and with it on whether its chroma shrinks."""
 _LOCK = threading.Lock()  # numba's default thread pool runs one parallel loop at a time
 
 
@@ -62,7 +64,7 @@ def _grey_lightness_table() -> np.ndarray:
     return rgb_to_lab(greys)[0, 0].float().numpy()
 
 
-@numba.njit(parallel=True, cache=True)
+@numba.njit(parallel=True, fastmath=True, cache=True)
 def _srgb8_lightness_rows(pixels, luminance_table, lightness_table, grey_table, out):  # pragma: no cover (compiled)
     rows, width, channels = pixels.shape
     steps = np.float32(len(lightness_table) - 2)
@@ -102,25 +104,36 @@ def srgb8_to_lightness(pixels: np.ndarray, out: np.ndarray | None = None) -> np.
 
 
 @numba.njit(inline="always")
-def _cie_inverse(f):  # pragma: no cover (compiled)
+def _cie_inverse(f, constants):  # pragma: no cover (compiled)
     """The inverse of the CIE curve f (XYZ relative to white): t^3 above delta, a line below, written without a
     branch, ``max(f, delta)^3 + 3 delta^2 (min(f, delta) - delta)``, so that the loop vectorises."""
-    high = max(f, CIE_DELTA)
-    return high * high * high + (min(f, CIE_DELTA) - CIE_DELTA) * _LINEAR_BRANCH_SLOPE
+    delta, slope = constants[9], constants[10]
+    high = max(f, delta)
+    return high * high * high + (min(f, delta) - delta) * slope
 
 
 @numba.njit(inline="always")
-def _linear_steps(lightness, a, b, matrix):  # pragma: no cover (compiled)
-    """Linear R, G and B of one Lab colour, in table steps plus one half."""
-    fy = (np.float64(lightness) + 16.0) / 116.0
-    x = _cie_inverse(fy + a / 500.0)
-    y = _cie_inverse(fy)
-    z = _cie_inverse(fy - b / 200.0)
-    half = 0.5
-    red = matrix[0, 0] * x + matrix[0, 1] * y + matrix[0, 2] * z + half
-    green = matrix[1, 0] * x + matrix[1, 1] * y + matrix[1, 2] * z + half
-    blue = matrix[2, 0] * x + matrix[2, 1] * y + matrix[2, 2] * z + half
+def _linear_steps(lightness, a, b, constants):  # pragma: no cover (compiled)
+    """Linear R, G and B of one Lab colour, in table steps plus one half, in the precision of ``constants``
+    (:func:`_conversion_constants`: a tuple, so that the loops keep them in registers)."""
+    fy = (lightness + constants[11]) * constants[12]
+    x = _cie_inverse(fy + a * constants[13], constants)
+    y = _cie_inverse(fy, constants)
+    z = _cie_inverse(fy - b * constants[14], constants)
+    half = constants[15]
+    red = constants[0] * x + constants[1] * y + constants[2] * z + half
+    green = constants[3] * x + constants[4] * y + constants[5] * z + half
+    blue = constants[6] * x + constants[7] * y + constants[8] * z + half
     return red, green, blue
+
+
+@numba.njit(inline="always")
+def _conversion_constants(values):  # pragma: no cover (compiled)
+    """The 16 values of :func:`_constants_table` as a tuple of their dtype."""
+    return (
+        values[0], values[1], values[2], values[3], values[4], values[5], values[6], values[7],
+        values[8], values[9], values[10], values[11], values[12], values[13], values[14], values[15],
+    )  # fmt: skip
 
 
 @numba.njit(inline="always")
@@ -132,36 +145,56 @@ def _enlarged_ab(ab, first, second, weight, column):  # pragma: no cover (compil
 
 
 @numba.njit(inline="always")
-def _reduced_chroma(lightness, a, b, matrix, scales, limits):  # pragma: no cover (compiled)
-    """Linear RGB of an out-of-gamut colour with its ab scaled by the first of ``scales`` that fits within
-    ``limits``; unscaled where none does."""
-    for scale in scales:
-        red, green, blue = _linear_steps(lightness, a * scale, b * scale, matrix)
-        if min(red, green, blue) >= limits[0] and max(red, green, blue) <= limits[1]:
-            return red, green, blue
-    return _linear_steps(lightness, a, b, matrix)
+def _outside(red, green, blue, low, high):  # pragma: no cover (compiled)
+    return (min(red, green, blue) < low) | (max(red, green, blue) > high)
 
 
-@numba.njit(parallel=True, cache=True)
-def _lab_to_srgb8_rows(lightness, ab, above, below, weights, matrix, table, scales, limits, out):  # pragma: no cover
-    height, width = lightness.shape
+@numba.njit(inline="always")
+def _exact_steps(lightness, a, b, constants, scales, limits, low, high):  # pragma: no cover (compiled)
+    """Linear RGB of one colour in float64, as :func:`~hf_colorize.color.lab_to_rgb_in_gamut` decides it: as it is
+    when it lies within ``[low, high]``, else with its ab scaled by the first of ``scales`` that fits within
+    ``limits`` (unscaled where none does); clamped to ``[low, high]``."""
+    red, green, blue = _linear_steps(np.float64(lightness), np.float64(a), np.float64(b), constants)
+    if _outside(red, green, blue, low, high):
+        for scale in scales:
+            scaled = _linear_steps(np.float64(lightness), a * scale, b * scale, constants)
+            if not _outside(scaled[0], scaled[1], scaled[2], limits[0], limits[1]):
+                red, green, blue = scaled
+                break
+    return min(max(red, low), high), min(max(green, low), high), min(max(blue, low), high)
+
+
+@numba.njit(fastmath=True, cache=True)
+def _redo_near_limits(row, near_limits, lightness, ab, first, second, weight, constants, scales, limits, table, out):
+    """Convert again, in float64, the pixels of ``row`` that float32 found within :data:`GAMUT_MARGIN_STEPS` of the
+    gamut's limits or outside them (a function of its own: inlined, it kept the main loop from vectorising)."""
     low, high = 0.5, len(table) - 0.5
+    for column in range(len(near_limits)):
+        if near_limits[column]:
+            a, b = _enlarged_ab(ab, first, second, weight, column)
+            red, green, blue = _exact_steps(lightness[row, column], a, b, constants, scales, limits, low, high)
+            out[0, row, column] = table[int(red)]
+            out[1, row, column] = table[int(green)]
+            out[2, row, column] = table[int(blue)]
+
+
+@numba.njit(parallel=True, fastmath=True, cache=True)
+def _lab_to_srgb8_rows(lightness, ab, above, below, weights, constants, table, scales, limits, out):  # pragma: no cover
+    height, width = lightness.shape
+    fast, exact = _conversion_constants(constants.astype(np.float32)), _conversion_constants(constants)
+    # float32 decides a pixel only where its rounding cannot cross a gamut limit (it is off by far less than this)
+    low, high = np.float32(0.5 + GAMUT_MARGIN_STEPS), np.float32(len(table) - 0.5 - GAMUT_MARGIN_STEPS)
     for row in numba.prange(height):
         first, second, weight = above[row], below[row], weights[row]
-        linear = np.empty((3, width))
-        for column in range(width):  # vectorised: no branch
+        near_limits = np.empty(width, np.bool_)
+        for column in range(width):  # vectorised, in float32
             a, b = _enlarged_ab(ab, first, second, weight, column)
-            red, green, blue = _linear_steps(lightness[row, column], a, b, matrix)
-            linear[0, column], linear[1, column], linear[2, column] = red, green, blue
-        for column in range(width):
-            red, green, blue = linear[0, column], linear[1, column], linear[2, column]
-            if min(red, green, blue) < low or max(red, green, blue) > high:
-                a, b = _enlarged_ab(ab, first, second, weight, column)
-                red, green, blue = _reduced_chroma(lightness[row, column], a, b, matrix, scales, limits)
-                red, green, blue = min(max(red, low), high), min(max(green, low), high), min(max(blue, low), high)
-            out[row, column, 0] = table[int(red)]
-            out[row, column, 1] = table[int(green)]
-            out[row, column, 2] = table[int(blue)]
+            red, green, blue = _linear_steps(lightness[row, column], a, b, fast)
+            near_limits[column] = _outside(red, green, blue, low, high)
+            out[0, row, column] = table[np.int32(min(max(red, low), high))]
+            out[1, row, column] = table[np.int32(min(max(green, low), high))]
+            out[2, row, column] = table[np.int32(min(max(blue, low), high))]
+        _redo_near_limits(row, near_limits, lightness, ab, first, second, weight, exact, scales, limits, table, out)
 
 
 def row_blend(source_height: int, height: int, rows: range) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -176,10 +209,13 @@ def row_blend(source_height: int, height: int, rows: range) -> tuple[np.ndarray,
 
 
 def lab_to_srgb8(lightness: np.ndarray, ab: np.ndarray, first_row: int = 0, height: int | None = None) -> np.ndarray:
-    """8-bit sRGB ``(rows, W, 3)`` of CIE L ``(rows, W)`` and CIE ab ``(2, h, W)``, the ab's ``h`` rows enlarged
-    bilinearly (half-pixel centres) to the ``height`` rows of the whole image (default: ``rows``), of which the L is
-    the band starting at ``first_row``. A colour outside the sRGB gamut keeps its L: its ab shrinks by the largest of
-    0.9, 0.8, ... 0 that fits. Within one level of :func:`~hf_colorize.color.lab_to_rgb_in_gamut`.
+    """8-bit sRGB planes ``(3, rows, W)`` (R, G, B) of CIE L ``(rows, W)`` and CIE ab ``(2, h, W)``, the ab's ``h``
+    rows enlarged bilinearly (half-pixel centres) to the ``height`` rows of the whole image (default: ``rows``), of
+    which the L is the band starting at ``first_row``. A colour outside the sRGB gamut keeps its L: its ab shrinks
+    by the largest of 0.9, 0.8, ... 0 that fits. Within one level of :func:`~hf_colorize.color.lab_to_rgb_in_gamut`.
+
+    Each pixel is converted in float32, written plane by plane so that the loop vectorises; a pixel within
+    :data:`GAMUT_MARGIN_STEPS` of the gamut's limits, or outside them, is converted again in float64.
 
     Raises:
         ValueError: the shapes do not fit together.
@@ -192,13 +228,24 @@ def lab_to_srgb8(lightness: np.ndarray, ab: np.ndarray, first_row: int = 0, heig
             f"{height}, got ab {ab.shape}"
         )
     # torch's allocator hands out large blocks that the loops' threads fill several times faster than numpy's
-    out = torch.empty((rows, width, 3), dtype=torch.uint8).numpy()
+    out = torch.empty((3, rows, width), dtype=torch.uint8).numpy()
     above, below, weights = row_blend(ab.shape[1], height, range(first_row, first_row + rows))
     with _LOCK:
         _use_torch_threads()
-        matrix, table = xyz_to_srgb8_steps().numpy(), srgb8_table().numpy()
-        _lab_to_srgb8_rows(lightness, ab, above, below, weights, matrix, table, CHROMA_SCALES, _gamut_limits(), out)
+        table = srgb8_table().numpy()
+        _lab_to_srgb8_rows(
+            lightness, ab, above, below, weights, _constants_table(), table, CHROMA_SCALES, _gamut_limits(), out
+        )
     return out
+
+
+@functools.cache
+def _constants_table() -> np.ndarray:
+    """``(16,)`` float64, what :func:`_linear_steps` reads: XYZ to linear RGB in table steps (:func:`~hf_colorize.
+    color.xyz_to_srgb8_steps`, row by row), delta and 3 delta^2 of the CIE curve, then 16, 1 / 116, 1 / 500 and
+    1 / 200 (Lab to the curve's values) and one half (to round to the nearest table step)."""
+    curve = [CIE_DELTA, 3.0 * CIE_DELTA**2, 16.0, 1.0 / 116.0, 1.0 / 500.0, 1.0 / 200.0, 0.5]
+    return np.concatenate([xyz_to_srgb8_steps().numpy().ravel(), curve])
 
 
 @functools.cache

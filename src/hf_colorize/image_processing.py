@@ -116,16 +116,17 @@ def join_lightness(ab: torch.Tensor, lightness: torch.Tensor) -> Image.Image:
 
     The ab is resized to the image's width here (:func:`ab_columns`); the compiled loop of
     :func:`~hf_colorize.color_kernels.lab_to_srgb8` enlarges its rows as it converts, band by band of rows
-    (:func:`~hf_colorize.images.row_bands`), each band pasted into the output: a large image costs its lightness and
-    its output, no float copy of the whole image and no second 8-bit one.
+    (:func:`~hf_colorize.images.row_bands`), each band's three 8-bit planes merged by PIL into an RGB band pasted
+    into the output: a large image costs its lightness and its output, no float copy of the whole image and no second
+    8-bit one.
     """
     height, width = lightness.shape[-2:]
     columns = ab_columns(ab, height, width)
     plane = lightness[0].float().cpu().numpy()
     output = Image.new("RGB", (width, height))
     for rows in row_bands(height, width):
-        band = lab_to_srgb8(plane[rows], columns, rows.start, height)
-        output.paste(Image.fromarray(band, "RGB"), (0, rows.start))
+        planes = lab_to_srgb8(plane[rows], columns, rows.start, height)
+        output.paste(Image.merge("RGB", [Image.fromarray(channel) for channel in planes]), (0, rows.start))
     return output
 
 

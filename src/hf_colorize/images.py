@@ -22,9 +22,12 @@ IMAGE_EXTENSIONS = {".jpg", ".jpeg", ".png", ".bmp", ".gif", ".tif", ".tiff", ".
 """File suffixes (lower case) read as images by the CLI, the trainer and the example scripts."""
 MAX_PIXELS = 64_000_000
 """Largest input accepted, in pixels (a 100-megapixel image is refused before it is decoded)."""
-BAND_PIXELS = 1 << 18
+BAND_PIXELS = 1 << 20
 """Pixels converted at once at full resolution: reading an image and joining predicted colours with its lightness go
 band by band of whole rows (:func:`row_bands`), so their float temporaries stay this size whatever the image's."""
+PIL_BLOCKS_KEPT = 4
+"""Freed memory blocks (16 MB each) that PIL keeps for its next images once a pipeline exists (Pillow's
+``PILLOW_BLOCKS_MAX``, 0 by default): see :func:`keep_freed_image_blocks`."""
 
 
 class InvalidImageError(ValueError):
@@ -202,6 +205,14 @@ def _open(image: ImageLike) -> tuple[int, int, RowReader]:
         return _pil_rows(image.crop((0, rows.start, image.width, rows.stop)), name, integer_scale)
 
     return image.height, image.width, read_rows
+
+
+def keep_freed_image_blocks() -> None:
+    """Let PIL reuse the memory of freed images (:data:`PIL_BLOCKS_KEPT` blocks, up to 64 MB) instead of returning
+    it at once, unless ``PILLOW_BLOCKS_MAX`` is set: each 12-megapixel output otherwise takes fresh memory whose pages
+    the system must hand over one by one, 15-20 ms a picture on 2 cores, more than the model's own time."""
+    if "PILLOW_BLOCKS_MAX" not in os.environ:
+        Image.core.set_blocks_max(max(Image.core.get_blocks_max(), PIL_BLOCKS_KEPT))
 
 
 def row_bands(height: int, width: int) -> Iterator[slice]:

@@ -22,6 +22,7 @@ from transformers.utils import IMAGE_PROCESSOR_NAME
 
 from .bundled import BUNDLED_MODELS, DEFAULT_MODEL
 from .image_processing import ProcessorConfigError
+from .images import keep_freed_image_blocks
 from .models import REGISTERED_FAMILIES, families_accepting, family_capabilities
 
 TASK = "image-colorization"
@@ -61,6 +62,10 @@ class ImageColorizationPipeline(Pipeline):
     _load_image_processor = True
     _load_feature_extractor = False
     _load_tokenizer = False
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        keep_freed_image_blocks()
 
     def use_onnx(self, path: str | Path) -> None:
         """Run the model's exported ONNX graph (``hf_colorize.export.to_onnx``) with onnxruntime from now on.
