@@ -178,28 +178,6 @@ def _redo_near_limits(row, near_limits, lightness, ab, first, second, weight, co
             out[2, row, column] = table[int(blue)]
 
 
-@numba.njit(fastmath=True, cache=True)
-def _settle_first_scale(row, near_limits, lightness, ab, first, second, weight, constants, scale, limits, table, out):
-    """Settle in float32 the flagged pixels of ``row`` whose decision float64 could not change: outside the gamut by
-    more than :data:`GAMUT_MARGIN_STEPS` as they are, and inside it by more than that at the first chroma scale
-    (where most colours outside the gamut fit), so that only the rest go through the float64 loop one by one."""
-    margin = np.float32(GAMUT_MARGIN_STEPS)
-    low, high = np.float32(0.5), np.float32(len(table) - 0.5)
-    fits_low, fits_high = np.float32(limits[0]) + margin, np.float32(limits[1]) - margin
-    scale = np.float32(scale)
-    for column in range(len(near_limits)):
-        a, b = _enlarged_ab(ab, first, second, weight, column)
-        red, green, blue = _linear_steps(lightness[row, column], a, b, constants)
-        outside = _outside(red, green, blue, low - margin, high + margin)
-        red, green, blue = _linear_steps(lightness[row, column], a * scale, b * scale, constants)
-        settled = near_limits[column] & outside & (not _outside(red, green, blue, fits_low, fits_high))
-        if settled:
-            out[0, row, column] = table[np.int32(min(max(red, low), high))]
-            out[1, row, column] = table[np.int32(min(max(green, low), high))]
-            out[2, row, column] = table[np.int32(min(max(blue, low), high))]
-            near_limits[column] = False
-
-
 @numba.njit(parallel=True, fastmath=True, cache=True)
 def _lab_to_srgb8_rows(lightness, ab, above, below, weights, constants, table, scales, limits, out):  # pragma: no cover
     height, width = lightness.shape
@@ -216,11 +194,7 @@ def _lab_to_srgb8_rows(lightness, ab, above, below, weights, constants, table, s
             out[0, row, column] = table[np.int32(min(max(red, low), high))]
             out[1, row, column] = table[np.int32(min(max(green, low), high))]
             out[2, row, column] = table[np.int32(min(max(blue, low), high))]
-        if near_limits.any():
-            _settle_first_scale(
-                row, near_limits, lightness, ab, first, second, weight, fast, scales[0], limits, table, out
-            )
-            _redo_near_limits(row, near_limits, lightness, ab, first, second, weight, exact, scales, limits, table, out)
+        _redo_near_limits(row, near_limits, lightness, ab, first, second, weight, exact, scales, limits, table, out)
 
 
 def row_blend(source_height: int, height: int, rows: range) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
