@@ -49,6 +49,11 @@ def labels_of(files: list[Path]) -> torch.Tensor:
     return torch.tensor([index_of[file.name.split("-")[3].split("_")[0]] for file in files])
 
 
+def top1_accuracy(judge: ImageNetJudge, pictures: list[torch.Tensor], labels: torch.Tensor) -> float:
+    """The share of ``pictures`` whose top-1 class is their label."""
+    return (judge.top1(pictures) == labels).float().mean().item()
+
+
 def markdown(results: dict) -> str:
     lines = [
         "# ImageNet EfficientNet-Lite variants: top-1 from colour and from grey",
@@ -83,8 +88,8 @@ def main() -> None:
         judge = ImageNetJudge(variant)
         results["variants"][variant] = {
             "parameters": sum(parameter.numel() for parameter in judge.model.parameters()),
-            "colour": (judge.top1(colour) == labels).float().mean().item(),
-            "grey": (judge.top1(grey) == labels).float().mean().item(),
+            "colour": top1_accuracy(judge, colour, labels),
+            "grey": top1_accuracy(judge, grey, labels),
         }
         print(variant, results["variants"][variant], flush=True)
     write_results(args.output, results, markdown(results))

