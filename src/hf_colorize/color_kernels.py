@@ -164,24 +164,74 @@ def _exact_steps(lightness, a, b, constants, scales, limits, low, high):  # prag
     return min(max(red, low), high), min(max(green, low), high), min(max(blue, low), high)
 
 
+@numba.njit(inline="always")
+def _side_of_limits(red, green, blue, low, high, margin):  # pragma: no cover (compiled)
+    """1 where a float32 colour lies within ``[low, high]`` by more than ``margin``, -1 where it lies outside by
+    more than ``margin``, 0 where float32 cannot tell (float64 might decide otherwise)."""
+    lowest, highest = min(red, green, blue), max(red, green, blue)
+    inside = (lowest >= low + margin) & (highest <= high - margin)
+    outside = (lowest < low - margin) | (highest > high + margin)
+    return np.int8(1) if inside else (np.int8(-1) if outside else np.int8(0))
+
+
 @numba.njit(fastmath=True, cache=True)
-def _redo_near_limits(row, near_limits, lightness, ab, first, second, weight, constants, scales, limits, table, out):
-    """Convert again, in float64, the pixels of ``row`` that float32 found within :data:`GAMUT_MARGIN_STEPS` of the
-    gamut's limits or outside them (a function of its own: inlined, it kept the main loop from vectorising)."""
+def _settle_near_limits(row, near_limits, lightness, ab, first, second, weight, constants, scales, limits, table, out):
+    """Convert again the pixels of ``row`` that float32 found outside the gamut's limits or within
+    :data:`GAMUT_MARGIN_STEPS` of them (a function of its own: inlined, it kept the main loop from vectorising).
+
+    The pixels are gathered into short arrays, and every chroma scale is tried on all of them at once in float32 (a
+    loop that vectorises). A pixel is settled in float32 where each decision up to its first fitting scale is clear
+    by the margin: float64 then decides alike (:func:`_exact_steps`). The others, and the colours on the gamut's edge
+    at full chroma, are converted again in float64.
+    """
     low, high = 0.5, len(table) - 0.5
-    for column in range(len(near_limits)):
-        if near_limits[column]:
+    fast = _conversion_constants(constants.astype(np.float32))
+    exact = _conversion_constants(constants)
+    margin = np.float32(GAMUT_MARGIN_STEPS)
+    columns = np.flatnonzero(near_limits)
+    count = len(columns)
+    pixel_lightness = np.empty(count, np.float32)
+    pixel_a, pixel_b = np.empty(count, np.float32), np.empty(count, np.float32)
+    state = np.empty(count, np.int8)  # -1: still searching, 1: settled in float32, 0: float64 decides
+    for index in range(count):
+        column = columns[index]
+        pixel_lightness[index] = lightness[row, column]
+        pixel_a[index], pixel_b[index] = _enlarged_ab(ab, first, second, weight, column)
+        red, green, blue = _linear_steps(pixel_lightness[index], pixel_a[index], pixel_b[index], fast)
+        state[index] = min(_side_of_limits(red, green, blue, np.float32(low), np.float32(high), margin), 0)
+    settled = np.empty((3, count), np.float32)
+    fit_low, fit_high = np.float32(limits[0]), np.float32(limits[1])
+    for scale in scales.astype(np.float32):
+        for index in range(count):  # vectorised, in float32
+            red, green, blue = _linear_steps(
+                pixel_lightness[index], pixel_a[index] * scale, pixel_b[index] * scale, fast
+            )
+            side = _side_of_limits(red, green, blue, fit_low, fit_high, margin)
+            searching = state[index] == -1
+            found = searching & (side == 1)
+            settled[0, index] = red if found else settled[0, index]
+            settled[1, index] = green if found else settled[1, index]
+            settled[2, index] = blue if found else settled[2, index]
+            state[index] = side if searching else state[index]
+        if not (state == -1).any():
+            break
+    for index in range(count):
+        column = columns[index]
+        if state[index] == 1:
+            red, green, blue = settled[0, index], settled[1, index], settled[2, index]
+            red, green, blue = min(max(red, low), high), min(max(green, low), high), min(max(blue, low), high)
+        else:
             a, b = _enlarged_ab(ab, first, second, weight, column)
-            red, green, blue = _exact_steps(lightness[row, column], a, b, constants, scales, limits, low, high)
-            out[0, row, column] = table[int(red)]
-            out[1, row, column] = table[int(green)]
-            out[2, row, column] = table[int(blue)]
+            red, green, blue = _exact_steps(lightness[row, column], a, b, exact, scales, limits, low, high)
+        out[0, row, column] = table[int(red)]
+        out[1, row, column] = table[int(green)]
+        out[2, row, column] = table[int(blue)]
 
 
 @numba.njit(parallel=True, fastmath=True, cache=True)
 def _lab_to_srgb8_rows(lightness, ab, above, below, weights, constants, table, scales, limits, out):  # pragma: no cover
     height, width = lightness.shape
-    fast, exact = _conversion_constants(constants.astype(np.float32)), _conversion_constants(constants)
+    fast = _conversion_constants(constants.astype(np.float32))
     # float32 decides a pixel only where its rounding cannot cross a gamut limit (it is off by far less than this)
     low, high = np.float32(0.5 + GAMUT_MARGIN_STEPS), np.float32(len(table) - 0.5 - GAMUT_MARGIN_STEPS)
     for row in numba.prange(height):
@@ -194,7 +244,9 @@ def _lab_to_srgb8_rows(lightness, ab, above, below, weights, constants, table, s
             out[0, row, column] = table[np.int32(min(max(red, low), high))]
             out[1, row, column] = table[np.int32(min(max(green, low), high))]
             out[2, row, column] = table[np.int32(min(max(blue, low), high))]
-        _redo_near_limits(row, near_limits, lightness, ab, first, second, weight, exact, scales, limits, table, out)
+        _settle_near_limits(
+            row, near_limits, lightness, ab, first, second, weight, constants, scales, limits, table, out
+        )
 
 
 def row_blend(source_height: int, height: int, rows: range) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
