@@ -102,6 +102,19 @@ def test_pipeline_output_within_one_level_of_the_straightforward_pipeline(pipe, 
     assert np.abs(np.asarray(join_lightness(ab, lightness), dtype=int) - output).max() <= 1
 
 
+def test_lab_to_srgb8_within_one_level_on_random_colours_far_outside_the_gamut():
+    """Every lightness with chroma up to 130: most colours leave the gamut, many fit only at a small chroma scale, and
+    some lie on a limit at one scale, where float32 must leave the decision to float64."""
+    generator = torch.Generator().manual_seed(0)
+    lightness = torch.rand(1, 200, 300, generator=generator, dtype=torch.float64) * 100
+    lightness[0, :3] = torch.tensor([0.0, 50.0, 100.0]).double()[:, None]
+    ab = (torch.rand(2, 200, 300, generator=generator, dtype=torch.float64) * 2 - 1) * 130
+    lightness, ab = lightness.float(), ab.float()
+    output = lab_to_srgb8(lightness[0].numpy(), ab.numpy()).astype(int)
+    expected = (reference_in_gamut(lightness, ab) * 255).round().numpy().astype(int)
+    assert np.abs(output - expected).max() <= 1
+
+
 def test_lab_to_srgb8_names_shapes_that_do_not_fit():
     lightness, ab = np.zeros((4, 6), np.float32), np.zeros((2, 3, 6), np.float32)
     assert lab_to_srgb8(lightness, ab).shape == (3, 4, 6)
