@@ -123,7 +123,7 @@ def join_lightness(ab: torch.Tensor, lightness: torch.Tensor) -> Image.Image:
     height, width = lightness.shape[-2:]
     columns = ab_columns(ab, height, width)
     plane = lightness[0].float().cpu().numpy()
-    output = Image.new("RGB", (width, height), None)  # not filled: the bands cover every row
+    output = Image.new("RGB", (width, height))
     for rows in row_bands(height, width):
         planes = lab_to_srgb8(plane[rows], columns, rows.start, height)
         output.paste(Image.merge("RGB", [Image.fromarray(channel) for channel in planes]), (0, rows.start))

@@ -256,7 +256,7 @@ def load_rgb_image(image: ImageLike) -> Image.Image:
     """Read any supported input as an 8-bit RGB PIL image (EXIF orientation applied), converted band by band, so a
     large image costs its 8-bit pixels only (to show it; :func:`load_rgb` keeps float precision)."""
     height, width, read_rows = _open(image)
-    output = Image.new("RGB", (width, height), None)  # not filled: the bands cover every row
+    output = Image.new("RGB", (width, height))
     for rows in row_bands(height, width):
         output.paste(to_pil(torch.from_numpy(_float_rgb(read_rows(rows))).permute(2, 0, 1)), (0, rows.start))
     return output
