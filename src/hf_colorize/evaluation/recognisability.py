@@ -32,13 +32,21 @@ class ImageNetJudge:
         load_imagenet_weights(self.model, source)
 
     @torch.inference_mode()
-    def top1(self, pictures: Sequence[torch.Tensor]) -> torch.Tensor:
-        """The top-1 class index of each picture (all of one size)."""
-        classes = []
+    def logits(self, pictures: Sequence[torch.Tensor]) -> torch.Tensor:
+        """The ImageNet class scores ``(N, 1000)`` of the pictures (all of one size)."""
+        scores = []
         for start in range(0, len(pictures), JUDGE_BATCH):
             batch = (torch.stack(list(pictures[start : start + JUDGE_BATCH])).float() - 127) / 128
-            classes.append(self.model(batch).logits.argmax(dim=1))
-        return torch.cat(classes)
+            scores.append(self.model(batch).logits)
+        return torch.cat(scores)
+
+    def top1(self, pictures: Sequence[torch.Tensor]) -> torch.Tensor:
+        """The top-1 class index of each picture (all of one size)."""
+        return self.logits(pictures).argmax(dim=1)
+
+    def confidence(self, pictures: Sequence[torch.Tensor]) -> torch.Tensor:
+        """How sure the judge is of each picture's top-1 class: that class's softmax probability, in (0, 1]."""
+        return self.logits(pictures).softmax(dim=1).amax(dim=1)
 
 
 def agreement(judge_classes: torch.Tensor, truth_classes: torch.Tensor) -> float:
