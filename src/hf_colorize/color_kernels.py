@@ -175,21 +175,24 @@ def _side_of_limits(red, green, blue, low, high, margin):  # pragma: no cover (c
 
 
 @numba.njit(fastmath=True, cache=True)
-def _settle_near_limits(row, near_limits, lightness, ab, first, second, weight, constants, scales, limits, table, out):
+def _settle_near_limits(
+    row, near_limits, lightness, ab, first, second, weight, fast, exact, scales, limits, table, out
+):
     """Convert again the pixels of ``row`` that float32 found outside the gamut's limits or within
     :data:`GAMUT_MARGIN_STEPS` of them (a function of its own: inlined, it kept the main loop from vectorising).
 
     The pixels are gathered into short arrays, and every chroma scale is tried on all of them at once in float32 (a
     loop that vectorises). A pixel is settled in float32 where each decision up to its first fitting scale is clear
     by the margin: float64 then decides alike (:func:`_exact_steps`). The others, and the colours on the gamut's edge
-    at full chroma, are converted again in float64.
+    at full chroma, are converted again in float64. ``fast`` and ``exact`` are :func:`_conversion_constants` in
+    float32 and float64, made once per call by the caller.
     """
-    low, high = 0.5, len(table) - 0.5
-    fast = _conversion_constants(constants.astype(np.float32))
-    exact = _conversion_constants(constants)
-    margin = np.float32(GAMUT_MARGIN_STEPS)
     columns = np.flatnonzero(near_limits)
     count = len(columns)
+    if count == 0:
+        return
+    low, high = 0.5, len(table) - 0.5
+    margin = np.float32(GAMUT_MARGIN_STEPS)
     pixel_lightness = np.empty(count, np.float32)
     pixel_a, pixel_b = np.empty(count, np.float32), np.empty(count, np.float32)
     state = np.empty(count, np.int8)  # -1: still searching, 1: settled in float32, 0: float64 decides
@@ -213,16 +216,15 @@ def _settle_near_limits(row, near_limits, lightness, ab, first, second, weight, 
             settled[1, index] = green if found else settled[1, index]
             settled[2, index] = blue if found else settled[2, index]
             state[index] = side if searching else state[index]
-        if not (state == -1).any():
-            break
     for index in range(count):
         column = columns[index]
         if state[index] == 1:
             red, green, blue = settled[0, index], settled[1, index], settled[2, index]
             red, green, blue = min(max(red, low), high), min(max(green, low), high), min(max(blue, low), high)
         else:
-            a, b = _enlarged_ab(ab, first, second, weight, column)
-            red, green, blue = _exact_steps(lightness[row, column], a, b, exact, scales, limits, low, high)
+            red, green, blue = _exact_steps(
+                pixel_lightness[index], pixel_a[index], pixel_b[index], exact, scales, limits, low, high
+            )
         out[0, row, column] = table[int(red)]
         out[1, row, column] = table[int(green)]
         out[2, row, column] = table[int(blue)]
@@ -231,7 +233,7 @@ def _settle_near_limits(row, near_limits, lightness, ab, first, second, weight, 
 @numba.njit(parallel=True, fastmath=True, cache=True)
 def _lab_to_srgb8_rows(lightness, ab, above, below, weights, constants, table, scales, limits, out):  # pragma: no cover
     height, width = lightness.shape
-    fast = _conversion_constants(constants.astype(np.float32))
+    fast, exact = _conversion_constants(constants.astype(np.float32)), _conversion_constants(constants)
     # float32 decides a pixel only where its rounding cannot cross a gamut limit (it is off by far less than this)
     low, high = np.float32(0.5 + GAMUT_MARGIN_STEPS), np.float32(len(table) - 0.5 - GAMUT_MARGIN_STEPS)
     for row in numba.prange(height):
@@ -245,7 +247,7 @@ def _lab_to_srgb8_rows(lightness, ab, above, below, weights, constants, table, s
             out[1, row, column] = table[np.int32(min(max(green, low), high))]
             out[2, row, column] = table[np.int32(min(max(blue, low), high))]
         _settle_near_limits(
-            row, near_limits, lightness, ab, first, second, weight, constants, scales, limits, table, out
+            row, near_limits, lightness, ab, first, second, weight, fast, exact, scales, limits, table, out
         )
 
 
