@@ -27,7 +27,7 @@ from evaluate_quality import RESULTS, load_model
 from hf_colorize.color import normalize_lightness
 from hf_colorize.evaluation import compose, grey_prediction, load_eval_image
 from hf_colorize.evaluation.metrics import colorfulness, psnr
-from hf_colorize.images import IMAGE_EXTENSIONS
+from hf_colorize.images import image_files
 
 BATCH = 8
 BELOW_GREY_DB = 1.0
@@ -41,6 +41,11 @@ def colorize(model: torch.nn.Module, images: list) -> list[torch.Tensor]:
         lightness = torch.stack([normalize_lightness(image.lab[:1]) for image in batch])
         outputs += [compose(image, ab) for image, ab in zip(batch, model(pixel_values=lightness).ab)]
     return outputs
+
+
+def image_paths(folders: list[str]) -> list[Path]:
+    """The image files in ``folders`` (:func:`~hf_colorize.images.image_files`), sorted together."""
+    return sorted(path for folder in folders for path in image_files(Path(folder)))
 
 
 def coloured(images: list) -> list:
@@ -109,9 +114,7 @@ def main() -> None:
     parser.add_argument("--num_threads", type=int, default=2)
     args = parser.parse_args()
     torch.set_num_threads(args.num_threads)
-    paths = sorted(
-        path for folder in args.images for path in Path(folder).iterdir() if path.suffix.lower() in IMAGE_EXTENSIONS
-    )
+    paths = image_paths(args.images)
     if any("test" in Path(folder).parts for folder in args.images):
         parser.error("--images: calibrate on held-out training pictures, not on a test folder")
     model, name = load_model(args.model)

@@ -33,14 +33,13 @@ import statistics
 from pathlib import Path
 
 import torch
-from decoding_sweep import BATCH, BELOW_GREY_DB, coloured
+from decoding_sweep import BATCH, BELOW_GREY_DB, coloured, image_paths
 from evaluate_quality import RESULTS, load_model
 
 from hf_colorize.color import normalize_lightness
 from hf_colorize.evaluation import compose, grey_prediction, load_eval_image
 from hf_colorize.evaluation.metrics import colorfulness, psnr
 from hf_colorize.evaluation.recognisability import ImageNetJudge
-from hf_colorize.images import IMAGE_EXTENSIONS
 
 DEFAULT_GAINS = (0.0, 0.25, 0.5, 0.75, 1.0, 1.25, 1.5, 1.75, 2.0, 2.5, 3.0)
 PSNR_WEIGHTS = (0.0, 2.0, 5.0, 10.0, 20.0, 50.0, 1000.0)
@@ -48,13 +47,6 @@ PSNR_WEIGHTS = (0.0, 2.0, 5.0, 10.0, 20.0, 50.0, 1000.0)
 RIDGE_PENALTY = 1000.0
 """The ridge regressions' L2 penalty on standardised features (of 100, 1000 and 10000 on the fit pictures' own
 scores, 1000 predicted best)."""
-
-
-def folder_paths(folders: list[str], every: int = 1) -> list[Path]:
-    paths = sorted(
-        path for folder in folders for path in Path(folder).iterdir() if path.suffix.lower() in IMAGE_EXTENSIONS
-    )
-    return paths[::every]
 
 
 def picture_features(model: torch.nn.Module, lightness: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -232,19 +224,15 @@ def main() -> None:
     model, name = load_model(args.model, "smsanet")
     gains = tuple(sorted(args.gains))
     judge = ImageNetJudge() if args.judge else None
-    fit = score_folder(model, folder_paths(args.fit_on, args.fit_every), gains) if args.fit_on else None
+    fit = score_folder(model, image_paths(args.fit_on)[:: args.fit_every], gains) if args.fit_on else None
     results = {}
     for folder in args.images:
-        scored = score_folder(model, folder_paths([folder]), gains, judge)
+        scored = score_folder(model, image_paths([folder]), gains, judge)
         results["/".join(Path(folder).parts[-2:])] = folder_rows(scored, gains, fit, args.fit_weight)
     output = Path(args.output or RESULTS / f"oracle_gain_{name.split()[0]}")
     fit_count = len(fit["table"]) if fit else None
-    output.with_suffix(".json").write_text(
-        json.dumps(
-            {"gains": gains, "fit_pictures": fit_count, "fit_weight": args.fit_weight, "folders": results}, indent=2
-        )
-        + "\n"  # fmt: skip
-    )
+    record = {"gains": gains, "fit_pictures": fit_count, "fit_weight": args.fit_weight, "folders": results}
+    output.with_suffix(".json").write_text(json.dumps(record, indent=2) + "\n")
     output.with_suffix(".md").write_text(markdown(name, results, fit_count))
     print(markdown(name, results, fit_count))
 
