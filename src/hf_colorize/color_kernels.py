@@ -43,9 +43,10 @@ CHROMA_SCALES = np.linspace(1.0, 0.0, 11)[1:]
 """The factors an out-of-gamut colour's ab tries, largest first (those of ``lab_to_rgb_in_gamut``)."""
 
 GAMUT_MARGIN_STEPS = 1.0 / 16.0
-"""Linear-RGB table steps around the gamut's limits where :func:`lab_to_srgb8` redoes a pixel in float64: float32
-puts a colour within about 0.01 of a step of where float64 does, so only there can the two disagree on whether it
-fits, and with it on whether its chroma shrinks."""
+"""Linear-RGB table steps around the gamut's limits within which :func:`lab_to_srgb8` leaves a decision to float64
+(whether a colour fits, at full chroma or at a chroma scale): float32 puts a colour within about 0.01 of a step of
+where float64 does, so only there can the two disagree on whether it fits, and with it on how far its chroma
+shrinks."""
 _LOCK = threading.Lock()  # numba's default thread pool runs one parallel loop at a time
 
 
@@ -268,8 +269,9 @@ def lab_to_srgb8(lightness: np.ndarray, ab: np.ndarray, first_row: int = 0, heig
     which the L is the band starting at ``first_row``. A colour outside the sRGB gamut keeps its L: its ab shrinks
     by the largest of 0.9, 0.8, ... 0 that fits. Within one level of :func:`~hf_colorize.color.lab_to_rgb_in_gamut`.
 
-    Each pixel is converted in float32, written plane by plane so that the loop vectorises; a pixel within
-    :data:`GAMUT_MARGIN_STEPS` of the gamut's limits, or outside them, is converted again in float64.
+    Each pixel is converted in float32, written plane by plane so that the loop vectorises. A pixel within
+    :data:`GAMUT_MARGIN_STEPS` of the gamut's limits, or outside them, has its chroma scales tried in float32, and is
+    converted again in float64 only where one of those decisions falls within that margin.
 
     Raises:
         ValueError: the shapes do not fit together.
