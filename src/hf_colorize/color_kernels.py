@@ -176,35 +176,33 @@ def _side_of_limits(red, green, blue, low, high, margin):  # pragma: no cover (c
 
 
 @numba.njit(fastmath=True, cache=True)
-def _settle_near_limits(
-    row, near_limits, lightness, ab, first, second, weight, fast, exact, scales, limits, table, out
-):
+def _settle_near_limits(row, side, row_a, row_b, lightness, fast, exact, scales, limits, table, out):
     """Convert again the pixels of ``row`` that float32 found outside the gamut's limits or within
-    :data:`GAMUT_MARGIN_STEPS` of them (a function of its own: inlined, it kept the main loop from vectorising).
+    :data:`GAMUT_MARGIN_STEPS` of them (``side`` below 1, :func:`_side_of_limits`; a function of its own: inlined, it
+    kept the main loop from vectorising). ``row_a`` and ``row_b`` are the row's enlarged ab.
 
-    The pixels are gathered into short arrays, and every chroma scale is tried on all of them at once in float32 (a
-    loop that vectorises). A pixel is settled in float32 where each decision up to its first fitting scale is clear
-    by the margin: float64 then decides alike (:func:`_exact_steps`). The others, and the colours on the gamut's edge
-    at full chroma, are converted again in float64. ``fast`` and ``exact`` are :func:`_conversion_constants` in
-    float32 and float64, made once per call by the caller.
+    The pixels are gathered into short arrays (their L, ab and side, which the main loop computed), and every chroma
+    scale is tried on all of them at once in float32 (a loop that vectorises). A pixel is settled in float32 where
+    each decision up to its first fitting scale is clear by the margin: float64 then decides alike
+    (:func:`_exact_steps`). The others, and the colours on the gamut's edge at full chroma, are converted again in
+    float64. ``fast`` and ``exact`` are :func:`_conversion_constants` in float32 and float64, made once per
+    call by the caller.
     """
-    columns = np.flatnonzero(near_limits)
+    columns = np.flatnonzero(side < 1)
     count = len(columns)
     if count == 0:
         return
     low, high = 0.5, len(table) - 0.5
-    margin = np.float32(GAMUT_MARGIN_STEPS)
     pixel_lightness = np.empty(count, np.float32)
     pixel_a, pixel_b = np.empty(count, np.float32), np.empty(count, np.float32)
     state = np.empty(count, np.int8)  # -1: still searching, 1: settled in float32, 0: float64 decides
     for index in range(count):
         column = columns[index]
         pixel_lightness[index] = lightness[row, column]
-        pixel_a[index], pixel_b[index] = _enlarged_ab(ab, first, second, weight, column)
-        red, green, blue = _linear_steps(pixel_lightness[index], pixel_a[index], pixel_b[index], fast)
-        state[index] = min(_side_of_limits(red, green, blue, np.float32(low), np.float32(high), margin), 0)
+        pixel_a[index], pixel_b[index], state[index] = row_a[column], row_b[column], side[column]
     settled = np.empty((3, count), np.float32)
     fit_low, fit_high = np.float32(limits[0]), np.float32(limits[1])
+    margin = np.float32(GAMUT_MARGIN_STEPS)
     for scale in scales.astype(np.float32):
         for index in range(count):  # vectorised, in float32
             red, green, blue = _linear_steps(
@@ -236,20 +234,21 @@ def _lab_to_srgb8_rows(lightness, ab, above, below, weights, constants, table, s
     height, width = lightness.shape
     fast, exact = _conversion_constants(constants.astype(np.float32)), _conversion_constants(constants)
     # float32 decides a pixel only where its rounding cannot cross a gamut limit (it is off by far less than this)
-    low, high = np.float32(0.5 + GAMUT_MARGIN_STEPS), np.float32(len(table) - 0.5 - GAMUT_MARGIN_STEPS)
+    margin = np.float32(GAMUT_MARGIN_STEPS)
+    low, high = np.float32(0.5), np.float32(len(table) - 0.5)
     for row in numba.prange(height):
         first, second, weight = above[row], below[row], weights[row]
-        near_limits = np.empty(width, np.bool_)
+        side = np.empty(width, np.int8)
+        row_a, row_b = np.empty(width, np.float32), np.empty(width, np.float32)
         for column in range(width):  # vectorised, in float32
             a, b = _enlarged_ab(ab, first, second, weight, column)
             red, green, blue = _linear_steps(lightness[row, column], a, b, fast)
-            near_limits[column] = _outside(red, green, blue, low, high)
+            side[column] = _side_of_limits(red, green, blue, low, high, margin)
+            row_a[column], row_b[column] = a, b
             out[0, row, column] = table[np.int32(min(max(red, low), high))]
             out[1, row, column] = table[np.int32(min(max(green, low), high))]
             out[2, row, column] = table[np.int32(min(max(blue, low), high))]
-        _settle_near_limits(
-            row, near_limits, lightness, ab, first, second, weight, fast, exact, scales, limits, table, out
-        )
+        _settle_near_limits(row, side, row_a, row_b, lightness, fast, exact, scales, limits, table, out)
 
 
 def row_blend(source_height: int, height: int, rows: range) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
