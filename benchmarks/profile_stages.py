@@ -12,9 +12,8 @@ quality 95), the median wall time of each stage of one call on ``--threads`` thr
 - ab upsampling: the predicted ab resized to the picture's width, as ``join_lightness`` does (its rows are enlarged
   inside the next stage's loop);
 - Lab to RGB: ``color_kernels.lab_to_srgb8``, the compiled loop that enlarges the ab rows and converts every pixel
-  to 8-bit sRGB;
-- to PIL: the three 8-bit planes merged into the output PIL image (``Image.merge`` of the planes, which
-  ``Image.fromarray`` wraps without a copy);
+  to 8-bit sRGB, written into the output image's own memory (``pil_memory.pixel_view``);
+- to PIL: the output PIL image made and its memory reached (``Image.new`` unfilled, then ``pixel_view``);
 - encode: the output written as PNG (``images.save_image``), as the CLI writes it;
 and the whole pipeline call on the decoded picture. Then the CLI end to end: ``hf-colorize IN.png -o OUT.png`` on a
 1024x768 grey PNG, from process start to the written file, against ``python -c "import transformers"`` (which
@@ -42,6 +41,7 @@ from speed import median_seconds, request, test_images
 from hf_colorize.color_kernels import lab_to_srgb8
 from hf_colorize.image_processing import ab_columns, join_lightness
 from hf_colorize.images import load_lightness, save_image
+from hf_colorize.pil_memory import pixel_view
 from hf_colorize.pipeline import load_colorization_pipeline
 
 SIZES = {"1024x768": (1024, 768), "4000x3000": (4000, 3000)}
@@ -65,14 +65,14 @@ def profile(pipe, size: tuple[int, int], runs: int, folder: Path) -> dict[str, f
     output = join_lightness(ab, lightness)
     height, width = lightness.shape[-2:]
     columns, plane = ab_columns(ab, height, width), lightness[0].numpy()
-    srgb8 = lab_to_srgb8(plane, columns)
+    pixels = pixel_view(output)
     seconds = {
         "decode": median_seconds(lambda: Image.open(jpeg).load(), runs),
         "lightness": median_seconds(lambda: load_lightness(image), runs),
         "resize to model": median_seconds(lambda: processor.model_lightness(lightness), runs),
         "ab upsampling": median_seconds(lambda: ab_columns(ab, height, width), runs),
-        "Lab to RGB": median_seconds(lambda: lab_to_srgb8(plane, columns), runs),
-        "to PIL": median_seconds(lambda: Image.merge("RGB", [Image.fromarray(plane) for plane in srgb8]), runs),
+        "Lab to RGB": median_seconds(lambda: lab_to_srgb8(plane, columns, out=pixels), runs),
+        "to PIL": median_seconds(lambda: pixel_view(Image.new("RGB", (width, height), None)), runs),
         "encode": median_seconds(lambda: save_image(output, folder / "output.png"), runs),
         "pipeline call": median_seconds(lambda: pipe(image, **options), runs),
     }
@@ -112,9 +112,9 @@ def markdown(results: dict) -> str:
         f"CPU: {results['cpu']}, {results['threads']} threads, eager fp32, batch 1; median ms of {results['runs']} "
         f"runs; a photo of `photos/test` enlarged. Load average (1 min) {load['before'][0]:.2f} before the run, "
         f"{load['after'][0]:.2f} after. *ab upsampling* resizes the predicted ab to the picture's width; *Lab to RGB* "
-        "is the compiled loop that enlarges its rows and converts every pixel; *to PIL* copies the result into the "
-        "output image; *pipeline call* is the whole call on the decoded picture (decode and encode are the CLI's). "
-        "Method: `benchmarks/profile_stages.py`.",
+        "is the compiled loop that enlarges its rows and converts every pixel, writing the output image's own memory; "
+        "*to PIL* makes that image; *pipeline call* is the whole call on the decoded picture (decode and encode are "
+        "the CLI's). Method: `benchmarks/profile_stages.py`.",
         "",
         "| model | input | " + " | ".join(STAGES) + " | pipeline call | call / model |",
         "|---|---|" + "---|" * (len(STAGES) + 2),

@@ -44,6 +44,11 @@ def reference_join(ab: torch.Tensor, lightness: torch.Tensor) -> np.ndarray:
     return np.asarray(to_pil(reference_in_gamut(lightness, full_ab)), dtype=int)
 
 
+def planes(pixels: np.ndarray) -> np.ndarray:
+    """RGBX pixels ``(H, W, 4)`` as R, G, B planes ``(3, H, W)``."""
+    return np.ascontiguousarray(pixels[..., :3].transpose(2, 0, 1))
+
+
 @pytest.fixture(scope="module")
 def pipe():
     return load_colorization_pipeline("dlsa-tiny")
@@ -86,7 +91,7 @@ def test_lab_to_srgb8_within_one_level_of_the_float_conversion(pipe, photo, satu
     expected = reference_in_gamut(lightness, full_ab)
     outside = ((lab_to_rgb(torch.cat([lightness, full_ab]), clip=False) - 0.5).abs() > 0.5).any(dim=0)
     assert outside.float().mean() > (0.01 if saturation > 1 else 0)  # the gamut mapping is exercised
-    converted = torch.from_numpy(lab_to_srgb8(lightness[0].numpy(), full_ab.numpy()))
+    converted = torch.from_numpy(planes(lab_to_srgb8(lightness[0].numpy(), full_ab.numpy())))
     difference = (converted.int() - expected.mul(255).round().int()).abs()
     assert difference.max() <= 1, f"{int((difference > 1).sum())} pixels differ by more than one level"
 
@@ -102,6 +107,22 @@ def test_pipeline_output_within_one_level_of_the_straightforward_pipeline(pipe, 
     assert np.abs(np.asarray(join_lightness(ab, lightness), dtype=int) - output).max() <= 1
 
 
+def test_images_in_several_memory_blocks_give_the_same_output(pipe, photo):
+    """A picture that Pillow keeps in several blocks (made under a small block size) is read band by band and its
+    output pasted band by band; one in a single block is read and written in place: the same pixels either way."""
+    in_place = pipe(photo)
+    before = Image.core.get_block_size()
+    try:
+        Image.core.set_block_size(1 << 20)  # 1 MB: 900x700 RGB takes 2.5 MB
+        pieced = photo.copy()
+        with pytest.raises(ValueError, match="multiple"):
+            pieced.__arrow_c_array__()
+        pieced_output = pipe(pieced)
+    finally:
+        Image.core.set_block_size(before)
+    assert np.array_equal(np.asarray(in_place), np.asarray(pieced_output))
+
+
 def test_lab_to_srgb8_within_one_level_on_random_colours_far_outside_the_gamut():
     """Every lightness with chroma up to 130: most colours leave the gamut, many fit only at a small chroma scale, and
     some lie on a limit at one scale, where float32 must leave the decision to float64."""
@@ -110,14 +131,17 @@ def test_lab_to_srgb8_within_one_level_on_random_colours_far_outside_the_gamut()
     lightness[0, :3] = torch.tensor([0.0, 50.0, 100.0]).double()[:, None]
     ab = (torch.rand(2, 200, 300, generator=generator, dtype=torch.float64) * 2 - 1) * 130
     lightness, ab = lightness.float(), ab.float()
-    output = lab_to_srgb8(lightness[0].numpy(), ab.numpy()).astype(int)
+    output = planes(lab_to_srgb8(lightness[0].numpy(), ab.numpy())).astype(int)
     expected = (reference_in_gamut(lightness, ab) * 255).round().numpy().astype(int)
     assert np.abs(output - expected).max() <= 1
 
 
 def test_lab_to_srgb8_names_shapes_that_do_not_fit():
     lightness, ab = np.zeros((4, 6), np.float32), np.zeros((2, 3, 6), np.float32)
-    assert lab_to_srgb8(lightness, ab).shape == (3, 4, 6)
+    converted = lab_to_srgb8(lightness, ab)
+    assert converted.shape == (4, 6, 4) and (converted[..., 3] == 255).all()  # R, G, B and PIL's pad byte
+    with pytest.raises(ValueError, match=r"writes uint8 \(4, 6, 4\), got out uint8 \(4, 6, 3\)"):
+        lab_to_srgb8(lightness, ab, out=np.zeros((4, 6, 3), np.uint8))
     with pytest.raises(ValueError, match=r"expects ab \(2, h <= 4, 6\).*got ab \(2, 3, 5\)"):
         lab_to_srgb8(lightness, np.zeros((2, 3, 5), np.float32))
     with pytest.raises(ValueError, match="rows 2-6 of 5"):

@@ -19,6 +19,7 @@ level of that module's whole-image conversion in float64 (tested).
 from __future__ import annotations
 
 import functools
+import sys
 import threading
 
 import numba
@@ -145,6 +146,19 @@ def _enlarged_ab(ab, first, second, weight, column):  # pragma: no cover (compil
     return a, b
 
 
+_LITTLE_ENDIAN = sys.byteorder == "little"
+
+
+@numba.njit(inline="always")
+def _rgbx(red, green, blue):  # pragma: no cover (compiled)
+    """One pixel's R, G, B and 255 bytes, in that order in memory, as one 32-bit word: a store the loop vectorises,
+    where four byte stores do not."""
+    red, green, blue = np.uint32(red), np.uint32(green), np.uint32(blue)
+    if _LITTLE_ENDIAN:
+        return red | (green << np.uint32(8)) | (blue << np.uint32(16)) | np.uint32(0xFF000000)
+    return (red << np.uint32(24)) | (green << np.uint32(16)) | (blue << np.uint32(8)) | np.uint32(0xFF)
+
+
 @numba.njit(inline="always")
 def _outside(red, green, blue, low, high):  # pragma: no cover (compiled)
     return (min(red, green, blue) < low) | (max(red, green, blue) > high)
@@ -224,9 +238,7 @@ def _settle_near_limits(row, side, row_a, row_b, lightness, fast, exact, scales,
             red, green, blue = _exact_steps(
                 pixel_lightness[index], pixel_a[index], pixel_b[index], exact, scales, limits, low, high
             )
-        out[0, row, column] = table[int(red)]
-        out[1, row, column] = table[int(green)]
-        out[2, row, column] = table[int(blue)]
+        out[row, column] = _rgbx(table[int(red)], table[int(green)], table[int(blue)])
 
 
 @numba.njit(parallel=True, fastmath=True, cache=True)
@@ -245,9 +257,11 @@ def _lab_to_srgb8_rows(lightness, ab, above, below, weights, constants, table, s
             red, green, blue = _linear_steps(lightness[row, column], a, b, fast)
             side[column] = _side_of_limits(red, green, blue, low, high, margin)
             row_a[column], row_b[column] = a, b
-            out[0, row, column] = table[np.int32(min(max(red, low), high))]
-            out[1, row, column] = table[np.int32(min(max(green, low), high))]
-            out[2, row, column] = table[np.int32(min(max(blue, low), high))]
+            out[row, column] = _rgbx(
+                table[np.int32(min(max(red, low), high))],
+                table[np.int32(min(max(green, low), high))],
+                table[np.int32(min(max(blue, low), high))],
+            )
         _settle_near_limits(row, side, row_a, row_b, lightness, fast, exact, scales, limits, table, out)
 
 
@@ -262,13 +276,17 @@ def row_blend(source_height: int, height: int, rows: range) -> tuple[np.ndarray,
     return above, below, (centres - above).astype(np.float32)
 
 
-def lab_to_srgb8(lightness: np.ndarray, ab: np.ndarray, first_row: int = 0, height: int | None = None) -> np.ndarray:
-    """8-bit sRGB planes ``(3, rows, W)`` (R, G, B) of CIE L ``(rows, W)`` and CIE ab ``(2, h, W)``, the ab's ``h``
-    rows enlarged bilinearly (half-pixel centres) to the ``height`` rows of the whole image (default: ``rows``), of
-    which the L is the band starting at ``first_row``. A colour outside the sRGB gamut keeps its L: its ab shrinks
-    by the largest of 0.9, 0.8, ... 0 that fits. Within one level of :func:`~hf_colorize.color.lab_to_rgb_in_gamut`.
+def lab_to_srgb8(
+    lightness: np.ndarray, ab: np.ndarray, first_row: int = 0, height: int | None = None, out: np.ndarray | None = None
+) -> np.ndarray:
+    """8-bit sRGB pixels ``(rows, W, 4)`` (R, G, B and 255: the layout of PIL's RGB images, so that ``out`` may be
+    an output image's own memory, :func:`~hf_colorize.pil_memory.pixel_view`) of CIE L ``(rows, W)`` and CIE ab
+    ``(2, h, W)``, the ab's ``h`` rows enlarged bilinearly (half-pixel centres) to the ``height`` rows of the whole
+    image (default: ``rows``), of which the L is the band starting at ``first_row``. A colour outside the sRGB gamut
+    keeps its L: its ab shrinks by the largest of 0.9, 0.8, ... 0 that fits. Within one level of
+    :func:`~hf_colorize.color.lab_to_rgb_in_gamut`. Written into ``out`` when given.
 
-    Each pixel is converted in float32, written plane by plane so that the loop vectorises. A pixel within
+    Each pixel is converted in float32, in a loop that vectorises. A pixel within
     :data:`GAMUT_MARGIN_STEPS` of the gamut's limits, or outside them, has its chroma scales tried in float32, and is
     converted again in float64 only where one of those decisions falls within that margin.
 
@@ -282,16 +300,25 @@ def lab_to_srgb8(lightness: np.ndarray, ab: np.ndarray, first_row: int = 0, heig
             f"lab_to_srgb8 expects ab (2, h <= {height}, {width}) and rows {first_row}-{first_row + rows} of "
             f"{height}, got ab {ab.shape}"
         )
+    if out is not None and (out.dtype != np.uint8 or out.shape != (rows, width, 4)):
+        raise ValueError(f"lab_to_srgb8 writes uint8 ({rows}, {width}, 4), got out {out.dtype} {out.shape}")
     # torch's allocator hands out large blocks that the loops' threads fill several times faster than numpy's
-    out = torch.empty((3, rows, width), dtype=torch.uint8).numpy()
+    out = torch.empty((rows, width, 4), dtype=torch.uint8).numpy() if out is None else out
     above, below, weights = row_blend(ab.shape[1], height, range(first_row, first_row + rows))
     with _LOCK:
         _use_torch_threads()
-        table = srgb8_table().numpy()
-        _lab_to_srgb8_rows(
-            lightness, ab, above, below, weights, _constants_table(), table, CHROMA_SCALES, _gamut_limits(), out
-        )
+        words = out.view(np.uint32)[..., 0]  # each pixel's 4 bytes as one word
+        constants, table, limits = _constants_table(), _word_table(), _gamut_limits()
+        _lab_to_srgb8_rows(lightness, ab, above, below, weights, constants, table, CHROMA_SCALES, limits, words)
     return out
+
+
+@functools.cache
+def _word_table() -> np.ndarray:
+    """:func:`~hf_colorize.color.srgb8_table` (the 8-bit sRGB level of each step of linear RGB) as 32-bit words: the
+    loop reads three entries a pixel, and gathers of words vectorise where gathers of bytes do not (the Lab to RGB
+    loop took 31 instead of 18 ms at 12 megapixels)."""
+    return srgb8_table().numpy().astype(np.uint32)
 
 
 @functools.cache

@@ -18,6 +18,7 @@ from transformers.image_utils import ChannelDimension
 from .color import denormalize_ab, normalize_lightness
 from .color_kernels import lab_to_srgb8
 from .images import ImageLike, InvalidImageError, load_lightness, row_bands
+from .pil_memory import pixel_view
 
 ImageInput = ImageLike | torch.Tensor
 """One image as the processors take it: a path, a PIL image or a numpy array (:mod:`hf_colorize.images`), or a torch
@@ -115,18 +116,22 @@ def join_lightness(ab: torch.Tensor, lightness: torch.Tensor) -> Image.Image:
     out-of-gamut colours losing chroma rather than lightness.
 
     The ab is resized to the image's width here (:func:`ab_columns`); the compiled loop of
-    :func:`~hf_colorize.color_kernels.lab_to_srgb8` enlarges its rows as it converts, band by band of rows
-    (:func:`~hf_colorize.images.row_bands`), each band's three 8-bit planes merged by PIL into an RGB band pasted
-    into the output: a large image costs its lightness and its output, no float copy of the whole image and no second
-    8-bit one.
+    :func:`~hf_colorize.color_kernels.lab_to_srgb8` enlarges its rows as it converts and writes the output image's
+    own memory (:func:`~hf_colorize.pil_memory.pixel_view`). Where Pillow keeps the image in several blocks, it goes
+    band by band of rows (:func:`~hf_colorize.images.row_bands`), each band pasted into the output. A large image
+    costs its lightness and its output, no float copy of the whole image and no second 8-bit one.
     """
     height, width = lightness.shape[-2:]
     columns = ab_columns(ab, height, width)
     plane = lightness[0].float().cpu().numpy()
-    output = Image.new("RGB", (width, height))
+    output = Image.new("RGB", (width, height), None)  # every pixel is written below
+    pixels = pixel_view(output)
+    if pixels is not None:
+        lab_to_srgb8(plane, columns, out=pixels)
+        return output
     for rows in row_bands(height, width):
-        planes = lab_to_srgb8(plane[rows], columns, rows.start, height)
-        output.paste(Image.merge("RGB", [Image.fromarray(channel) for channel in planes]), (0, rows.start))
+        band = lab_to_srgb8(plane[rows], columns, rows.start, height)
+        output.paste(Image.frombytes("RGB", (width, len(band)), band, "raw", "RGBX"), (0, rows.start))
     return output
 
 

@@ -15,6 +15,7 @@ from PIL import ExifTags, Image, ImageOps, UnidentifiedImageError
 
 from .color import rgb_to_lab
 from .color_kernels import srgb8_to_lightness
+from .pil_memory import keep_images_whole, pixel_view
 
 ImageLike = str | os.PathLike | Image.Image | np.ndarray
 
@@ -180,6 +181,16 @@ def _upright(image: Image.Image) -> Image.Image:
 RowReader = Callable[[slice], np.ndarray]
 
 
+def _in_place_rows(image: Image.Image) -> np.ndarray | None:
+    """An RGB image's R, G, B or an L image's grey (without a transparent colour, which makes it RGBA) as an
+    ``(H, W, C)`` view of the image's own memory (:func:`~hf_colorize.pil_memory.pixel_view`: no copy, where
+    Pillow keeps the image in one block), or None."""
+    if image.mode != "RGB" and (image.mode != "L" or "transparency" in image.info):
+        return None
+    pixels = pixel_view(image)
+    return None if pixels is None else pixels[..., :3]
+
+
 def _open(image: ImageLike) -> tuple[int, int, RowReader]:
     """An input's height, width and a function giving its rows ``rows``: 8-bit sRGB ``(rows, W, C)`` (C = 1 for grey,
     3 for RGB) when the input is 8-bit, else float RGB ``(rows, W, 3)`` in [0, 1] (:func:`_float_rgb` makes any of
@@ -198,6 +209,9 @@ def _open(image: ImageLike) -> tuple[int, int, RowReader]:
         raise InvalidImageError(f"{name}: expected a path, a PIL image or a numpy array")
     _check_size(name, image.width, image.height)
     image = _upright(image)
+    pixels = _in_place_rows(image)
+    if pixels is not None:
+        return image.height, image.width, lambda rows: pixels[rows]
     # 16-bit greys that use only 0-255 are 8-bit values: the whole image decides
     integer_scale = 65535.0 if image.mode in _INTEGER_MODES and image.getextrema()[1] > 255 else 255.0
 
@@ -208,11 +222,14 @@ def _open(image: ImageLike) -> tuple[int, int, RowReader]:
 
 
 def keep_freed_image_blocks() -> None:
-    """Let PIL reuse the memory of freed images (:data:`PIL_BLOCKS_KEPT` blocks, up to 64 MB) instead of returning
-    it at once, unless ``PILLOW_BLOCKS_MAX`` is set: each 12-megapixel output otherwise takes fresh memory whose pages
-    the system must hand over one by one, 15-20 ms a picture on 2 cores, more than the model's own time."""
+    """Let PIL reuse the memory of freed images (:data:`PIL_BLOCKS_KEPT` blocks) instead of returning it at once,
+    unless ``PILLOW_BLOCKS_MAX`` is set: each 12-megapixel output otherwise takes fresh memory whose pages the system
+    must hand over one by one, 15-20 ms a picture on 2 cores, more than the model's own time. Also keep images whole
+    (:func:`~hf_colorize.pil_memory.keep_images_whole`), so that pictures made from now on are read and written in
+    place."""
     if "PILLOW_BLOCKS_MAX" not in os.environ:
         Image.core.set_blocks_max(max(Image.core.get_blocks_max(), PIL_BLOCKS_KEPT))
+    keep_images_whole()
 
 
 def row_bands(height: int, width: int) -> Iterator[slice]:
