@@ -48,6 +48,10 @@ GAMUT_MARGIN_STEPS = 1.0 / 16.0
 (whether a colour fits, at full chroma or at a chroma scale): float32 puts a colour within about 0.01 of a step of
 where float64 does, so only there can the two disagree on whether it fits, and with it on how far its chroma
 shrinks."""
+SEARCH_CHUNK = 64
+"""Out-of-gamut pixels whose chroma scales are tried together: a chunk stops at the first scale after which none of
+its pixels is still searching. Neighbours' colours are alike, so a chunk whose colours fit at 0.9 costs one try, not
+ten (dlsa-tiny's 12-megapixel loop: 45 -> 40 ms)."""
 _LOCK = threading.Lock()  # numba's default thread pool runs one parallel loop at a time
 
 
@@ -195,8 +199,9 @@ def _settle_near_limits(row, side, row_a, row_b, lightness, fast, exact, scales,
     :data:`GAMUT_MARGIN_STEPS` of them (``side`` below 1, :func:`_side_of_limits`; a function of its own: inlined, it
     kept the main loop from vectorising). ``row_a`` and ``row_b`` are the row's enlarged ab.
 
-    The pixels are gathered into short arrays (their L, ab and side, which the main loop computed), and every chroma
-    scale is tried on all of them at once in float32 (a loop that vectorises). A pixel is settled in float32 where
+    The pixels are gathered into short arrays (their L, ab and side, which the main loop computed), and the chroma
+    scales are tried in float32 on :data:`SEARCH_CHUNK` of them at once (a loop that vectorises), largest first, until
+    none of the chunk is still searching. A pixel is settled in float32 where
     each decision up to its first fitting scale is clear by the margin: float64 then decides alike
     (:func:`_exact_steps`). The others, and the colours on the gamut's edge at full chroma, are converted again in
     float64. ``fast`` and ``exact`` are :func:`_conversion_constants` in float32 and float64, made once per
@@ -217,18 +222,26 @@ def _settle_near_limits(row, side, row_a, row_b, lightness, fast, exact, scales,
     settled = np.empty((3, count), np.float32)
     fit_low, fit_high = np.float32(limits[0]), np.float32(limits[1])
     margin = np.float32(GAMUT_MARGIN_STEPS)
-    for scale in scales.astype(np.float32):
-        for index in range(count):  # vectorised, in float32
-            red, green, blue = _linear_steps(
-                pixel_lightness[index], pixel_a[index] * scale, pixel_b[index] * scale, fast
-            )
-            side = _side_of_limits(red, green, blue, fit_low, fit_high, margin)
-            searching = state[index] == -1
-            found = searching & (side == 1)
-            settled[0, index] = red if found else settled[0, index]
-            settled[1, index] = green if found else settled[1, index]
-            settled[2, index] = blue if found else settled[2, index]
-            state[index] = side if searching else state[index]
+    fast_scales = scales.astype(np.float32)
+    for chunk in range(0, count, SEARCH_CHUNK):
+        # unsigned bounds: numba then knows the index is not negative, and the loop vectorises
+        start, stop = np.uint64(chunk), np.uint64(min(chunk + SEARCH_CHUNK, count))
+        for scale in fast_scales:
+            searching_after = 0
+            for index in range(start, stop):  # vectorised, in float32
+                red, green, blue = _linear_steps(
+                    pixel_lightness[index], pixel_a[index] * scale, pixel_b[index] * scale, fast
+                )
+                fits = _side_of_limits(red, green, blue, fit_low, fit_high, margin)
+                searching = state[index] == -1
+                found = searching & (fits == 1)
+                settled[0, index] = red if found else settled[0, index]
+                settled[1, index] = green if found else settled[1, index]
+                settled[2, index] = blue if found else settled[2, index]
+                state[index] = fits if searching else state[index]
+                searching_after += searching & (fits == -1)
+            if searching_after == 0:
+                break
     for index in range(count):
         column = columns[index]
         if state[index] == 1:
