@@ -4,9 +4,11 @@ import gc
 
 import numpy as np
 import pytest
+import torch
 from PIL import Image
 
-from hf_colorize.pil_memory import keep_images_whole, pixel_view
+from hf_colorize.images import load_lightness
+from hf_colorize.pil_memory import float_plane, keep_images_whole, pixel_view
 
 
 def test_rgb_pixels_are_the_image_own_memory():
@@ -24,7 +26,7 @@ def test_grey_pixels_and_other_modes():
     assert grey.readonly and pixel_view(grey) is None  # over the array's memory: Pillow 12 crashes exporting it
     grey = grey.copy()
     assert np.array_equal(pixel_view(grey)[..., 0], np.asarray(grey))
-    assert pixel_view(Image.new("F", (4, 3))) is None
+    assert pixel_view(Image.new("I", (4, 3))) is None
     assert pixel_view(Image.new("I;16", (4, 3))) is None
 
 
@@ -66,3 +68,27 @@ def test_keep_images_whole_unless_the_user_chose(monkeypatch):
 def test_four_byte_modes(mode):
     image = Image.new(mode, (3, 2), (1, 2, 3, 4))
     assert pixel_view(image)[0, 0, :3].tolist() == [1, 2, 3]
+
+
+def test_float_planes_live_in_pil_memory_and_outlive_nothing_they_need():
+    plane = float_plane(3, 5)
+    assert plane.shape == (3, 5) and plane.dtype == np.float32 and plane.flags.writeable
+    plane[:] = 7.5
+    gc.collect()
+    Image.new("F", (5, 3), 0.0)  # may reuse freed memory: the plane's must not be
+    assert (plane == 7.5).all()
+    image = Image.new("F", (5, 3), 2.0)
+    assert (pixel_view(image)[..., 0] == 2.0).all()
+
+
+def test_lightness_in_pil_memory_equals_lightness_in_torch_memory():
+    picture = Image.fromarray(np.random.default_rng(0).integers(0, 256, (40, 60, 3), dtype=np.uint8)).copy()
+    in_pil = load_lightness(picture)
+    before = Image.core.get_block_size()
+    try:
+        Image.core.set_block_size(1 << 12)  # 40x60 floats take 9.6 kB: several blocks, so torch's memory
+        assert float_plane(40, 60) is None
+        in_torch = load_lightness(picture)
+    finally:
+        Image.core.set_block_size(before)
+    assert torch.equal(in_pil, in_torch)

@@ -15,7 +15,7 @@ from PIL import ExifTags, Image, ImageOps, UnidentifiedImageError
 
 from .color import rgb_to_lab
 from .color_kernels import srgb8_to_lightness
-from .pil_memory import keep_images_whole, pixel_view
+from .pil_memory import float_plane, keep_images_whole, pixel_view
 
 ImageLike = str | os.PathLike | Image.Image | np.ndarray
 
@@ -256,10 +256,12 @@ def load_lightness(image: ImageLike) -> torch.Tensor:
 
     It is converted band by band (:func:`row_bands`), so a large image costs its decoded pixels and its lightness
     (4 bytes a pixel), not float RGB and Lab copies of the whole image. 8-bit pixels take a compiled loop
-    (:func:`~hf_colorize.color_kernels.srgb8_to_lightness`).
+    (:func:`~hf_colorize.color_kernels.srgb8_to_lightness`). The lightness lies in PIL's memory where it fits one block
+    (:func:`~hf_colorize.pil_memory.float_plane`): a large picture's then reuses the memory of the last one freed.
     """
     height, width, read_rows = _open(image)
-    lightness = torch.empty(1, height, width)
+    plane = float_plane(height, width)
+    lightness = torch.empty(1, height, width) if plane is None else torch.from_numpy(plane)[None]
     for rows in row_bands(height, width):
         band = read_rows(rows)
         if band.dtype == np.uint8:

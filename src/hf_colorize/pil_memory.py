@@ -22,8 +22,16 @@ WHOLE_IMAGE_BYTES = 1 << 27
 """Pillow's block size once a pipeline exists (128 MB, Pillow's ``PILLOW_BLOCK_SIZE``): an RGB image takes 4 bytes a
 pixel, so pictures up to 32 megapixels made after that lie in one block and are read and written without a copy. A
 block takes only the memory its image needs."""
-VIEWED_MODES = {"RGB": 4, "RGBA": 4, "RGBX": 4, "L": 1}
-"""PIL modes whose 8-bit pixels :func:`pixel_view` gives, and the bytes each pixel takes in memory."""
+VIEWED_MODES = {
+    "RGB": (np.uint8, 4),
+    "RGBA": (np.uint8, 4),
+    "RGBX": (np.uint8, 4),
+    "L": (np.uint8, 1),
+    "F": (np.float32, 1),
+}
+"""PIL modes whose pixels :func:`pixel_view` gives: the type of each value and the values each pixel takes in
+memory."""
+_ARROW_FORMATS = {np.uint8: b"C", np.float32: b"f"}
 
 
 class _ArrowSchema(ctypes.Structure):
@@ -62,8 +70,8 @@ _capsule_pointer.restype = ctypes.c_void_p
 _capsule_pointer.argtypes = [ctypes.py_object, ctypes.c_char_p]
 
 
-def _exported_bytes(image: Image.Image) -> ctypes.Array | None:
-    """The image's pixel bytes as a ctypes array over its own memory (holding the Arrow capsules, whose release hands
+def _exported_values(image: Image.Image) -> ctypes.Array | None:
+    """The image's pixel values as a ctypes array over its own memory (holding the Arrow capsules, whose release hands
     the memory back), or None where Pillow does not export it (before 11.2, or an image in several blocks)."""
     try:
         schema_capsule, array_capsule = image.__arrow_c_array__()
@@ -71,22 +79,23 @@ def _exported_bytes(image: Image.Image) -> ctypes.Array | None:
         return None
     schema = _ArrowSchema.from_address(_capsule_pointer(schema_capsule, b"arrow_schema"))
     array = _ArrowArray.from_address(_capsule_pointer(array_capsule, b"arrow_array"))
-    bands = VIEWED_MODES[image.mode]
-    # one uint8 per pixel ("C"), or a fixed-size list of 4 of them ("+w:4") whose child holds the bytes
+    dtype, bands = VIEWED_MODES[image.mode]
+    # one value per pixel ("C": uint8, "f": float32), or a fixed-size list of 4 bytes ("+w:4") whose child holds them
     if bands == 4 and schema.format == b"+w:4" and array.n_children == 1:
         array = array.children[0].contents
-    elif not (bands == 1 and schema.format == b"C"):
+    elif not (bands == 1 and schema.format == _ARROW_FORMATS[dtype]):
         return None
     if array.n_buffers != 2 or array.offset != 0 or array.length != image.width * image.height * bands:
         return None
-    pixels = (ctypes.c_uint8 * array.length).from_address(array.buffers[1])
+    pixels = (np.ctypeslib.as_ctypes_type(dtype) * array.length).from_address(array.buffers[1])
     pixels.exported = (schema_capsule, array_capsule)  # the memory lives as long as these
     return pixels
 
 
 def pixel_view(image: Image.Image) -> np.ndarray | None:
-    """An 8-bit image's pixels as a writable ``(H, W, C)`` uint8 array over the image's own memory: C = 4 for RGB
-    (R, G, B and a pad byte PIL keeps at 255), RGBA and RGBX, 1 for L. None for other modes, before Pillow 11.2, for
+    """An image's pixels as a writable ``(H, W, C)`` array over the image's own memory: uint8 with C = 4 for RGB
+    (R, G, B and a pad byte PIL keeps at 255), RGBA and RGBX, uint8 with C = 1 for L, float32 with C = 1 for F. None
+    for other modes, before Pillow 11.2, for
     an image over memory that PIL maps rather than owns (``Image.fromarray``, ``Image.frombuffer``, some uncompressed
     files: ``image.readonly``) and for an image in several memory blocks (see :func:`keep_images_whole`): read those
     the public way."""
@@ -95,10 +104,20 @@ def pixel_view(image: Image.Image) -> np.ndarray | None:
     image.load()
     if image.readonly:  # memory PIL maps rather than owns (a numpy array's, a file's): Pillow 12 cannot export it
         return None
-    pixels = _exported_bytes(image)
+    pixels = _exported_values(image)
     if pixels is None:
         return None
-    return np.frombuffer(pixels, np.uint8).reshape(image.height, image.width, VIEWED_MODES[image.mode])
+    dtype, bands = VIEWED_MODES[image.mode]
+    return np.frombuffer(pixels, dtype).reshape(image.height, image.width, bands)
+
+
+def float_plane(height: int, width: int) -> np.ndarray | None:
+    """A new, unfilled float32 ``(height, width)`` array in PIL's memory (an F image's, :func:`pixel_view`), or None
+    where PIL would split it into blocks. A freed one goes back to PIL's kept blocks
+    (:func:`~hf_colorize.images.keep_freed_image_blocks`), so the next one of its size costs no fresh memory: a fresh
+    12-megapixel plane costs 15 ms of the system handing over its pages one by one."""
+    pixels = pixel_view(Image.new("F", (width, height), None))
+    return None if pixels is None else pixels[..., 0]
 
 
 def keep_images_whole() -> None:
