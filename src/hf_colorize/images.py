@@ -182,10 +182,10 @@ RowReader = Callable[[slice], np.ndarray]
 
 
 def _in_place_rows(image: Image.Image) -> np.ndarray | None:
-    """An RGB image's R, G, B or an L image's grey (without a transparent colour, which makes it RGBA) as an
-    ``(H, W, C)`` view of the image's own memory (:func:`~hf_colorize.pil_memory.pixel_view`: no copy, where
-    Pillow keeps the image in one block), or None."""
-    if image.mode != "RGB" and (image.mode != "L" or "transparency" in image.info):
+    """An RGB image's R, G, B or an L image's grey, the values :func:`_pil_rows` reads, as an ``(H, W, C)`` view of
+    the image's own memory (:func:`~hf_colorize.pil_memory.pixel_view`: no copy, where Pillow keeps the image in one
+    block), or None."""
+    if image.mode not in ("RGB", "L"):
         return None
     pixels = pixel_view(image)
     return None if pixels is None else pixels[..., :3]
