@@ -70,6 +70,8 @@ def test_8bit_lightness_matches_the_float_conversion():
     torch.testing.assert_close(torch.from_numpy(srgb8_to_lightness(greys.numpy())), expected_greys, rtol=0, atol=1e-4)
     strided = np.asarray(Image.fromarray(rgb8.numpy()).convert("RGBA"))[..., :3]  # alpha dropped, not copied
     torch.testing.assert_close(torch.from_numpy(srgb8_to_lightness(strided)), expected, rtol=0, atol=1e-4)
+    rgbx = np.concatenate([rgb8.numpy(), np.full((97, 131, 1), 7, np.uint8)], axis=2)  # PIL's layout: a fourth byte
+    assert np.array_equal(srgb8_to_lightness(rgbx), srgb8_to_lightness(strided))
     with pytest.raises(ValueError, match="uint8"):
         srgb8_to_lightness(rgb8.float().numpy())
 

@@ -52,6 +52,7 @@ SEARCH_CHUNK = 64
 """Out-of-gamut pixels whose chroma scales are tried together: a chunk stops at the first scale after which none of
 its pixels is still searching. Neighbours' colours are alike, so a chunk whose colours fit at 0.9 costs one try, not
 ten (dlsa-tiny's 12-megapixel loop: 45 -> 40 ms)."""
+_LITTLE_ENDIAN = sys.byteorder == "little"
 _LOCK = threading.Lock()  # numba's default thread pool runs one parallel loop at a time
 
 
@@ -70,10 +71,19 @@ def _grey_lightness_table() -> np.ndarray:
     return rgb_to_lab(greys)[0, 0].float().numpy()
 
 
+@numba.njit(inline="always")
+def _lightness_of(luminance, lightness_table):  # pragma: no cover (compiled)
+    """CIE L of a luminance Y, read from ``lightness_table`` with linear interpolation."""
+    position = min(max(luminance, np.float32(0.0)), np.float32(1.0)) * np.float32(len(lightness_table) - 2)
+    index = int(position)
+    fraction = position - np.float32(index)
+    low = lightness_table[index]
+    return low + fraction * (lightness_table[index + 1] - low)
+
+
 @numba.njit(parallel=True, fastmath=True, cache=True)
 def _srgb8_lightness_rows(pixels, luminance_table, lightness_table, grey_table, out):  # pragma: no cover (compiled)
     rows, width, channels = pixels.shape
-    steps = np.float32(len(lightness_table) - 2)
     for row in numba.prange(rows):
         for column in range(width):
             if channels == 1:
@@ -84,28 +94,48 @@ def _srgb8_lightness_rows(pixels, luminance_table, lightness_table, grey_table, 
                 + luminance_table[1, pixels[row, column, 1]]
                 + luminance_table[2, pixels[row, column, 2]]
             )
-            position = min(max(luminance, np.float32(0.0)), np.float32(1.0)) * steps
-            index = int(position)
-            fraction = position - np.float32(index)
-            low = lightness_table[index]
-            out[row, column] = low + fraction * (lightness_table[index + 1] - low)
+            out[row, column] = _lightness_of(luminance, lightness_table)
+
+
+@numba.njit(parallel=True, fastmath=True, cache=True)
+def _rgbx_lightness_rows(words, luminance_table, lightness_table, out):  # pragma: no cover (compiled)
+    """:func:`_srgb8_lightness_rows` for pixels of 4 bytes (R, G, B and one ignored) read as one little-endian word
+    each: loads that vectorise, where byte loads 4 apart do not (12 against 15 ms at 12 megapixels)."""
+    rows, width = words.shape
+    byte = np.uint32(255)
+    for row in numba.prange(rows):
+        for column in range(width):
+            word = words[row, column]
+            luminance = (
+                luminance_table[0, word & byte]
+                + luminance_table[1, (word >> np.uint32(8)) & byte]
+                + luminance_table[2, (word >> np.uint32(16)) & byte]
+            )
+            out[row, column] = _lightness_of(luminance, lightness_table)
 
 
 def srgb8_to_lightness(pixels: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
-    """CIE L in [0, 100] of 8-bit sRGB pixels ``(H, W, C)`` (C = 3 for RGB, 1 for grey), as float32 ``(H, W)``
-    (written into ``out`` when given): the L of :func:`~hf_colorize.color.rgb_to_lab` on the pixels divided by
-    255, within 1e-4.
+    """CIE L in [0, 100] of 8-bit sRGB pixels ``(H, W, C)`` (C = 3 for RGB, 1 for grey, 4 for RGB and a fourth byte
+    that is ignored, as PIL keeps RGB), as float32 ``(H, W)`` (written into ``out`` when given): the L of
+    :func:`~hf_colorize.color.rgb_to_lab` on the pixels divided by 255, within 1e-4.
 
     Raises:
-        ValueError: ``pixels`` are not uint8 ``(H, W, 1)`` or ``(H, W, 3)``.
+        ValueError: ``pixels`` are not uint8 ``(H, W, 1)``, ``(H, W, 3)`` or ``(H, W, 4)``.
     """
-    if pixels.dtype != np.uint8 or pixels.ndim != 3 or pixels.shape[-1] not in (1, 3):
-        raise ValueError(f"srgb8_to_lightness expects uint8 (H, W, 1) or (H, W, 3), got {pixels.dtype} {pixels.shape}")
+    if pixels.dtype != np.uint8 or pixels.ndim != 3 or pixels.shape[-1] not in (1, 3, 4):
+        raise ValueError(
+            f"srgb8_to_lightness expects uint8 (H, W, 1), (H, W, 3) or (H, W, 4), got {pixels.dtype} {pixels.shape}"
+        )
     out = torch.empty(pixels.shape[:2]).numpy() if out is None else out  # torch's allocator: see lab_to_srgb8
     luminance_table = srgb8_luminance_table().numpy()
+    as_words = pixels.shape[-1] == 4 and pixels.strides[-1] == 1 and _LITTLE_ENDIAN
     with _LOCK:
         _use_torch_threads()
-        _srgb8_lightness_rows(pixels, luminance_table, _lightness_table(), _grey_lightness_table(), out)
+        if as_words:
+            _rgbx_lightness_rows(pixels.view(np.uint32)[..., 0], luminance_table, _lightness_table(), out)
+        else:
+            pixels = pixels[..., :3]
+            _srgb8_lightness_rows(pixels, luminance_table, _lightness_table(), _grey_lightness_table(), out)
     return out
 
 
@@ -148,9 +178,6 @@ def _enlarged_ab(ab, first, second, weight, column):  # pragma: no cover (compil
     a = ab[0, first, column] + weight * (ab[0, second, column] - ab[0, first, column])
     b = ab[1, first, column] + weight * (ab[1, second, column] - ab[1, first, column])
     return a, b
-
-
-_LITTLE_ENDIAN = sys.byteorder == "little"
 
 
 @numba.njit(inline="always")

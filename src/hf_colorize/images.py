@@ -182,19 +182,18 @@ RowReader = Callable[[slice], np.ndarray]
 
 
 def _in_place_rows(image: Image.Image) -> np.ndarray | None:
-    """An RGB image's R, G, B or an L image's grey, the values :func:`_pil_rows` reads, as an ``(H, W, C)`` view of
-    the image's own memory (:func:`~hf_colorize.pil_memory.pixel_view`: no copy, where Pillow keeps the image in one
-    block), or None."""
+    """An RGB image's R, G, B and pad byte or an L image's grey, the values :func:`_pil_rows` reads, as an
+    ``(H, W, C)`` view of the image's own memory (:func:`~hf_colorize.pil_memory.pixel_view`: no copy, where Pillow
+    keeps the image in one block), or None."""
     if image.mode not in ("RGB", "L"):
         return None
-    pixels = pixel_view(image)
-    return None if pixels is None else pixels[..., :3]
+    return pixel_view(image)
 
 
 def _open(image: ImageLike) -> tuple[int, int, RowReader]:
     """An input's height, width and a function giving its rows ``rows``: 8-bit sRGB ``(rows, W, C)`` (C = 1 for grey,
-    3 for RGB) when the input is 8-bit, else float RGB ``(rows, W, 3)`` in [0, 1] (:func:`_float_rgb` makes any of
-    them float RGB).
+    3 for RGB, 4 for RGB and a byte to ignore) when the input is 8-bit, else float RGB ``(rows, W, 3)`` in [0, 1]
+    (:func:`_float_rgb` makes any of them float RGB).
 
     Raises:
         InvalidImageError: the file is missing, not an image, truncated, empty or too large.
