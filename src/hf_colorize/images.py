@@ -15,7 +15,7 @@ from PIL import ExifTags, Image, ImageOps, UnidentifiedImageError
 
 from .color import rgb_to_lab
 from .color_kernels import srgb8_to_lightness
-from .pil_memory import float_plane, keep_images_whole, pixel_view
+from .pil_memory import float_plane, pixel_view
 
 ImageLike = str | os.PathLike | Image.Image | np.ndarray
 
@@ -223,12 +223,9 @@ def _open(image: ImageLike) -> tuple[int, int, RowReader]:
 def keep_freed_image_blocks() -> None:
     """Let PIL reuse the memory of freed images (:data:`PIL_BLOCKS_KEPT` blocks) instead of returning it at once,
     unless ``PILLOW_BLOCKS_MAX`` is set: each 12-megapixel output otherwise takes fresh memory whose pages the system
-    must hand over one by one, 15-20 ms a picture on 2 cores, more than the model's own time. Also keep images whole
-    (:func:`~hf_colorize.pil_memory.keep_images_whole`), so that pictures made from now on are read and written in
-    place."""
+    must hand over one by one, 15-20 ms a picture on 2 cores, more than the model's own time."""
     if "PILLOW_BLOCKS_MAX" not in os.environ:
         Image.core.set_blocks_max(max(Image.core.get_blocks_max(), PIL_BLOCKS_KEPT))
-    keep_images_whole()
 
 
 def row_bands(height: int, width: int) -> Iterator[slice]:

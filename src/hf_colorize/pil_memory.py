@@ -95,10 +95,9 @@ def _exported_values(image: Image.Image) -> ctypes.Array | None:
 def pixel_view(image: Image.Image) -> np.ndarray | None:
     """An image's pixels as a writable ``(H, W, C)`` array over the image's own memory: uint8 with C = 4 for RGB
     (R, G, B and a pad byte PIL keeps at 255), RGBA and RGBX, uint8 with C = 1 for L, float32 with C = 1 for F. None
-    for other modes, before Pillow 11.2, for
-    an image over memory that PIL maps rather than owns (``Image.fromarray``, ``Image.frombuffer``, some uncompressed
-    files: ``image.readonly``) and for an image in several memory blocks (see :func:`keep_images_whole`): read those
-    the public way."""
+    for other modes, before Pillow 11.2, for an image over memory that PIL maps rather than owns (``Image.fromarray``,
+    ``Image.frombuffer``, some uncompressed files: ``image.readonly``) and for an image in several memory blocks (see
+    :func:`keep_images_whole`): read those the public way."""
     if image.mode not in VIEWED_MODES or image.width == 0 or image.height == 0:
         return None
     image.load()

@@ -24,6 +24,7 @@ from .bundled import BUNDLED_MODELS, DEFAULT_MODEL
 from .image_processing import ProcessorConfigError
 from .images import keep_freed_image_blocks
 from .models import REGISTERED_FAMILIES, families_accepting, family_capabilities
+from .pil_memory import keep_images_whole
 
 TASK = "image-colorization"
 
@@ -66,6 +67,7 @@ class ImageColorizationPipeline(Pipeline):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         keep_freed_image_blocks()
+        keep_images_whole()  # pictures made from now on are read and written in place
 
     def use_onnx(self, path: str | Path) -> None:
         """Run the model's exported ONNX graph (``hf_colorize.export.to_onnx``) with onnxruntime from now on.
