@@ -26,7 +26,7 @@ from hf_colorize.training import Adversary, TrainingArgumentError, build_parser,
 from hf_colorize.training.export import export_half_precision, load_checkpoint_into
 from hf_colorize.training.pairs import PAIR_INDEX
 from hf_colorize.training.trainer import adversarial_losses, checkpoint_steps
-from hf_colorize.training.validation import GRID_ROWS, load_validation_images, validate
+from hf_colorize.training.validation import GRID_ROWS, load_validation_images, psnr_table, validate
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -439,6 +439,23 @@ def test_validation_scores_every_image_and_shows_at_most_grid_rows(image_folder)
     grid, mean_psnr = validate(torch.nn.Linear(1, 1), colorize_grey, images, 0)
     assert len(images) > GRID_ROWS and grid.size == (3 * 32, GRID_ROWS * 32)
     assert mean_psnr == pytest.approx(np.mean([psnr(grey_prediction(image), image.target_rgb) for image in images]))
+
+
+def test_validation_means_skip_a_picture_that_grey_matches_exactly(image_folder, tmp_path):
+    # A picture that is grey already is matched exactly by grey (infinite PSNR): the means are over the others,
+    # as in the benchmarks, and the card and eval_results.json get numbers, not inf.
+    grey_picture = tmp_path / "grey.png"
+    Image.fromarray(np.full((72, 90, 3), 120, dtype=np.uint8)).save(grey_picture)
+    colour = load_validation_images([str(image_folder)], 32)[0]
+    images = colour + load_validation_images([str(grey_picture)], 32)[0]
+
+    def colorize_grey(model, images, count):
+        return [grey_prediction(image) for image in images]
+
+    scores = psnr_table(torch.nn.Linear(1, 1), colorize_grey, images, [0])
+    expected = np.mean([psnr(grey_prediction(image), image.target_rgb) for image in colour])
+    assert scores["grey"]["0"] == pytest.approx(expected) and scores["model"]["0"] == pytest.approx(expected)
+    assert validate(torch.nn.Linear(1, 1), colorize_grey, images, 0)[1] == pytest.approx(expected)
 
 
 def test_cartoon_family_trains_stage_by_stage(image_folder, config_dir, tmp_path, color_image):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import math
 import statistics
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 import torch
@@ -29,16 +29,26 @@ METRIC_LABELS = {
 }
 
 
+def finite_mean(values: Iterable[float]) -> float:
+    """The mean of the finite ``values``; ``inf`` when none is finite.
+
+    A PSNR is infinite where an output matches its truth exactly, as grey does on a picture that is grey already;
+    one such picture would otherwise make the whole mean infinite.
+    """
+    finite = [value for value in values if math.isfinite(value)]
+    return statistics.mean(finite) if finite else math.inf
+
+
 def score_outputs(outputs: Sequence[torch.Tensor], targets: Sequence[torch.Tensor]) -> dict[str, float]:
     """Every metric of :data:`METRICS` averaged over the images, and the outputs' mean colourfulness.
 
-    An image whose boundary pixels are exact has an infinite B-PSNR; the mean is then over the finite ones.
+    An image whose output is exact (in all its pixels, or in its boundary pixels) has an infinite PSNR or B-PSNR;
+    those means are over the finite values (:func:`finite_mean`).
     """
-    scores = {}
-    for name, metric in METRICS.items():
-        values = [metric(output, target) for output, target in zip(outputs, targets)]
-        finite = [value for value in values if math.isfinite(value)]
-        scores[name] = statistics.mean(finite) if finite else math.inf
+    scores = {
+        name: finite_mean(metric(output, target) for output, target in zip(outputs, targets))
+        for name, metric in METRICS.items()
+    }
     scores["colorfulness"] = statistics.mean(colorfulness(output) for output in outputs)
     return scores
 

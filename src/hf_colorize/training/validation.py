@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import statistics
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -11,7 +10,7 @@ import torch
 from PIL import Image
 
 from ..evaluation import Colorizer, EvalImage, grey_prediction, load_eval_image, psnr
-from ..evaluation.report import markdown_table
+from ..evaluation.report import finite_mean, markdown_table
 from ..images import InvalidImageError, image_files
 from .data import DataError, ImageSource
 
@@ -76,19 +75,19 @@ def validate(
         for image, output in zip(images[:GRID_ROWS], outputs)
     ]
     grid = Image.fromarray(torch.cat(rows, dim=-2).permute(1, 2, 0).numpy())
-    return grid, statistics.mean(psnr(output, image.target_rgb) for output, image in zip(outputs, images))
+    return grid, finite_mean(psnr(output, image.target_rgb) for output, image in zip(outputs, images))
 
 
 def psnr_table(
     model: torch.nn.Module, colorize: Colorizer, images: list[EvalImage], hint_counts: Sequence[int]
 ) -> dict[str, dict[str, float]]:
     """Mean PSNR of the model and of the grey baseline for each hint count, keyed like the benchmark JSON."""
-    grey = statistics.mean(psnr(grey_prediction(image), image.target_rgb) for image in images)
+    grey = finite_mean(psnr(grey_prediction(image), image.target_rgb) for image in images)
     scores = {"grey": {str(count): grey for count in hint_counts}, "model": {}}
     with evaluation_mode(model):
         for count in hint_counts:
             outputs = colorize(model, images, count)
-            scores["model"][str(count)] = statistics.mean(
+            scores["model"][str(count)] = finite_mean(
                 psnr(output, image.target_rgb) for output, image in zip(outputs, images)
             )
     return scores
