@@ -90,7 +90,8 @@ def test_sampling_is_reproducible_by_seed_and_diverse():
 SEEDED_SAMPLES = load_file(Path(__file__).parent / "fixtures" / "cartoon_coltran_samples.safetensors")
 """Seeded samples drawn by the implementation before sampling moved from ``forward`` to ``generate`` (commit
 9056603, ``model(grey, num_samples=..., generator=...)``): the tiny models below and the same seeds must still
-give these colours and ab bit for bit."""
+give these colours bit for bit, and this ab to float32 rounding (another CPU's kernels may sum in another order: an
+AMD EPYC differs by 1.5e-6 from the Intel machine that recorded them)."""
 
 
 def test_seeded_samples_are_those_of_the_former_implementation():
@@ -100,7 +101,7 @@ def test_seeded_samples_are_those_of_the_former_implementation():
     cold = model.generate(grey[:1], num_samples=3, generator=torch.Generator().manual_seed(3), temperature=0.5)
     for name, outputs in (("warm", warm), ("cold", cold)):
         assert torch.equal(outputs.coarse_colors, SEEDED_SAMPLES[f"{name}.coarse_colors"]), name
-        assert torch.equal(outputs.ab, SEEDED_SAMPLES[f"{name}.ab"]), name
+        torch.testing.assert_close(outputs.ab, SEEDED_SAMPLES[f"{name}.ab"], rtol=0, atol=1e-5, msg=name)
 
 
 def test_pipeline_samples_are_those_of_the_former_implementation(tiny_cartoon_dir, color_image):
@@ -110,7 +111,9 @@ def test_pipeline_samples_are_those_of_the_former_implementation(tiny_cartoon_di
         SEEDED_SAMPLES["pipeline.ab"], pipe.image_processor(drawing)["lightness"] * 3
     )
     samples = pipe(drawing, num_samples=3, seed=0)
-    assert [np.asarray(sample).tobytes() for sample in samples] == [np.asarray(image).tobytes() for image in expected]
+    assert [sample.size for sample in samples] == [image.size for image in expected]
+    for sample, image in zip(samples, expected):  # the same picture, to one level of rounding of float32 noise
+        assert np.abs(np.asarray(sample, dtype=int) - np.asarray(image, dtype=int)).max() <= 1
 
 
 def test_loss_terms():
