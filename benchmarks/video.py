@@ -19,7 +19,6 @@ scene the stabiliser's cut detector finds, carried forward. Writes ``OUTPUT.json
 from __future__ import annotations
 
 import argparse
-import math
 import os
 import statistics
 import time
@@ -33,7 +32,7 @@ from PIL import Image
 
 from hf_colorize.color import lab_to_rgb, rgb_to_lab
 from hf_colorize.evaluation import psnr
-from hf_colorize.evaluation.report import write_results
+from hf_colorize.evaluation.report import finite_mean, write_results
 from hf_colorize.hints import HINT_SIZE, sample_hint_positions
 from hf_colorize.models import family_capabilities
 from hf_colorize.pipeline import load_colorization_pipeline
@@ -93,9 +92,8 @@ def measure(colorizer: FrameColorizer, clip: Path) -> dict[str, float]:
             output_change.append((output_ab - previous_output).abs().mean().item())
             original_change.append((original_ab - previous_original).abs().mean().item())
         previous_output, previous_original = output_ab, original_ab
-    finite = [score for score in scores if math.isfinite(score)]  # an exact frame (all black) has no PSNR
     return {
-        "psnr": statistics.mean(finite),
+        "psnr": finite_mean(scores),  # an exact frame (all black) has no PSNR
         "flicker": statistics.mean(output_change) / statistics.mean(original_change),
         "fps": len(scores) / seconds,
         "frames": len(scores),

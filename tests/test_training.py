@@ -430,13 +430,15 @@ def test_exemplar_family_trains_with_reference_pairs_and_resumes_exactly(image_f
         train(exemplar_arguments(image_folder, config_dir, tmp_path / "bad", "--reference_proportions", "0", "0", "0"))
 
 
+def colorize_as_grey(model, images, count):
+    """A colorizer for validation tests that returns each image's grey picture."""
+    return [grey_prediction(image) for image in images]
+
+
 def test_validation_scores_every_image_and_shows_at_most_grid_rows(image_folder):
     images = load_validation_images([str(image_folder)], 32)[0] * 6
 
-    def colorize_grey(model, images, count):
-        return [grey_prediction(image) for image in images]
-
-    grid, mean_psnr = validate(torch.nn.Linear(1, 1), colorize_grey, images, 0)
+    grid, mean_psnr = validate(torch.nn.Linear(1, 1), colorize_as_grey, images, 0)
     assert len(images) > GRID_ROWS and grid.size == (3 * 32, GRID_ROWS * 32)
     assert mean_psnr == pytest.approx(np.mean([psnr(grey_prediction(image), image.target_rgb) for image in images]))
 
@@ -449,13 +451,10 @@ def test_validation_means_skip_a_picture_that_grey_matches_exactly(image_folder,
     colour = load_validation_images([str(image_folder)], 32)[0]
     images = colour + load_validation_images([str(grey_picture)], 32)[0]
 
-    def colorize_grey(model, images, count):
-        return [grey_prediction(image) for image in images]
-
-    scores = psnr_table(torch.nn.Linear(1, 1), colorize_grey, images, [0])
+    scores = psnr_table(torch.nn.Linear(1, 1), colorize_as_grey, images, [0])
     expected = np.mean([psnr(grey_prediction(image), image.target_rgb) for image in colour])
     assert scores["grey"]["0"] == pytest.approx(expected) and scores["model"]["0"] == pytest.approx(expected)
-    assert validate(torch.nn.Linear(1, 1), colorize_grey, images, 0)[1] == pytest.approx(expected)
+    assert validate(torch.nn.Linear(1, 1), colorize_as_grey, images, 0)[1] == pytest.approx(expected)
 
 
 def test_cartoon_family_trains_stage_by_stage(image_folder, config_dir, tmp_path, color_image):
