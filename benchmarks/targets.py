@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import argparse
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -147,20 +147,25 @@ def cartoon_checks(cartoon: dict) -> Iterator[Check]:
     yield Check("cartoon", best_of, ILLUSTRATIONS, model, best, grey + 1.0, "dB")
 
 
-def all_checks(results: Path) -> list[Check]:
-    def load(name: str) -> dict:
-        path = results / f"{name}.json"
-        if not path.is_file():
-            raise SystemExit(f"{path} is missing: run the benchmark that writes it first (see this script's docstring)")
-        return json.loads(path.read_text())
+def load_results(results: Path, name: str) -> dict:
+    """``results/NAME.json``, or an exit naming the missing file."""
+    path = results / f"{name}.json"
+    if not path.is_file():
+        raise SystemExit(f"{path} is missing: run the benchmark that writes it first (see this script's docstring)")
+    return json.loads(path.read_text())
 
-    sources: list[Callable[[], Iterator[Check]]] = [
-        lambda: automatic_checks(load("quality"), load("recognisability")),
-        lambda: hint_checks(load("quality")),
-        lambda: exemplar_checks(load("exemplar")),
-        lambda: cartoon_checks(load("cartoon")),
+
+def all_checks(results: Path) -> list[Check]:
+    """Every family's checks on the benchmark results in the folder ``results``."""
+    quality, recognisability, exemplar, cartoon = (
+        load_results(results, name) for name in ("quality", "recognisability", "exemplar", "cartoon")
+    )
+    return [
+        *automatic_checks(quality, recognisability),
+        *hint_checks(quality),
+        *exemplar_checks(exemplar),
+        *cartoon_checks(cartoon),
     ]
-    return [check for source in sources for check in source()]
 
 
 def _figure(value: float, unit: str) -> str:
