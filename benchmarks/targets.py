@@ -18,12 +18,15 @@ from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from evaluate_quality import BASELINES, RESULTS
+from recognisability import TEST_SETS
+
 from hf_colorize.evaluation.report import write_results
 
-RESULTS = Path(__file__).resolve().parent / "results"
-PHOTOS, ILLUSTRATIONS = "photos/test", "illustrations/test"
-FOLDERS = (PHOTOS, ILLUSTRATIONS)
-BASELINES = {"grey", "levin", "propagation", "ground truth"}
+PHOTOS, ILLUSTRATIONS = TEST_SETS
+NOT_MODELS = {*BASELINES, "ground truth"}
+"""The entries of a folder's quality scores that are no model: the baselines and the truth's colourfulness."""
+UNIT_FORMATS = {"dB": ".2f", "%": ".1f", "": ".3g"}
 NOTE = (
     "Each bundled model found in the benchmark results (`quality.json`, `recognisability.json`, `exemplar.json`, "
     "`cartoon.json`) against its family's targets, written by `benchmarks/targets.py`. Judged by eye in the gallery "
@@ -52,17 +55,18 @@ class Check:
 
 def _models(scores: dict, hint_models: bool) -> list[str]:
     """The models (not the baselines) in one folder's quality scores that take hints (scored at k > 0) or not."""
-    return [name for name, by_count in scores.items() if name not in BASELINES and ("1" in by_count) == hint_models]
+    return [name for name, by_count in scores.items() if name not in NOT_MODELS and ("1" in by_count) == hint_models]
 
 
 def automatic_checks(quality: dict, recognisability: dict) -> Iterator[Check]:
     """PSNR over grey (+1.5 dB photos, +1.0 illustrations), colourfulness 70-120 % of the truth's, at most 10 % of
     the pictures more than 1 dB below grey, recognisability at least grey's + 3 points."""
-    for folder in FOLDERS:
+    family = "automatic"
+    for folder in TEST_SETS:
         scores = quality["folders"][folder]
         grey, truth = scores["grey"]["0"], scores["ground truth"]
         for model in _models(scores, hint_models=False):
-            at_zero, family = scores[model]["0"], "automatic"
+            at_zero = scores[model]["0"]
             margin = 1.5 if folder == PHOTOS else 1.0
             yield Check(
                 family, f"PSNR >= grey + {margin} dB", folder, model, at_zero["psnr"], grey["psnr"] + margin, "dB"
@@ -92,12 +96,12 @@ def automatic_checks(quality: dict, recognisability: dict) -> Iterator[Check]:
 def hint_checks(quality: dict) -> Iterator[Check]:
     """PSNR@10 at least Levin@10 + 1 dB; at k = 1 on photos at most 10 % more than 0.5 dB below grey and none more than
     5 dB below; at k = 0 at least grey + 0.5 dB with 60 % of the truth's colourfulness."""
-    for folder in FOLDERS:
+    family = "hints"
+    for folder in TEST_SETS:
         scores = quality["folders"][folder]
-        grey, truth, family = scores["grey"]["0"], scores["ground truth"], "hints"
+        grey, truth, levin = scores["grey"]["0"], scores["ground truth"], scores["levin"]["10"]["psnr"]
         for model in _models(scores, hint_models=True):
             by_count = scores[model]
-            levin = scores["levin"]["10"]["psnr"]
             yield Check(
                 family, "PSNR@10 >= Levin@10 + 1.0 dB", folder, model, by_count["10"]["psnr"], levin + 1.0, "dB"
             )
@@ -124,7 +128,7 @@ def hint_checks(quality: dict) -> Iterator[Check]:
 def exemplar_checks(exemplar: dict) -> Iterator[Check]:
     """With the true picture mirrored and cropped as reference: PSNR at least Reinhard's + 1 dB, SSIM at least
     Reinhard's."""
-    for folder in FOLDERS:
+    for folder in TEST_SETS:
         scores = exemplar["folders"][folder]["mirrored_reference"]
         reinhard = next(value for name, value in scores.items() if name.startswith("Reinhard"))
         for model, measured in scores.items():
@@ -169,8 +173,15 @@ def all_checks(results: Path) -> list[Check]:
 
 
 def _figure(value: float, unit: str) -> str:
-    number = f"{value:.3g}" if unit == "" else f"{value:.2f}" if unit == "dB" else f"{value:.1f}"
-    return f"{number} {unit}".strip()
+    return f"{value:{UNIT_FORMATS[unit]}} {unit}".strip()
+
+
+def _cell(check: Check | None) -> str:
+    """A table cell: the figure, its bound and the verdict, or ``-`` where the model has no such check."""
+    if check is None:
+        return "-"
+    verdict = "**met**" if check.met else "not met"
+    return f"{_figure(check.measured, check.unit)} (bound {_figure(check.bound, check.unit)}): {verdict}"
 
 
 def markdown(checks: list[Check]) -> str:
@@ -179,6 +190,7 @@ def markdown(checks: list[Check]) -> str:
     for family in dict.fromkeys(check.family for check in checks):
         rows = [check for check in checks if check.family == family]
         models = list(dict.fromkeys(check.model for check in rows))
+        by_key = {(check.target, check.folder, check.model): check for check in rows}
         lines += [
             f"## {family}",
             "",
@@ -186,13 +198,7 @@ def markdown(checks: list[Check]) -> str:
             "|---|---|" + "---|" * len(models),
         ]
         for target, folder in dict.fromkeys((check.target, check.folder) for check in rows):
-            cells = []
-            for model in models:
-                found = [c for c in rows if (c.target, c.folder, c.model) == (target, folder, model)]
-                verdict = (
-                    f"{_figure(found[0].measured, found[0].unit)} (bound {_figure(found[0].bound, found[0].unit)}): "
-                )
-                cells.append(verdict + ("**met**" if found[0].met else "not met") if found else "-")
+            cells = [_cell(by_key.get((target, folder, model))) for model in models]
             lines.append(f"| {target} | {folder} | " + " | ".join(cells) + " |")
         met = sum(check.met for check in rows)
         lines += ["", f"{met} of {len(rows)} checks met.", ""]

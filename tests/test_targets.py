@@ -8,7 +8,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
 
-from targets import all_checks, main, markdown  # noqa: E402
+from targets import Check, all_checks, main, markdown  # noqa: E402
 
 FOLDERS = ("photos/test", "illustrations/test")
 
@@ -107,3 +107,18 @@ def test_a_missing_results_file_names_the_benchmark_to_run(results: Path):
     (results / "cartoon.json").unlink()
     with pytest.raises(SystemExit, match="cartoon.json is missing"):
         all_checks(results)
+
+
+def test_a_model_without_a_check_gets_a_dash_in_that_row():
+    # An automatic model missing from recognisability.json has no recognisability check, while another model has one.
+    checks = [
+        Check("automatic", "PSNR >= grey + 1.5 dB", "photos/test", "a", 23.0, 22.5, "dB"),
+        Check("automatic", "PSNR >= grey + 1.5 dB", "photos/test", "b", 22.0, 22.5, "dB"),
+        Check("automatic", "recognisability >= grey + 3 points", "photos/test", "b", 62.0, 63.0, "%"),
+    ]
+    rows = [line for line in markdown(checks).splitlines() if line.startswith("| PSNR") or line.startswith("| recog")]
+    assert rows == [
+        "| PSNR >= grey + 1.5 dB | photos/test | 23.00 dB (bound 22.50 dB): **met** "
+        "| 22.00 dB (bound 22.50 dB): not met |",
+        "| recognisability >= grey + 3 points | photos/test | - | 62.0 % (bound 63.0 %): not met |",
+    ]
