@@ -1,4 +1,5 @@
-"""Calibrate an automatic model's output settings on held-out training pictures (never on the test folders).
+"""Calibrate an automatic model's output settings, or a point-hint model's given no hint, on held-out training
+pictures (never on the test folders).
 
     python benchmarks/decoding_sweep.py MODEL --images runs/split-photos/validation runs/split-illus/validation
         [--settings chroma_gain=1.0 chroma_gain=1.4 classification_mix=0.5,annealed_mean_temperature=0.38 ...]
@@ -6,7 +7,8 @@
 A regression trained with an L1-like loss predicts a middle colour where several are plausible, so its output is
 paler than the truth. Several config fields change only how the output is decoded, not the loss or the weights:
 ``chroma_gain`` scales the predicted ab, and with a classification head ``classification_mix`` and
-``annealed_mean_temperature`` blend in its annealed mean (see ``SmsanetConfig``). Each ``--settings`` entry is one
+``annealed_mean_temperature`` blend in its annealed mean (see ``SmsanetConfig``); a point-hint model is run with no
+hint, and ``automatic_chroma_gain`` scales its ab then (see ``DlsaConfig``). Each ``--settings`` entry is one
 row: comma-separated ``field=value`` pairs set on the model's config (the default sweeps ``chroma_gain`` from 1 to 2).
 For each row this prints, under the benchmark protocol (224 centre crops, true L kept): PSNR, its gain over grey,
 the share of pictures more than 1 dB below grey, and the colourfulness as a share of the truth's (pictures that
@@ -22,7 +24,7 @@ import statistics
 from pathlib import Path
 
 import torch
-from evaluate_quality import RESULTS, load_model
+from evaluate_quality import RESULTS, load_model, takes_hints
 
 from hf_colorize.color import normalize_lightness
 from hf_colorize.evaluation import compose, grey_prediction, load_eval_image
@@ -34,12 +36,15 @@ BELOW_GREY_DB = 1.0
 
 
 def colorize(model: torch.nn.Module, images: list) -> list[torch.Tensor]:
-    """uint8 RGB of each protocol image: the model's ab from the lightness alone, with the true L."""
+    """uint8 RGB of each protocol image: the model's ab from the lightness alone (a point-hint model's with empty
+    hint channels), with the true L."""
+    hint_channels = 3 if takes_hints(model) else 0
     outputs = []
     for start in range(0, len(images), BATCH):
         batch = images[start : start + BATCH]
         lightness = torch.stack([normalize_lightness(image.lab[:1]) for image in batch])
-        outputs += [compose(image, ab) for image, ab in zip(batch, model(pixel_values=lightness).ab)]
+        pixel_values = torch.nn.functional.pad(lightness, (0, 0, 0, 0, 0, hint_channels))
+        outputs += [compose(image, ab) for image, ab in zip(batch, model(pixel_values=pixel_values).ab)]
     return outputs
 
 

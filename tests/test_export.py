@@ -111,3 +111,20 @@ def test_cli_exports_and_colorizes_with_onnx(dlsa_folder, tmp_path, color_image,
     assert (tmp_path / "o.png").is_file()
     assert main([str(tmp_path / "in.png"), "--model", dlsa_folder, "--onnx", str(tmp_path / "none.onnx")]) == 2
     assert "--onnx" in capsys.readouterr().err
+
+
+def test_graph_keeps_the_gain_of_images_without_hints(tmp_path):
+    torch.manual_seed(0)
+    model = DlsaForColorization(tiny_config(automatic_chroma_gain=1.5))  # as dlsa-lite0
+    model = colorful(model, model.head.reconstruction)
+    inputs = example_inputs(model, 2)
+    inputs["pixel_values"][1, 1:] = 0  # the second picture without its hints
+    path = to_onnx(model, tmp_path / "dlsa.onnx")
+    with torch.inference_mode():
+        ab = model(**inputs).ab
+        model.config.automatic_chroma_gain = 1.0
+        ungained = model(**inputs).ab
+    assert torch.equal(ab[0], ungained[0]) and not torch.allclose(ab[1], ungained[1])
+    graph = OnnxRuntimeModel(path)
+    assert (graph(**inputs) - ab).abs().max() < 1e-3
+    assert (graph(pixel_values=inputs["pixel_values"][1:]) - ab[1:]).abs().max() < 1e-3  # any batch size

@@ -226,3 +226,24 @@ def test_worse_than_grey_term_counts_only_images_coloured_worse_than_grey():
     assert torch.allclose(output.loss, huber + 2.0 * worse_than_grey_loss(output.ab, labels))
     with pytest.raises(ValueError, match="worse_than_grey_weight must be >= 0"):
         DlsaConfig(worse_than_grey_weight=-1)
+
+
+def test_automatic_chroma_gain_scales_only_images_without_hints():
+    torch.manual_seed(0)
+    pixel_values = torch.zeros(2, 4, 64, 64)
+    pixel_values[:, 0] = torch.randn(64, 64).clamp(-1, 1)  # the same lightness twice
+    pixel_values[1, 1:3, 10:12, 10:12] = 0.4  # the second image gets one hint
+    pixel_values[1, 3, 10:12, 10:12] = 1.0
+    labels = torch.randn(2, 2, 64, 64) * 0.3
+    plain = DlsaForColorization(tiny_config(hint_propagation=True)).eval()
+    torch.nn.init.normal_(plain.head.reconstruction.weight, std=0.5)  # a trained head's colour, not zero-init's
+    gained = DlsaForColorization(tiny_config(hint_propagation=True, automatic_chroma_gain=3.0)).eval()
+    gained.load_state_dict(plain.state_dict())
+    with torch.no_grad():
+        expected, output = plain(pixel_values, labels=labels), gained(pixel_values, labels=labels)
+    assert expected.ab[0].abs().amax() > 0.05  # there is colour to scale
+    assert torch.allclose(output.ab[0], (3.0 * expected.ab[0]).clamp(-1, 1))  # no hint: scaled and clipped
+    assert torch.equal(output.ab[1], expected.ab[1])  # with a hint: as predicted
+    assert torch.equal(output.loss, expected.loss)  # the loss sees the ab before the gain
+    with pytest.raises(ValueError, match="automatic_chroma_gain must be positive"):
+        DlsaConfig(automatic_chroma_gain=0)

@@ -186,3 +186,9 @@ def worse_than_grey_loss(ab: torch.Tensor, labels: torch.Tensor) -> torch.Tensor
     rms = squared_distance.mean(1).add(1e-6).sqrt()  # the offset keeps the gradient finite at 0 error
     grey_rms = true_ab.square().sum(1).flatten(1).mean(1).sqrt()
     return F.relu(rms - grey_rms).mean()
+
+
+def scale_chroma(ab: torch.Tensor, gain: float | torch.Tensor) -> torch.Tensor:
+    """Predicted ab (scaled by 1/110) times ``gain``, a number or one per image ``(B, 1, 1, 1)``, clipped to
+    [-1, 1]: more or less saturated colour with the same hues (a decoding choice; losses use the ab before it)."""
+    return (ab * gain).clamp(-1, 1)

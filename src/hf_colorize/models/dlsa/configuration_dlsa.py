@@ -75,6 +75,11 @@ class DlsaConfig(PreTrainedConfig):
             Delta of the Huber loss (Eq. 13, delta = 1), measured in CIE ab units.
         worse_than_grey_weight (`float`, *optional*, defaults to 0.0):
             Weight of the worse-than-grey term added to the Huber loss (see the model card); 0 leaves Eq. 13 alone.
+        automatic_chroma_gain (`float`, *optional*, defaults to 1.0):
+            Factor on the predicted ab of an image given no hint at all, where the model colours from the lightness
+            alone (this project's addition, see the model card). A regression loss predicts a middle colour where
+            several are plausible, paler than the truth; a gain above 1 restores saturation at some cost in PSNR.
+            Images with hints are left as predicted, and the loss ignores it. 1 leaves every output as it is.
         backbone_config (`dict` or `PretrainedConfig`, *optional*):
             The semantic branch's pretrained encoder, in transformers' backbone convention (``load_backbone``): one
             of its `out_features` per stage, at the stage's stride (`patch_size` times 1, 2, 4, 8). Each map goes
@@ -119,6 +124,7 @@ class DlsaConfig(PreTrainedConfig):
     head_filter_epsilon: float | int = 0.01
     huber_delta: float | int = 1.0
     worse_than_grey_weight: float | int = 0.0
+    automatic_chroma_gain: float | int = 1.0
     backbone_config: dict | PreTrainedConfig | None = None
     layer_norm_eps: float = 1e-5
     initializer_range: float = 0.02
@@ -150,6 +156,8 @@ class DlsaConfig(PreTrainedConfig):
             )
         if self.worse_than_grey_weight < 0:
             raise ValueError(f"worse_than_grey_weight must be >= 0, got {self.worse_than_grey_weight}")
+        if self.automatic_chroma_gain <= 0:
+            raise ValueError(f"automatic_chroma_gain must be positive, got {self.automatic_chroma_gain}")
         if self.hidden_sizes[0] != self.embed_dim:
             raise ValueError(f"hidden_sizes[0] = {self.hidden_sizes[0]} must equal embed_dim = {self.embed_dim}")
         for stage in range(1, len(self.hidden_sizes)):

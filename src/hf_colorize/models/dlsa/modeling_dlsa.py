@@ -24,6 +24,7 @@ from ...modeling_utils import (
     ab_huber_loss,
     check_pixel_values,
     config_default,
+    scale_chroma,
     scaled_dot_product_attention,
     tensor_cache,
     worse_than_grey_loss,
@@ -573,6 +574,15 @@ class DlsaForColorization(DlsaPreTrainedModel):
         reach = confidence / (confidence + FADE_WEIGHT * (1 - confidence))
         return without_hints + reach * (with_hints - without_hints)
 
+    def gain_without_hints(self, ab: torch.Tensor, hint_mask: torch.Tensor) -> torch.Tensor:
+        """``config.automatic_chroma_gain`` on the ab of each image whose ``hint_mask`` ``(B, 1, H, W)`` is empty;
+        images with hints keep the predicted ab."""
+        gain = self.config.automatic_chroma_gain
+        if gain == 1:
+            return ab
+        without_hints = (hint_mask.flatten(1).amax(1) == 0).view(-1, 1, 1, 1)
+        return torch.where(without_hints, scale_chroma(ab, gain), ab)
+
     def forward(
         self,
         pixel_values: torch.Tensor,
@@ -583,15 +593,17 @@ class DlsaForColorization(DlsaPreTrainedModel):
     ) -> DlsaColorizationOutput | tuple:
         r"""
         pixel_values (`torch.FloatTensor` of shape `(batch_size, 4, height, width)`):
-            Lightness, hint ab and hint mask, see [`DlsaModel.forward`].
+            Lightness, hint ab and hint mask, see [`DlsaModel.forward`]. The returned ab of an image whose hint mask
+            is empty is multiplied by `config.automatic_chroma_gain`.
         labels (`torch.FloatTensor` of shape `(batch_size, 2, height, width)`, *optional*):
-            True ab scaled by 1/110; when given, the Huber loss (Eq. 13) is returned, plus
-            `config.worse_than_grey_weight` times the worse-than-grey term.
+            True ab scaled by 1/110; when given, the Huber loss (Eq. 13) on the ab before that gain is returned,
+            plus `config.worse_than_grey_weight` times the worse-than-grey term.
         output_attentions, output_hidden_states, return_dict (`bool`, *optional*):
             See [`DlsaModel.forward`]. With `config.hint_reach_gating` the hidden states and attentions cover
             twice the batch: the images with their hints, then without.
         """
         gated = self.config.hint_reach_gating
+        hint_mask = pixel_values[:, 3:4]
         if gated:  # one batch: the inputs as given, then the same lightness without hints
             pixel_values = torch.cat([pixel_values, F.pad(pixel_values[:, :1], (0, 0, 0, 0, 0, 3))])
         outputs = self.dlsa(
@@ -616,7 +628,10 @@ class DlsaForColorization(DlsaPreTrainedModel):
             if self.config.worse_than_grey_weight > 0:
                 loss = loss + self.config.worse_than_grey_weight * worse_than_grey_loss(ab, labels)
         output = DlsaColorizationOutput(
-            loss=loss, ab=ab, hidden_states=outputs.hidden_states, attentions=outputs.attentions
+            loss=loss,
+            ab=self.gain_without_hints(ab, hint_mask),
+            hidden_states=outputs.hidden_states,
+            attentions=outputs.attentions,
         )
         return output if config_default(return_dict, self.config, "return_dict") else output.to_tuple()
 

@@ -25,6 +25,7 @@ from ...modeling_utils import (
     check_pixel_values,
     config_default,
     init_batch_norm,
+    scale_chroma,
     worse_than_grey_loss,
     zero_image_inputs,
 )
@@ -509,7 +510,7 @@ class SmsanetForColorization(SmsanetPreTrainedModel):
         """The head's ab times ``config.chroma_gain``, clipped to [-1, 1] (this project's addition, see the config)."""
         if self.config.chroma_gain == 1:
             return ab
-        return (ab * self.config.chroma_gain).clamp(-1, 1)
+        return scale_chroma(ab, self.config.chroma_gain)
 
     def forward(
         self,
