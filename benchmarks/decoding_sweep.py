@@ -24,28 +24,13 @@ import statistics
 from pathlib import Path
 
 import torch
-from evaluate_quality import RESULTS, load_model, takes_hints
+from evaluate_quality import RESULTS, load_model, model_method
 
-from hf_colorize.color import normalize_lightness
-from hf_colorize.evaluation import compose, grey_prediction, load_eval_image
+from hf_colorize.evaluation import grey_prediction, load_eval_image
 from hf_colorize.evaluation.metrics import colorfulness, psnr
 from hf_colorize.images import image_files
 
-BATCH = 8
 BELOW_GREY_DB = 1.0
-
-
-def colorize(model: torch.nn.Module, images: list) -> list[torch.Tensor]:
-    """uint8 RGB of each protocol image: the model's ab from the lightness alone (a point-hint model's with empty
-    hint channels), with the true L."""
-    hint_channels = 3 if takes_hints(model) else 0
-    outputs = []
-    for start in range(0, len(images), BATCH):
-        batch = images[start : start + BATCH]
-        lightness = torch.stack([normalize_lightness(image.lab[:1]) for image in batch])
-        pixel_values = torch.nn.functional.pad(lightness, (0, 0, 0, 0, 0, hint_channels))
-        outputs += [compose(image, ab) for image, ab in zip(batch, model(pixel_values=pixel_values).ab)]
-    return outputs
 
 
 def image_paths(folders: list[str]) -> list[Path]:
@@ -75,7 +60,7 @@ def sweep(model: torch.nn.Module, images: list, settings: list[dict[str, float]]
         for field, value in setting.items():
             setattr(model.config, field, value)
         model.config.validate_architecture()
-        outputs = colorize(model, images)
+        outputs = model_method(model)(images, 0)  # a point-hint model's with no hint
         scores = [psnr(output, target) for output, target in zip(outputs, targets)]
         rows[", ".join(f"{field} {value:g}" for field, value in setting.items())] = {
             "psnr": statistics.mean(scores),

@@ -188,7 +188,7 @@ def worse_than_grey_loss(ab: torch.Tensor, labels: torch.Tensor) -> torch.Tensor
     return F.relu(rms - grey_rms).mean()
 
 
-def scale_chroma(ab: torch.Tensor, gain: float | torch.Tensor) -> torch.Tensor:
-    """Predicted ab (scaled by 1/110) times ``gain``, a number or one per image ``(B, 1, 1, 1)``, clipped to
-    [-1, 1]: more or less saturated colour with the same hues (a decoding choice; losses use the ab before it)."""
+def scale_chroma(ab: torch.Tensor, gain: float) -> torch.Tensor:
+    """Predicted ab (scaled by 1/110) times ``gain``, clipped to [-1, 1]: more or less saturated colour with the same
+    hues (a decoding choice; losses use the ab before it)."""
     return (ab * gain).clamp(-1, 1)
