@@ -33,8 +33,8 @@ import statistics
 from pathlib import Path
 
 import torch
-from decoding_sweep import BATCH, BELOW_GREY_DB, coloured, image_paths
-from evaluate_quality import RESULTS, load_model
+from decoding_sweep import BELOW_GREY_DB, coloured, image_paths
+from evaluate_quality import BATCH, RESULTS, load_model
 
 from hf_colorize.color import normalize_lightness
 from hf_colorize.evaluation import compose, grey_prediction, load_eval_image
