@@ -247,3 +247,29 @@ def test_automatic_chroma_gain_scales_only_images_without_hints():
     assert torch.equal(output.loss, expected.loss)  # the loss sees the ab before the gain
     with pytest.raises(ValueError, match="automatic_chroma_gain must be positive"):
         DlsaConfig(automatic_chroma_gain=0)
+
+
+def test_fine_head_starts_at_zero_then_colours_within_a_dupsampling_block(tmp_path):
+    torch.manual_seed(0)
+    pixel_values = torch.randn(2, 4, 64, 64).clamp(-1, 1)
+    plain = DlsaForColorization(tiny_config(hint_propagation=True)).eval()
+    fine = DlsaForColorization(tiny_config(hint_propagation=True, fine_head_channels=8)).eval()
+    missing, unexpected = fine.load_state_dict(plain.state_dict(), strict=False)
+    assert missing and all(key.startswith("fine_head.") for key in missing) and not unexpected
+    with torch.no_grad():
+        assert torch.equal(fine(pixel_values).ab, plain(pixel_values).ab)  # a new fine head changes nothing
+        # with DUpsampling silenced, what colour remains is the fine head's, and it varies within a 32x32 block
+        torch.nn.init.zeros_(fine.head.reconstruction.weight)
+        torch.nn.init.zeros_(fine.head.reconstruction.bias)
+        torch.nn.init.normal_(fine.fine_head.projection.weight, std=0.5)
+        residual = fine(pixel_values).ab - fine.dlsa.hint_propagation(pixel_values)[:, :2]
+    assert residual[:, :, :32, :32].flatten(2).std(-1).amin() > 1e-3
+    labels = torch.randn(2, 2, 64, 64) * 0.3
+    fine.train()(pixel_values, labels=labels).loss.backward()
+    assert all(p.grad is not None and p.grad.abs().sum() > 0 for p in fine.fine_head.parameters())
+    fine.save_pretrained(tmp_path)
+    reloaded = DlsaForColorization.from_pretrained(tmp_path).eval()
+    with torch.no_grad():
+        assert torch.allclose(reloaded(pixel_values).ab, fine.eval()(pixel_values).ab)
+    with pytest.raises(ValueError, match="fine_head_channels must be >= 0"):
+        DlsaConfig(fine_head_channels=-1)

@@ -71,6 +71,9 @@ class DlsaConfig(PreTrainedConfig):
         head_filter_epsilon (`float`, *optional*, defaults to 0.01):
             The guided filter's epsilon: lightness variance (lightness in [0, 1]) below which a window counts as
             flat and is smoothed.
+        fine_head_channels (`int`, *optional*, defaults to 0):
+            Channels of the fine head (this project's addition, see the model card): an ab correction at the first
+            stage's stride, added to DUpsampling's output before the guided filter. 0, as in the paper, has none.
         huber_delta (`float`, *optional*, defaults to 1.0):
             Delta of the Huber loss (Eq. 13, delta = 1), measured in CIE ab units.
         worse_than_grey_weight (`float`, *optional*, defaults to 0.0):
@@ -121,6 +124,7 @@ class DlsaConfig(PreTrainedConfig):
     propagation_spatial_sigma: float | int = 0.5
     propagation_range_sigma: float | int = 0.3
     head_filter_radius: int = 0
+    fine_head_channels: int = 0
     head_filter_epsilon: float | int = 0.01
     huber_delta: float | int = 1.0
     worse_than_grey_weight: float | int = 0.0
@@ -154,6 +158,8 @@ class DlsaConfig(PreTrainedConfig):
                 f"head_filter_radius must be >= 0 and head_filter_epsilon > 0, got {self.head_filter_radius} and "
                 f"{self.head_filter_epsilon}"
             )
+        if self.fine_head_channels < 0:
+            raise ValueError(f"fine_head_channels must be >= 0 (0: no fine head), got {self.fine_head_channels}")
         if self.worse_than_grey_weight < 0:
             raise ValueError(f"worse_than_grey_weight must be >= 0, got {self.worse_than_grey_weight}")
         if self.automatic_chroma_gain <= 0:

@@ -2,7 +2,7 @@
 
 Li, Bao & Qiang, "Interactive image colorization method via dual local self-attention" (paper 000).
 Reads top to bottom: outputs -> helpers -> embeddings -> attention -> block -> merging -> stage
--> encoder -> pretrained base -> DlsaModel -> head -> DlsaForColorization.
+-> encoder -> pretrained base -> DlsaModel -> heads -> DlsaForColorization.
 """
 
 from __future__ import annotations
@@ -40,6 +40,9 @@ class DlsaModelOutput(ModelOutput):
     Args:
         last_hidden_state (`torch.FloatTensor` of shape `(batch_size, channels, height / stride, width / stride)`):
             Features of the last stage, channels first.
+        fine_hidden_state (`torch.FloatTensor` of shape `(batch_size, channels, height / 4, width / 4)`):
+            Features of the first stage (at stride `config.patch_size`, 4 here), channels first: what the fine head
+            reads (`config.fine_head_channels`).
         hidden_states (`tuple(torch.FloatTensor)`, *optional*):
             Channels-first features after the embeddings and after each stage, when `output_hidden_states`.
         hint_prior (`torch.FloatTensor` of shape `(batch_size, 3, height, width)`, *optional*):
@@ -55,6 +58,7 @@ class DlsaModelOutput(ModelOutput):
     """
 
     last_hidden_state: torch.FloatTensor | None = None
+    fine_hidden_state: torch.FloatTensor | None = None
     hidden_states: tuple[torch.FloatTensor, ...] | None = None
     hint_prior: torch.FloatTensor | None = None
     attentions: tuple[torch.FloatTensor, ...] | None = None
@@ -428,18 +432,20 @@ class DlsaEncoder(nn.Module):
         lightness: torch.Tensor,
         semantic: list[torch.Tensor] | None = None,
         layer_outputs: LayerOutputs = NO_LAYER_OUTPUTS,
-    ) -> torch.Tensor:
+    ) -> list[torch.Tensor]:
         """``tokens`` ``(B, h, w, C)`` from the embeddings, ``semantic`` the semantic branch's tokens for each stage
-        (or ``None``); records the tokens and each stage's output (channels first) and every attention layer's
-        weights."""
+        (or ``None``); returns each stage's output tokens, channels last, and records the tokens and each stage's
+        output (channels first) and every attention layer's weights."""
         tokens = self.record_channels_first(tokens, layer_outputs)
         semantic = semantic or [None] * len(self.stages)
+        stage_outputs = []
         for stage, stage_semantic in zip(self.stages, semantic):
             if stage.merging is not None:
                 lightness = F.avg_pool2d(lightness, 2)
             tokens = stage(tokens, lightness[:, 0], stage_semantic, layer_outputs)
             tokens = self.record_channels_first(tokens, layer_outputs)
-        return tokens
+            stage_outputs.append(tokens)
+        return stage_outputs
 
     @staticmethod
     def record_channels_first(tokens: torch.Tensor, layer_outputs: LayerOutputs) -> torch.Tensor:
@@ -465,7 +471,7 @@ class DlsaPreTrainedModel(PreTrainedModel):
 
     def _init_weights(self, module: nn.Module) -> None:
         std = self.config.initializer_range
-        if isinstance(module, SemanticProjection):  # a new semantic branch changes nothing until trained
+        if isinstance(module, (SemanticProjection, DlsaFineProjection)):  # a new branch changes nothing until trained
             nn.init.zeros_(module.weight)
             nn.init.zeros_(module.bias)
         elif isinstance(module, (nn.Linear, nn.Conv2d)):
@@ -524,10 +530,10 @@ class DlsaModel(DlsaPreTrainedModel):
         tokens = self.embeddings(pixel_values if hint_prior is None else torch.cat([pixel_values, hint_prior], 1))
         patch_lightness = F.avg_pool2d(pixel_values[:, :1], self.config.patch_size)
         semantic = self.semantic_branch(pixel_values[:, :1]) if self.semantic_branch is not None else None
-        tokens = self.encoder(tokens, patch_lightness, semantic, layer_outputs)
-        last_hidden_state = self.layernorm(tokens).permute(0, 3, 1, 2)
+        stage_outputs = self.encoder(tokens, patch_lightness, semantic, layer_outputs)
         output = DlsaModelOutput(
-            last_hidden_state=last_hidden_state,
+            last_hidden_state=self.layernorm(stage_outputs[-1]).permute(0, 3, 1, 2),
+            fine_hidden_state=stage_outputs[0].permute(0, 3, 1, 2),
             hidden_states=layer_outputs.hidden_states,
             hint_prior=hint_prior,
             attentions=layer_outputs.attentions,
@@ -555,6 +561,34 @@ class DlsaDUpsamplingHead(nn.Module):
         return self.upsample(self.reconstruction(self.activation(self.stabilizer(features))))
 
 
+class DlsaFineProjection(nn.Conv2d):
+    """The fine head's last convolution, onto ab; zero at initialisation, so a new fine head changes nothing."""
+
+
+class DlsaFineHead(nn.Module):
+    """This project's addition (`config.fine_head_channels`): an ab correction at the first stage's stride from its
+    tokens, which hold the hints and the semantic branch's stride-4 maps, upsampled bilinearly to full resolution
+    and added to DUpsampling's output. DUpsampling gives each stride-32 token its own 32x32 block; this lets colour
+    change within a block where the fine tokens see an object's outline, as the skip connection from the first
+    level in Zhang et al. 2017's network does. Layer norm, 3x3 convolution, GELU, 3x3 convolution to ab."""
+
+    def __init__(self, config: DlsaConfig):
+        super().__init__()
+        channels = config.stage_channels(0)
+        self.layernorm = nn.LayerNorm(channels, eps=config.layer_norm_eps)
+        self.convolution = nn.Conv2d(channels, config.fine_head_channels, kernel_size=3, padding=1)
+        self.activation = nn.GELU()
+        self.projection = DlsaFineProjection(
+            config.fine_head_channels, config.num_output_channels, kernel_size=3, padding=1
+        )
+
+    def forward(self, features: torch.Tensor, size: torch.Size) -> torch.Tensor:
+        """ab ``(B, 2, *size)`` from the first stage's channels-first ``features``."""
+        features = self.layernorm(features.permute(0, 2, 3, 1)).permute(0, 3, 1, 2)
+        ab = self.projection(self.activation(self.convolution(features)))
+        return F.interpolate(ab, size=size, mode="bilinear", align_corners=False)
+
+
 class DlsaForColorization(DlsaPreTrainedModel):
     """DLSA with its DUpsampling head: predicts ab for a grey image and its point hints."""
 
@@ -562,6 +596,7 @@ class DlsaForColorization(DlsaPreTrainedModel):
         super().__init__(config)
         self.dlsa = DlsaModel(config)
         self.head = DlsaDUpsamplingHead(config)
+        self.fine_head = DlsaFineHead(config) if config.fine_head_channels else None
         self.post_init()
 
     @staticmethod
@@ -612,8 +647,11 @@ class DlsaForColorization(DlsaPreTrainedModel):
             output_hidden_states=output_hidden_states,
             return_dict=True,
         )
+        ab = self.head(outputs.last_hidden_state)
+        if self.fine_head is not None:
+            ab = ab + self.fine_head(outputs.fine_hidden_state, ab.shape[-2:])
         ab = lightness_guided_filter(  # joins DUpsampling's blocks (see the config's head_filter_radius)
-            self.head(outputs.last_hidden_state),
+            ab,
             pixel_values[:, :1],
             self.config.head_filter_radius,
             self.config.head_filter_epsilon,
