@@ -450,8 +450,9 @@ def colorize_video(
         except BaseException:
             _remove(partial)
             raise
+        ended_early = reach.ended_early(video_stream)  # while the input is open: PyAV 18.1.1 refuses a closed one's
     if skipped:
         logger.warning("%s: skipped %d undecodable packet(s) (%s)", path, len(skipped), ", ".join(sorted(set(skipped))))
-    if reach.ended_early(video_stream):
+    if ended_early:
         logger.warning("%s: the video ends early (truncated?): %d frames read and colorized", path, writer.frames)
     return VideoResult(output, writer.frames, time.perf_counter() - start, colorizer.scene_cuts, len(skipped))
