@@ -450,7 +450,7 @@ def colorize_video(
         except BaseException:
             _remove(partial)
             raise
-        ended_early = reach.ended_early(video_stream)  # while the input is open: PyAV 18.1.1 refuses a closed one's
+        ended_early = reach.ended_early(video_stream)  # read while open: PyAV 18.1.1 refuses a closed input's stream
     if skipped:
         logger.warning("%s: skipped %d undecodable packet(s) (%s)", path, len(skipped), ", ".join(sorted(set(skipped))))
     if ended_early:

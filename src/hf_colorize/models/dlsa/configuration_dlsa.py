@@ -124,8 +124,8 @@ class DlsaConfig(PreTrainedConfig):
     propagation_spatial_sigma: float | int = 0.5
     propagation_range_sigma: float | int = 0.3
     head_filter_radius: int = 0
-    fine_head_channels: int = 0
     head_filter_epsilon: float | int = 0.01
+    fine_head_channels: int = 0
     huber_delta: float | int = 1.0
     worse_than_grey_weight: float | int = 0.0
     automatic_chroma_gain: float | int = 1.0
