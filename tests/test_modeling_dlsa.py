@@ -1,4 +1,5 @@
 import json
+import math
 from pathlib import Path
 
 import pytest
@@ -7,7 +8,7 @@ from conftest import tiny_config
 from transformers import AutoConfig, AutoImageProcessor, AutoModel, AutoModelForImageToImage
 
 from hf_colorize import DlsaConfig, DlsaForColorization, DlsaImageProcessor, DlsaModel
-from hf_colorize.modeling_utils import worse_than_grey_loss
+from hf_colorize.modeling_utils import log_mse_loss, worse_than_grey_loss
 from hf_colorize.models.dlsa.modeling_dlsa import DlsaFeatureWindowAttention, drop_path_rates
 from hf_colorize.profiling import count_macs, count_parameters
 
@@ -210,6 +211,17 @@ def test_attention_weights_per_window_and_group_as_swin():
     assert [tuple(weights.shape) for weights in attentions] == expected  # WSA, SWSA, FWSA of each block
 
 
+def assert_loss_adds_weighted_term(weight_field: str, term) -> None:
+    """The model's loss is the Huber loss plus ``weight_field`` times ``term``; a negative weight is refused."""
+    model = DlsaForColorization(tiny_config(**{weight_field: 2.0})).eval()
+    pixel_values, labels = torch.randn(2, 4, 64, 64), torch.randn(2, 2, 64, 64) * 0.3
+    output = model(pixel_values, labels=labels)
+    huber = torch.nn.functional.huber_loss(output.ab * 110, labels * 110, delta=1.0)
+    assert torch.allclose(output.loss, huber + 2.0 * term(output.ab, labels))
+    with pytest.raises(ValueError, match=f"{weight_field} must be >= 0"):
+        DlsaConfig(**{weight_field: -1})
+
+
 def test_worse_than_grey_term_counts_only_images_coloured_worse_than_grey():
     labels = torch.zeros(2, 2, 8, 8)
     labels[:, 0] = 0.2  # a reddish picture, 22 ab units from grey
@@ -219,13 +231,25 @@ def test_worse_than_grey_term_counts_only_images_coloured_worse_than_grey():
     assert worse_than_grey_loss(prediction[:1], labels[:1]) < 1e-3  # right colours: nothing to add
     assert worse_than_grey_loss(labels * 0.5, labels) == 0  # paler than the truth, still better than grey
 
-    model = DlsaForColorization(tiny_config(worse_than_grey_weight=2.0)).eval()
-    pixel_values, labels = torch.randn(2, 4, 64, 64), torch.randn(2, 2, 64, 64) * 0.3
-    output = model(pixel_values, labels=labels)
-    huber = torch.nn.functional.huber_loss(output.ab * 110, labels * 110, delta=1.0)
-    assert torch.allclose(output.loss, huber + 2.0 * worse_than_grey_loss(output.ab, labels))
-    with pytest.raises(ValueError, match="worse_than_grey_weight must be >= 0"):
-        DlsaConfig(worse_than_grey_weight=-1)
+    assert_loss_adds_weighted_term("worse_than_grey_weight", worse_than_grey_loss)
+
+
+def test_log_mse_term_is_minus_each_images_psnr_in_db_averaged():
+    labels = torch.zeros(2, 2, 8, 8)
+    prediction = labels.clone()
+    prediction[0, 0] = 10 / 110  # 10 ab units off in a: mean squared error 50 over both channels
+    prediction[1] = 1 / 110  # 1 unit off in a and b: mean squared error 1
+    expected = (10 * math.log10(50 + 1) + 10 * math.log10(1 + 1)) / 2
+    assert math.isclose(float(log_mse_loss(prediction, labels)), expected, rel_tol=1e-4)
+    # in dB, halving the error of the nearly right image gains as much as halving the far one's
+    nearly_right, far = prediction.clone(), prediction.clone()
+    nearly_right[1], far[0, 0] = prediction[1] / 2, prediction[0, 0] / 2
+    gains = [
+        float(log_mse_loss(prediction, labels, floor=0) - log_mse_loss(p, labels, floor=0)) for p in (nearly_right, far)
+    ]
+    assert math.isclose(gains[0], gains[1], rel_tol=1e-4)
+
+    assert_loss_adds_weighted_term("log_mse_weight", log_mse_loss)
 
 
 def test_automatic_chroma_gain_scales_only_images_without_hints():

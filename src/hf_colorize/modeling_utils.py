@@ -188,6 +188,20 @@ def worse_than_grey_loss(ab: torch.Tensor, labels: torch.Tensor) -> torch.Tensor
     return F.relu(rms - grey_rms).mean()
 
 
+def log_mse_loss(ab: torch.Tensor, labels: torch.Tensor, floor: float = 1.0) -> torch.Tensor:
+    """Per image, 10 log10 of the mean squared ab error (CIE ab units squared, over pixels and both channels) plus
+    ``floor``, averaged over the batch.
+
+    With the lightness given, this is the negative of an image's PSNR up to a constant, so its batch mean is the
+    negative of the mean PSNR that the benchmarks report. A pixel-wise loss lets the images that are already close
+    to right count for little; in dB a small error on a nearly grey picture counts as much as a large one on a
+    colourful picture (this project's addition, no paper's). ``floor`` keeps the gradient finite at zero error.
+    """
+    check_labels(ab, labels)
+    squared_error = (ab - labels).mul(AB_SCALE).square().flatten(1).mean(1)
+    return 10 * torch.log10(squared_error + floor).mean()
+
+
 def scale_chroma(ab: torch.Tensor, gain: float) -> torch.Tensor:
     """Predicted ab (scaled by 1/110) times ``gain``, clipped to [-1, 1]: more or less saturated colour with the same
     hues (a decoding choice; losses use the ab before it)."""

@@ -78,6 +78,9 @@ class DlsaConfig(PreTrainedConfig):
             Delta of the Huber loss (Eq. 13, delta = 1), measured in CIE ab units.
         worse_than_grey_weight (`float`, *optional*, defaults to 0.0):
             Weight of the worse-than-grey term added to the Huber loss (see the model card); 0 leaves Eq. 13 alone.
+        log_mse_weight (`float`, *optional*, defaults to 0.0):
+            Weight of the per-image log-MSE term (`hf_colorize.modeling_utils.log_mse_loss`, this project's, see the
+            model card) added to the Huber loss: minus the mean PSNR up to a constant. 0 leaves Eq. 13 alone.
         automatic_chroma_gain (`float`, *optional*, defaults to 1.0):
             Factor on the predicted ab of an image given no hint at all, where the model colours from the lightness
             alone (this project's addition, see the model card). A regression loss predicts a middle colour where
@@ -128,6 +131,7 @@ class DlsaConfig(PreTrainedConfig):
     fine_head_channels: int = 0
     huber_delta: float | int = 1.0
     worse_than_grey_weight: float | int = 0.0
+    log_mse_weight: float | int = 0.0
     automatic_chroma_gain: float | int = 1.0
     backbone_config: dict | PreTrainedConfig | None = None
     layer_norm_eps: float = 1e-5
@@ -162,6 +166,8 @@ class DlsaConfig(PreTrainedConfig):
             raise ValueError(f"fine_head_channels must be >= 0 (0: no fine head), got {self.fine_head_channels}")
         if self.worse_than_grey_weight < 0:
             raise ValueError(f"worse_than_grey_weight must be >= 0, got {self.worse_than_grey_weight}")
+        if self.log_mse_weight < 0:
+            raise ValueError(f"log_mse_weight must be >= 0, got {self.log_mse_weight}")
         if self.automatic_chroma_gain <= 0:
             raise ValueError(f"automatic_chroma_gain must be positive, got {self.automatic_chroma_gain}")
         if self.hidden_sizes[0] != self.embed_dim:

@@ -24,6 +24,7 @@ from ...modeling_utils import (
     ab_huber_loss,
     check_pixel_values,
     config_default,
+    log_mse_loss,
     scale_chroma,
     scaled_dot_product_attention,
     tensor_cache,
@@ -632,7 +633,8 @@ class DlsaForColorization(DlsaPreTrainedModel):
             is empty is multiplied by `config.automatic_chroma_gain`.
         labels (`torch.FloatTensor` of shape `(batch_size, 2, height, width)`, *optional*):
             True ab scaled by 1/110; when given, the Huber loss (Eq. 13) on the ab before that gain is returned,
-            plus `config.worse_than_grey_weight` times the worse-than-grey term.
+            plus `config.worse_than_grey_weight` times the worse-than-grey term and `config.log_mse_weight` times
+            the per-image log-MSE term.
         output_attentions, output_hidden_states, return_dict (`bool`, *optional*):
             See [`DlsaModel.forward`]. With `config.hint_reach_gating` the hidden states and attentions cover
             twice the batch: the images with their hints, then without.
@@ -665,6 +667,8 @@ class DlsaForColorization(DlsaPreTrainedModel):
             loss = ab_huber_loss(ab, labels, self.config.huber_delta)
             if self.config.worse_than_grey_weight > 0:
                 loss = loss + self.config.worse_than_grey_weight * worse_than_grey_loss(ab, labels)
+            if self.config.log_mse_weight > 0:
+                loss = loss + self.config.log_mse_weight * log_mse_loss(ab, labels)
         output = DlsaColorizationOutput(
             loss=loss,
             ab=self.gain_without_hints(ab, hint_mask),
