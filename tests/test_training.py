@@ -89,6 +89,7 @@ def test_train_checkpoint_resume_and_load(image_folder, config_dir, tmp_path, co
         (["--resolution", "70"], "not a multiple of the dlsa model's stride 32"),
         (["--max_train_steps", "0"], "--max_train_steps must be at least 1"),
         (["--contrast_hints", "1.5"], "--contrast_hints is a share of the images, from 0 to 1; got 1.5"),
+        (["--faded_images", "-0.1"], "--faded_images is a share of the images, from 0 to 1; got -0.1"),
     ],
 )
 def test_bad_arguments_stop_before_work(image_folder, config_dir, tmp_path, extra, message):

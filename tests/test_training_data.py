@@ -8,6 +8,7 @@ from huggingface_hub import ModelCard
 from PIL import Image
 
 from hf_colorize.models.dlsa.training_dlsa import (
+    MAX_FADE_FACTOR,
     hint_model_inputs,
     sample_contrast_hint_positions,
     turn_hue_around_hint,
@@ -116,6 +117,21 @@ def test_counterfactual_hints_come_from_the_recoloured_labels():
     changed = (recoloured["labels"] - truth).abs().flatten(1).amax(1) > 0.1
     assert torch.equal(changed, with_hints)  # every image with hints was recoloured, no other
     assert torch.allclose(hint_ab * hint_mask, recoloured["labels"] * hint_mask, atol=0.02)  # the square's mean
+
+
+def test_faded_images_fade_the_labels_and_hints_of_images_with_hints_only():
+    rgb = torch.tensor([0.8, 0.3, 0.2])[None, :, None, None].repeat(16, 1, 32, 32)  # one colour: a hint is exact
+    _, truth = lab_targets(rgb)
+    torch.manual_seed(0)
+    faded = hint_model_inputs(rgb, max_hints=3, faded_rate=1.0)
+    hint_ab, hint_mask = faded["pixel_values"][:, 1:3], faded["pixel_values"][:, 3:]
+    with_hints = hint_mask.flatten(1).amax(1) > 0
+    assert with_hints.any() and not with_hints.all()
+    chroma_ratio = faded["labels"].norm(dim=1).flatten(1).mean(1) / truth.norm(dim=1).flatten(1).mean(1)
+    assert (chroma_ratio[with_hints] <= MAX_FADE_FACTOR + 1e-4).all()  # faded towards grey ...
+    assert torch.allclose(faded["labels"] / chroma_ratio[:, None, None, None], truth, atol=1e-4)  # ... keeping hue
+    assert torch.equal(faded["labels"][~with_hints], truth[~with_hints])  # without a hint nothing tells a fade
+    assert torch.allclose(hint_ab * hint_mask, faded["labels"] * hint_mask, atol=1e-4)  # hints from the faded truth
 
 
 def test_contrast_hints_fall_on_the_small_object_whose_colour_stands_out():

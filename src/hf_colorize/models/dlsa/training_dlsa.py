@@ -1,6 +1,7 @@
 """How the trainer trains dlsa (its recipe, :mod:`hf_colorize.training.recipes`): point hints drawn from the truth
 (:func:`hint_model_inputs`, up to ``--max_hints``; a share ``--counterfactual_hints`` of the images recoloured around a
-hint first; a share ``--contrast_hints`` with hints where the colour stands out), the model's own ab loss, validation
+hint first; a share ``--contrast_hints`` with hints where the colour stands out; a share ``--faded_images`` faded
+towards grey first), the model's own ab loss, validation
 and benchmarks with k hints of the true colour (:func:`colorize_with_hints`).
 Training code: only the trainer and the benchmarks import this module."""
 
@@ -20,6 +21,9 @@ from ...propagation import propagate_hints
 from ...training.data import lab_targets
 from ...training.recipes import TrainingFamily, TrainingOptions, option
 from .configuration_dlsa import DlsaConfig
+
+MAX_FADE_FACTOR = 0.5
+"""The largest factor ``--faded_images`` scales a picture's true ab by (:func:`hint_model_inputs`)."""
 
 
 @dataclass(frozen=True)
@@ -47,9 +51,15 @@ class DlsaTrainingOptions(TrainingOptions):
         "surroundings instead of uniformly (teaches that a hint on a small object stays on it)",
         metavar="RATE",
     )
+    faded_images: float = option(
+        0.0,
+        "share of images with hints whose true colours are first faded towards grey by a factor drawn from 0 to "
+        f"{MAX_FADE_FACTOR} (teaches that nearly grey hints mean a nearly colourless picture, as old photos are)",
+        metavar="RATE",
+    )
 
     def __post_init__(self) -> None:
-        for name in ("without_hints", "counterfactual_hints", "contrast_hints"):
+        for name in ("without_hints", "counterfactual_hints", "contrast_hints", "faded_images"):
             if not 0 <= getattr(self, name) <= 1:
                 raise ValueError(f"--{name} is a share of the images, from 0 to 1; got {getattr(self, name)}")
 
@@ -113,6 +123,7 @@ def hint_model_inputs(
     range_sigma: float = 0.3,
     contrast_rate: float = 0.0,
     without_hints_rate: float = 0.0,
+    faded_rate: float = 0.0,
 ) -> dict[str, torch.Tensor]:
     """``pixel_values`` (L, hint ab, hint mask) and ``labels`` for a point-hint family, hints from the truth.
 
@@ -126,6 +137,13 @@ def hint_model_inputs(
     learns that one hint tells the whole picture's colour cast and spreads it everywhere. The recoloured images
     show it a hint whose colour holds where the hint reaches and says nothing about the rest (this project's
     choice; the papers train on true colours only). The sigmas are the model's propagation sigmas.
+
+    With probability ``faded_rate`` an image with hints first has its true ab scaled by a factor drawn uniformly
+    from 0 to :data:`MAX_FADE_FACTOR`, and the labels and hints come from that faded truth. Nearly colourless
+    photos (faded prints, toned or washed-out pictures) are rare in the training folders, and a model that has
+    seldom seen one reads a nearly grey hint as a grey object in a colourful picture: at one hint it paints the
+    rest, 5-7 dB below grey on `photos/test`'s nearly colourless pictures. Only images with hints are faded, since
+    without one nothing in the input tells a faded picture (this project's choice).
     """
     lightness, ab = lab_targets(rgb)
     hint_channels, labels = [], []
@@ -135,6 +153,8 @@ def hint_model_inputs(
             positions = sample_contrast_hint_positions(image_ab, count)
         else:
             positions = sample_hint_positions(count, *image_ab.shape[-2:])
+        if faded_rate > 0 and len(positions) and torch.rand(()) < faded_rate:
+            image_ab = image_ab * float(torch.empty(()).uniform_(0, MAX_FADE_FACTOR))
         if counterfactual_rate > 0 and len(positions) and torch.rand(()) < counterfactual_rate:
             angle = float(torch.empty(()).uniform_(math.pi / 3, 5 * math.pi / 3))
             image_ab = turn_hue_around_hint(image_lightness, image_ab, positions[0], angle, spatial_sigma, range_sigma)
@@ -155,6 +175,7 @@ def dlsa_inputs(
         config.propagation_range_sigma,
         options.contrast_hints,
         options.without_hints,
+        options.faded_images,
     )
 
 
