@@ -141,8 +141,9 @@ def hint_model_inputs(
     With probability ``faded_rate`` an image with hints first has its true ab scaled by a factor drawn uniformly
     from 0 to :data:`MAX_FADE_FACTOR`, and the labels and hints come from that faded truth. Nearly colourless
     photos (faded prints, toned or washed-out pictures) are rare in the training folders, and a model that has
-    seldom seen one reads a nearly grey hint as a grey object in a colourful picture: at one hint it paints the
-    rest, 5-7 dB below grey on `photos/test`'s nearly colourless pictures. Only images with hints are faded, since
+    seldom seen one reads a nearly grey hint as a grey object in a colourful picture and paints the rest (at one
+    hint, `dlsa-lite0` trained without this left three of `photos/test`'s nearly colourless photos 5.4-7.2 dB
+    below grey). Only images with hints are faded, since
     without one nothing in the input tells a faded picture (this project's choice).
     """
     lightness, ab = lab_targets(rgb)
